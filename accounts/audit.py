@@ -1,0 +1,71 @@
+"""The audit trail: every decision, with who, when and from where.
+
+Services call `record` inside their own transaction, so the trail row and the
+change it describes commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from accounts.models import AuditEvent, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever causes a change: a user, a merchant's API key, or the system."""
+
+    label: str
+    user: User | None = None
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, what: str = "system") -> Actor:
+        return cls(label=what)
+
+    @classmethod
+    def for_user(cls, user: User, ip: str | None = None) -> Actor:
+        return cls(label=user.get_username(), user=user, ip=ip)
+
+    @classmethod
+    def from_request(cls, request: Any) -> Actor:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+        user = request.user if request.user.is_authenticated else None
+        label = user.get_username() if user else "anonymous"
+        return cls(label=label, user=user, ip=ip)
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_label=actor.label[:200],
+        ip=actor.ip,
+        action=action,
+        target_type=target._meta.label,
+        target_id=str(target.pk),
+        before=before,
+        after=after,
+        detail={key: _jsonable(value) for key, value in detail.items()},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | bool | float | type(None)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)

@@ -1,0 +1,286 @@
+"""The double-entry ledger: the only code that moves money or changes a balance.
+
+Every function here runs inside `transaction.atomic`, locks the accounts it
+touches with `select_for_update` in ascending primary-key order (so two
+postings that share accounts can never deadlock), checks state after the lock,
+and writes balanced, append-only entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import money
+from accounts.errors import (
+    AccountClosed,
+    AccountFrozen,
+    CurrencyMismatch,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidState,
+    LedgerError,
+    SameAccount,
+)
+from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction
+
+FUNDING_OVERDRAFT = 10**15
+
+
+@dataclass(frozen=True)
+class Leg:
+    account_id: UUID
+    amount: int  # positive credits the account, negative debits it
+
+
+def lock_accounts(account_ids: Iterable[UUID]) -> dict[UUID, Account]:
+    """Lock the accounts in ascending primary-key order and return them by id."""
+    ids = sorted(set(account_ids))
+    locked = Account.objects.select_for_update(of=("self",)).filter(id__in=ids).order_by("id")
+    accounts = {account.id: account for account in locked}
+    if len(accounts) != len(ids):
+        raise LedgerError("an account of this posting does not exist")
+    return accounts
+
+
+def check_can_send(account: Account) -> None:
+    if account.status == Account.Status.FROZEN:
+        raise AccountFrozen(f"account {account.number} is frozen")
+    if account.status == Account.Status.CLOSED:
+        raise AccountClosed(f"account {account.number} is closed")
+
+
+def check_can_receive(account: Account) -> None:
+    check_can_send(account)
+
+
+def _check_amount(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount("a posting amount is a positive whole number of minor units")
+
+
+def _post(
+    *,
+    accounts: dict[UUID, Account],
+    legs: Sequence[Leg],
+    currency: str,
+    kind: str,
+    reference: str,
+    description: str,
+    held_release: dict[UUID, int] | None = None,
+    reverses: LedgerTransaction | None = None,
+) -> LedgerTransaction:
+    """Write one balanced transaction on already locked accounts."""
+    if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
+        raise LedgerError("a ledger transaction needs two or more legs that sum to zero")
+    held_release = held_release or {}
+    for account_id, release in held_release.items():
+        accounts[account_id].held -= release
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if account.currency != currency:
+            raise CurrencyMismatch(
+                f"account {account.number} holds {account.currency}, not {currency}"
+            )
+        account.balance += leg.amount
+    for account in accounts.values():
+        if account.balance - account.held < -account.overdraft_limit:
+            raise InsufficientFunds(f"insufficient funds on account {account.number}")
+    txn = LedgerTransaction.objects.create(
+        kind=kind,
+        currency=currency,
+        amount=sum(leg.amount for leg in legs if leg.amount > 0),
+        reference=reference[:140],
+        description=description[:255],
+        reverses=reverses,
+    )
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            transaction=txn,
+            account_id=leg.account_id,
+            amount=leg.amount,
+            currency=currency,
+            balance_after=accounts[leg.account_id].balance,
+        )
+        for leg in legs
+    )
+    now = timezone.now()
+    for account in accounts.values():
+        Account.objects.filter(pk=account.pk).update(
+            balance=account.balance, held=account.held, updated_at=now
+        )
+    return txn
+
+
+@transaction.atomic
+def transfer(
+    *,
+    debtor_id: UUID,
+    creditor_id: UUID,
+    amount: int,
+    currency: str,
+    kind: str = LedgerTransaction.Kind.TRANSFER,
+    reference: str = "",
+    description: str = "",
+) -> LedgerTransaction:
+    """Move `amount` minor units from the debtor's available balance to the creditor."""
+    money.check_currency(currency)
+    _check_amount(amount)
+    if debtor_id == creditor_id:
+        raise SameAccount("the debtor and the creditor account must differ")
+    accounts = lock_accounts([debtor_id, creditor_id])
+    debtor, creditor = accounts[debtor_id], accounts[creditor_id]
+    for account in (debtor, creditor):
+        if account.currency != currency:
+            raise CurrencyMismatch(
+                f"account {account.number} holds {account.currency}, not {currency}"
+            )
+    check_can_send(debtor)
+    check_can_receive(creditor)
+    return _post(
+        accounts=accounts,
+        legs=[Leg(debtor_id, -amount), Leg(creditor_id, amount)],
+        currency=currency,
+        kind=kind,
+        reference=reference,
+        description=description,
+    )
+
+
+@transaction.atomic
+def place_hold(*, account_id: UUID, amount: int, currency: str, reference: str = "") -> Hold:
+    """Set `amount` aside on the account: `held` grows, `available` shrinks, `balance` stays."""
+    money.check_currency(currency)
+    _check_amount(amount)
+    account = lock_accounts([account_id])[account_id]
+    if account.currency != currency:
+        raise CurrencyMismatch(f"account {account.number} holds {account.currency}, not {currency}")
+    check_can_send(account)
+    if account.balance - account.held - amount < -account.overdraft_limit:
+        raise InsufficientFunds(f"insufficient funds on account {account.number}")
+    Account.objects.filter(pk=account.pk).update(
+        held=account.held + amount, updated_at=timezone.now()
+    )
+    return Hold.objects.create(
+        account=account, amount=amount, currency=currency, reference=reference[:140]
+    )
+
+
+def _lock_hold(hold_id: int) -> Hold:
+    hold = Hold.objects.select_for_update(of=("self",)).get(pk=hold_id)
+    if hold.status != Hold.Status.ACTIVE:
+        raise InvalidState(f"hold {hold.pk} is already {hold.status}")
+    return hold
+
+
+@transaction.atomic
+def release_hold(*, hold_id: int) -> Hold:
+    """Give the held amount back to the account's available balance."""
+    account_id = Hold.objects.values_list("account_id", flat=True).get(pk=hold_id)
+    account = lock_accounts([account_id])[account_id]
+    hold = _lock_hold(hold_id)
+    Account.objects.filter(pk=account.pk).update(
+        held=account.held - hold.amount, updated_at=timezone.now()
+    )
+    hold.status = Hold.Status.RELEASED
+    hold.closed_at = timezone.now()
+    hold.save(update_fields=["status", "closed_at"])
+    return hold
+
+
+@transaction.atomic
+def capture_hold(
+    *,
+    hold_id: int,
+    creditor_id: UUID,
+    amount: int | None = None,
+    reference: str = "",
+    description: str = "",
+) -> LedgerTransaction:
+    """Post `amount` (default: all) of a hold to the creditor and release the rest."""
+    account_id = Hold.objects.values_list("account_id", flat=True).get(pk=hold_id)
+    if account_id == creditor_id:
+        raise SameAccount("the debtor and the creditor account must differ")
+    accounts = lock_accounts([account_id, creditor_id])
+    hold = _lock_hold(hold_id)
+    amount = hold.amount if amount is None else amount
+    _check_amount(amount)
+    if amount > hold.amount:
+        raise InvalidAmount("the capture amount is more than the authorized amount")
+    debtor, creditor = accounts[account_id], accounts[creditor_id]
+    check_can_send(debtor)
+    check_can_receive(creditor)
+    txn = _post(
+        accounts=accounts,
+        legs=[Leg(account_id, -amount), Leg(creditor_id, amount)],
+        currency=hold.currency,
+        kind=LedgerTransaction.Kind.CAPTURE,
+        reference=reference or hold.reference,
+        description=description,
+        held_release={account_id: hold.amount},
+    )
+    hold.status = Hold.Status.CAPTURED
+    hold.captured_amount = amount
+    hold.capture_transaction = txn
+    hold.closed_at = timezone.now()
+    hold.save(update_fields=["status", "captured_amount", "capture_transaction", "closed_at"])
+    return txn
+
+
+@transaction.atomic
+def reverse(
+    *,
+    transaction_id: int,
+    amount: int | None = None,
+    kind: str = LedgerTransaction.Kind.REVERSAL,
+    reference: str = "",
+    description: str = "",
+) -> LedgerTransaction:
+    """Post the mirror image of a two-legged transaction, in full or in part.
+
+    A full reversal is linked to the original (`reverses`), so it can happen
+    once only; partial ones (refunds) are bounded by the caller's bookkeeping.
+    """
+    original = LedgerTransaction.objects.get(pk=transaction_id)
+    if LedgerTransaction.objects.filter(reverses=original).exists():
+        raise InvalidState(f"ledger transaction {original.pk} is already reversed")
+    legs = list(original.entries.values_list("account_id", "amount"))
+    if len(legs) != 2:
+        raise LedgerError("only a two-legged transaction can be reversed")
+    (debited, _), (credited, _) = sorted(legs, key=lambda leg: leg[1])
+    amount = original.amount if amount is None else amount
+    _check_amount(amount)
+    if amount > original.amount:
+        raise InvalidAmount("a reversal cannot be larger than the original transaction")
+    accounts = lock_accounts([debited, credited])
+    check_can_send(accounts[credited])
+    return _post(
+        accounts=accounts,
+        legs=[Leg(credited, -amount), Leg(debited, amount)],
+        currency=original.currency,
+        kind=kind,
+        reference=reference or original.reference,
+        description=description or f"reversal of LT{original.pk}",
+        reverses=original
+        if amount == original.amount and kind == LedgerTransaction.Kind.REVERSAL
+        else None,
+    )
+
+
+def funding_account(currency: str) -> Account:
+    """The system account money enters the hub from, one per currency."""
+    money.check_currency(currency)
+    account, _ = Account.objects.get_or_create(
+        number=f"SYS-FUNDING-{currency}",
+        defaults={
+            "currency": currency,
+            "kind": Account.Kind.SYSTEM,
+            "name": f"Funding {currency}",
+            "overdraft_limit": FUNDING_OVERDRAFT,
+        },
+    )
+    return account

@@ -1,0 +1,100 @@
+"""Database guards of the ledger, and the staff roles.
+
+- Entries and transactions are append-only: UPDATE and DELETE raise.
+- On PostgreSQL, a deferred constraint trigger checks at commit that every
+  ledger transaction's entries sum to zero, so no code path can commit an
+  unbalanced posting.
+- The roles are Django groups: operator, approver, admin.
+"""
+
+from django.db import migrations
+
+PG_FORWARD = """
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'the ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'restrict_violation';
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER ledgerentry_append_only BEFORE UPDATE OR DELETE ON accounts_ledgerentry
+  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledgertransaction_append_only BEFORE UPDATE OR DELETE ON accounts_ledgertransaction
+  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+
+CREATE OR REPLACE FUNCTION ledger_check_balanced() RETURNS trigger AS $$
+DECLARE
+  total bigint;
+BEGIN
+  SELECT COALESCE(SUM(amount), 0) INTO total
+    FROM accounts_ledgerentry WHERE transaction_id = NEW.transaction_id;
+  IF total <> 0 THEN
+    RAISE EXCEPTION 'ledger transaction % does not balance (sum %)', NEW.transaction_id, total
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE CONSTRAINT TRIGGER ledgerentry_balanced AFTER INSERT ON accounts_ledgerentry
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+"""
+
+PG_REVERSE = """
+DROP TRIGGER IF EXISTS ledgerentry_balanced ON accounts_ledgerentry;
+DROP TRIGGER IF EXISTS ledgerentry_append_only ON accounts_ledgerentry;
+DROP TRIGGER IF EXISTS ledgertransaction_append_only ON accounts_ledgertransaction;
+DROP FUNCTION IF EXISTS ledger_check_balanced();
+DROP FUNCTION IF EXISTS ledger_refuse_change();
+"""
+
+# SQLite: no UPDATE (DELETE stays possible so test databases can be flushed).
+SQLITE_FORWARD = [
+    """CREATE TRIGGER ledgerentry_append_only BEFORE UPDATE ON accounts_ledgerentry
+       BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+    """CREATE TRIGGER ledgertransaction_append_only BEFORE UPDATE ON accounts_ledgertransaction
+       BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+]
+SQLITE_REVERSE = [
+    "DROP TRIGGER IF EXISTS ledgerentry_append_only",
+    "DROP TRIGGER IF EXISTS ledgertransaction_append_only",
+]
+
+
+def guards_forward(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PG_FORWARD, params=None)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)
+
+
+def guards_reverse(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PG_REVERSE, params=None)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_REVERSE:
+            schema_editor.execute(statement)
+
+
+ROLES = ("operator", "approver", "admin")
+
+
+def roles_forward(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+def roles_reverse(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [
+        migrations.RunPython(guards_forward, guards_reverse),
+        migrations.RunPython(roles_forward, roles_reverse),
+    ]

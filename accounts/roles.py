@@ -1,0 +1,48 @@
+"""Staff roles as Django groups, and the permissions each carries.
+
+Permissions are named as strings so that this app need not import the apps
+that define them; `sync_role_permissions` runs after every migrate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPERATOR = "operator"
+APPROVER = "approver"
+ADMIN = "admin"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OPERATOR: [],
+    APPROVER: [],
+    ADMIN: [
+        "accounts.view_account",
+        "accounts.change_account",
+        "accounts.view_merchant",
+        "accounts.change_merchant",
+        "accounts.view_ledgertransaction",
+        "accounts.view_ledgerentry",
+        "accounts.view_hold",
+        "accounts.view_auditevent",
+    ],
+}
+
+
+def sync_role_permissions(**_: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.add(*wanted)
+
+
+def has_role(user: Any, role: str) -> bool:
+    return bool(user.is_authenticated and user.groups.filter(name=role).exists())

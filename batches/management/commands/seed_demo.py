@@ -1,0 +1,100 @@
+"""Demo data for `make run`: staff with passwords and authenticators, a merchant,
+funded accounts. Running it again changes nothing and prints the same.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import ledger, money, roles, services
+from accounts.audit import Actor
+from accounts.management.jsoncommand import JsonCommand
+from accounts.models import Account, Merchant, User
+
+DEMO_STAFF = [
+    # role, username, password, groups, superuser
+    ("maker", "maker", "maker-demo-2026", [roles.OPERATOR], False),
+    ("approver", "checker", "checker-demo-2026", [roles.OPERATOR, roles.APPROVER], False),
+    ("approver", "checker2", "checker2-demo-2026", [roles.OPERATOR, roles.APPROVER], False),
+    ("admin", "admin", "admin-demo-2026", [roles.ADMIN], True),
+]
+DEMO_MERCHANT = "Demo Shop Ltd"
+DEMO_ACCOUNTS = [
+    # number, currency, owned by the demo merchant, name, funding
+    ("DEMOEUR0001", "EUR", True, "Demo Shop Ltd EUR", "250000.00"),
+    ("DEMOUSD0001", "USD", True, "Demo Shop Ltd USD", "50000.00"),
+    ("DEMOEUR1001", "EUR", False, "Anna Schmidt", ""),
+    ("DEMOEUR1002", "EUR", False, "Bruno Rossi", ""),
+    ("DEMOEUR1003", "EUR", False, "Chloé Martin", ""),
+    ("DEMOEUR1004", "EUR", False, "Dmitri Ivanov", ""),
+    ("DEMOUSD1001", "USD", False, "Evelyn Carter", ""),
+]
+
+
+class Command(JsonCommand):
+    help = "Seed the demo (idempotent) and print its credentials."
+
+    def run(self, **_):
+        actor = Actor.system("manage.py seed_demo")
+        with transaction.atomic():
+            users = [
+                self._staff(role, name, password, groups, superuser)
+                for role, name, password, groups, superuser in DEMO_STAFF
+            ]
+            merchant = Merchant.objects.filter(
+                name=DEMO_MERCHANT
+            ).first() or services.merchant_create(name=DEMO_MERCHANT, actor=actor)
+            accounts = []
+            for number, currency, owned, name, funding in DEMO_ACCOUNTS:
+                account = Account.objects.filter(number=number).first()
+                if account is None:
+                    account = services.account_open(
+                        currency=currency,
+                        merchant_id=merchant.id if owned else None,
+                        number=number,
+                        name=name,
+                        actor=actor,
+                    )
+                    if funding:
+                        services.account_fund(
+                            number=number, amount=funding, actor=actor, reference="demo funding"
+                        )
+                    account.refresh_from_db()
+                accounts.append(
+                    {
+                        "number": account.number,
+                        "currency": account.currency,
+                        "owner": DEMO_MERCHANT if owned else "",
+                        "balance": money.to_major(account.balance, account.currency),
+                    }
+                )
+            ledger.funding_account("EUR")
+        return {
+            "users": users,
+            "merchant": {"id": str(merchant.id), "name": merchant.name},
+            "accounts": accounts,
+        }
+
+    def _staff(
+        self, role: str, username: str, password: str, groups: list[str], superuser: bool
+    ) -> dict:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(username=username, is_staff=superuser, is_superuser=superuser)
+            user.set_password(password)
+            user.save()
+            user.groups.add(*Group.objects.filter(name__in=groups))
+        device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(
+            user=user, name="authenticator", confirmed=True
+        )
+        return {
+            "role": role,
+            "username": username,
+            "password": password,
+            "totp_uri": device.config_url,
+            "totp_secret": base64.b32encode(device.bin_key).decode(),
+        }
