@@ -32,18 +32,22 @@ class Actor:
 
     @classmethod
     def from_request(cls, request: Any) -> Actor:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
-        user = request.user if request.user.is_authenticated else None
+        user = getattr(request, "user", None)
+        user = user if user is not None and user.is_authenticated else None
         label = user.get_username() if user else "anonymous"
-        return cls(label=label, user=user, ip=ip)
+        return cls(label=label, user=user, ip=client_ip(request))
+
+
+def client_ip(request: Any) -> str | None:
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
 
 
 def record(
     *,
     actor: Actor,
     action: str,
-    target: models.Model,
+    target: models.Model | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     **detail: Any,
@@ -53,8 +57,9 @@ def record(
         actor_label=actor.label[:200],
         ip=actor.ip,
         action=action,
-        target_type=target._meta.label,
-        target_id=str(target.pk),
+        # No target when there is nothing to point at (a login with an unknown user name).
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
         before=before,
         after=after,
         detail={key: _jsonable(value) for key, value in detail.items()},

@@ -11,6 +11,7 @@ from typing import Any
 OPERATOR = "operator"
 APPROVER = "approver"
 ADMIN = "admin"
+STAFF_ROLES = (OPERATOR, APPROVER, ADMIN)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATOR: [],
@@ -46,3 +47,10 @@ def sync_role_permissions(**_: Any) -> None:
 
 def has_role(user: Any, role: str) -> bool:
     return bool(user.is_authenticated and user.groups.filter(name=role).exists())
+
+
+def may_use_dashboard(user: Any) -> bool:
+    """The hub's own staff: a superuser or a member of one of the staff roles."""
+    if not user.is_authenticated or getattr(user, "merchant_id", None) is not None:
+        return False
+    return bool(user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists())

@@ -7,14 +7,16 @@ from django.urls import reverse
 
 from accounts.models import Account, AuditEvent, LedgerEntry
 from tests.factories import UserFactory
+from tests.helpers import otp_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(client):
+    """A superuser through both factors: the admin answers nobody on a password alone."""
     user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
+    otp_login(client, user)
     return client
 
 

@@ -1,0 +1,63 @@
+"""Dashboard forms of the accounts app: the second step of the login.
+
+The code check reuses django-otp's form mixin, so its throttling (an
+exponential delay after each wrong code) and its messages apply unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+
+
+class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
+    """One field, `otp_token`, checked against one given TOTP device of the user."""
+
+    otp_error_messages = {
+        **OTPAuthenticationFormMixin.otp_error_messages,
+        "token_required": "Enter the code that your authenticator app shows.",
+        "invalid_token": "That code is not right. Check the clock of your phone and try again.",
+    }
+
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        required=False,  # an empty field is reported by clean_otp, once
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "required": True,  # for the browser; the server reports an empty field itself
+                "class": "code",
+                "size": 8,
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, user: User, device: TOTPDevice, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.device = device
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        self.clean_otp(self.user)
+        return cleaned_data
+
+    def _chosen_device(self, user: User) -> TOTPDevice | None:
+        # Locked, so that two requests racing with guesses both count as failures.
+        return (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=self.device.pk, user_id=user.pk)
+            .first()
+        )
+
+    @property
+    def verified_device(self) -> TOTPDevice | None:
+        return getattr(self.user, "otp_device", None)
