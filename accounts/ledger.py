@@ -116,6 +116,31 @@ def _post(
     return txn
 
 
+def check_transfer(*, debtor: Account, creditor: Account, amount: int, currency: str) -> None:
+    """Raise the refusal a transfer between these locked accounts would meet, if any.
+
+    Lets a caller that holds the locks decide before posting, without a savepoint.
+    """
+    for account in (debtor, creditor):
+        if account.currency != currency:
+            raise CurrencyMismatch(
+                f"account {account.number} holds {account.currency}, not {currency}"
+            )
+    check_can_send(debtor)
+    check_can_receive(creditor)
+    if debtor.balance - debtor.held - amount < -debtor.overdraft_limit:
+        raise InsufficientFunds(f"insufficient funds on account {debtor.number}")
+
+
+def check_hold(*, account: Account, amount: int, currency: str) -> None:
+    """Raise the refusal a hold on this locked account would meet, if any."""
+    if account.currency != currency:
+        raise CurrencyMismatch(f"account {account.number} holds {account.currency}, not {currency}")
+    check_can_send(account)
+    if account.balance - account.held - amount < -account.overdraft_limit:
+        raise InsufficientFunds(f"insufficient funds on account {account.number}")
+
+
 @transaction.atomic
 def transfer(
     *,
@@ -133,14 +158,9 @@ def transfer(
     if debtor_id == creditor_id:
         raise SameAccount("the debtor and the creditor account must differ")
     accounts = lock_accounts([debtor_id, creditor_id])
-    debtor, creditor = accounts[debtor_id], accounts[creditor_id]
-    for account in (debtor, creditor):
-        if account.currency != currency:
-            raise CurrencyMismatch(
-                f"account {account.number} holds {account.currency}, not {currency}"
-            )
-    check_can_send(debtor)
-    check_can_receive(creditor)
+    check_transfer(
+        debtor=accounts[debtor_id], creditor=accounts[creditor_id], amount=amount, currency=currency
+    )
     return _post(
         accounts=accounts,
         legs=[Leg(debtor_id, -amount), Leg(creditor_id, amount)],
@@ -157,11 +177,7 @@ def place_hold(*, account_id: UUID, amount: int, currency: str, reference: str =
     money.check_currency(currency)
     _check_amount(amount)
     account = lock_accounts([account_id])[account_id]
-    if account.currency != currency:
-        raise CurrencyMismatch(f"account {account.number} holds {account.currency}, not {currency}")
-    check_can_send(account)
-    if account.balance - account.held - amount < -account.overdraft_limit:
-        raise InsufficientFunds(f"insufficient funds on account {account.number}")
+    check_hold(account=account, amount=amount, currency=currency)
     Account.objects.filter(pk=account.pk).update(
         held=account.held + amount, updated_at=timezone.now()
     )

@@ -202,7 +202,7 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=100, db_index=True)
     target_type = models.CharField(max_length=100)
-    target_id = models.CharField(max_length=100, db_index=True)
+    target_id = models.CharField(max_length=255, db_index=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)

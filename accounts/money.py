@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import Q
+
 from accounts import currency as iso4217
 from accounts.errors import InvalidAmount, UnknownCurrency, ZeroAmount
 
@@ -67,3 +69,18 @@ def to_decimal(minor: int, currency: str) -> Decimal:
 def to_major(minor: int, currency: str) -> str:
     """Format minor units as the decimal string of the API: 123450 EUR -> "1234.50"."""
     return str(to_decimal(minor, currency))
+
+
+def amount_lookup(text: str, field: str = "amount") -> Q | None:
+    """A filter matching `text` ("12.50") as an amount in any currency, or None if not an amount."""
+    text = text.strip()
+    if not text or any(ch not in "0123456789." for ch in text) or text.count(".") > 1:
+        return None
+    value = Decimal(text)
+    match = Q()
+    for exponent in sorted(set(iso4217.EXPONENTS.values())):
+        minor = value.scaleb(exponent)
+        if minor == minor.to_integral_value() and 0 < minor <= MAX_MINOR:
+            codes = [code for code, exp in iso4217.EXPONENTS.items() if exp == exponent]
+            match |= Q(**{field: int(minor), "currency__in": codes})
+    return match or None

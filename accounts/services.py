@@ -190,3 +190,29 @@ def operator_create(
         after={"username": username, "approver": approver},
     )
     return user, device
+
+
+@transaction.atomic
+def otp_device_begin_enrolment(*, user: User) -> TOTPDevice:
+    """The user's unconfirmed TOTP device, made on first call and reused after.
+
+    Reusing it keeps the secret stable while the user scans the code, however
+    often the enrolment page is reloaded.
+    """
+    User.objects.select_for_update().get(pk=user.pk)  # one enrolment device per user
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def otp_device_confirm(*, device_id: int, actor: Actor) -> TOTPDevice:
+    """Mark a device as confirmed once the user has proved it with a first code."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device_id)
+    if device.confirmed:
+        raise InvalidState("this authenticator is already confirmed")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit.record(actor=actor, action="auth.otp_enrolled", target=device.user, device=device.name)
+    return device

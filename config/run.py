@@ -58,6 +58,10 @@ def main() -> int:
                 [*manage, "rqworker", "default", "batches", "webhooks", "--with-scheduler"]
             )
         )
+        # Periodic jobs (authorization expiry, webhook retries): config/cron.py.
+        children.append(
+            subprocess.Popen([*manage, "rqcron", "config.cron", "--logging-level", "WARNING"])
+        )
         children.append(
             subprocess.Popen(
                 [

@@ -1,16 +1,46 @@
 """URL map: dashboard at /, merchant API at /api/v1/, back office at /admin/."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django_rq import urls as rq_urls
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from config import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/rq/", include("django_rq.urls")),
+    path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
+    path("api/v1/", include("payments.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # Redoc's page boots from an inline script and runs a worker from a blob: URL.
+    path(
+        "api/redoc/",
+        csp_update({"script-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+            SpectacularRedocView.as_view(url_name="schema")
+        ),
+        name="redoc",
+    ),
+    # django-rq's own views check is_staff only: behind the admin's two-factor check instead.
+    path(
+        "admin/rq/",
+        include(
+            (
+                rq_urls.get_api_urlpatterns()
+                + rq_urls.get_admin_urlpatterns(view_wrapper=admin.site.admin_view),
+                "django_rq",
+            )
+        ),
+    ),
     path("admin/", admin.site.urls),
 ]
+
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import django_rq
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
+from accounts.decorators import operator_required
 
-@login_required
+
+@operator_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
@@ -32,3 +34,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["redis"] = f"error: {type(error).__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """JSON under /api/ (the API's error shape), the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "no such endpoint"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "server_error", "detail": "something went wrong on our side; retry later"},
+            status=500,
+        )
+    return defaults.server_error(request)

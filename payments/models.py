@@ -1,0 +1,202 @@
+"""Payments, refunds, merchant API keys, idempotency records and webhook deliveries.
+
+Money is never moved here: a payment points at the ledger hold and the
+ledger transactions that `accounts.ledger` wrote for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from rest_framework_api_key.models import AbstractAPIKey
+
+from accounts.models import Account, Hold, LedgerTransaction, Merchant
+
+
+class MerchantAPIKey(AbstractAPIKey):
+    """A merchant's API key: shown once, stored hashed, revocable; many per merchant."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "merchant API key"
+        verbose_name_plural = "merchant API keys"
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        AUTHORIZED = "authorized", "Authorized"
+        COMPLETED = "completed", "Completed"
+        VOIDED = "voided", "Voided"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
+    debtor_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="payments_out"
+    )
+    creditor_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="payments_in"
+    )
+    amount = models.BigIntegerField(editable=False)
+    currency = models.CharField(max_length=3, editable=False)
+    captured_amount = models.BigIntegerField(default=0, editable=False)
+    refunded_amount = models.BigIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    reference = models.CharField(max_length=140, blank=True)
+    end_to_end_id = models.CharField(max_length=35, blank=True)
+    authorization_code = models.CharField(max_length=12, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment",
+        help_text="The posting that completed the payment.",
+    )
+    api_key = models.ForeignKey(
+        MerchantAPIKey, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    # A batch row's payment: (batch_id, batch_row) is unique, so a re-run of a
+    # batch can never pay a row twice. A plain id, not a foreign key, because
+    # batches depend on payments and not the other way round.
+    batch_id = models.UUIDField(null=True, blank=True)
+    batch_row = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at", "-id"], name="payment_merchant_newest"),
+            models.Index(fields=["reference"], name="payment_reference"),
+            models.Index(fields=["status", "expires_at"], name="payment_status_expiry"),
+            models.Index(fields=["-created_at"], name="payment_newest"),
+            models.Index(fields=["amount"], name="payment_amount"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch_id", "batch_row"],
+                name="payment_one_per_batch_row",
+                condition=Q(batch_id__isnull=False),
+            ),
+            models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="payment_captured_within_amount",
+                condition=Q(captured_amount__gte=0, captured_amount__lte=F("amount")),
+            ),
+            models.CheckConstraint(
+                name="payment_refunded_within_captured",
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("captured_amount")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.id}"
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.captured_amount - self.refunded_amount
+
+
+class Refund(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField(editable=False)
+    currency = models.CharField(max_length=3, editable=False)
+    reason = models.CharField(max_length=255, blank=True)
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="refund"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(name="refund_amount_positive", condition=Q(amount__gt=0))
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a merchant's `Idempotency-Key`, replayed for repeats."""
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WebhookDelivery(models.Model):
+    """One event for one merchant, delivered with retries (Standard Webhooks)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="webhooks")
+    event_type = models.CharField(max_length=50, db_index=True)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id}"
+
+    @property
+    def message_id(self) -> str:
+        return f"msg_{self.id.hex}"
+
+
+class WebhookAttempt(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"attempt at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -6,7 +6,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.factories import AccountFactory, fund
+from tests.factories import AccountFactory, UserFactory, fund
+from tests.helpers import make_operator, otp_login
 
 
 def on_postgres() -> bool:
@@ -27,9 +28,9 @@ def funded_account(db):
     return account
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def redis_url():
-    """A Redis for tests that enqueue: REDIS_URL's, else the embedded one."""
+    """A Redis for the cache and the queues: REDIS_URL's, else an embedded one."""
     import os
 
     from config import embedded_redis
@@ -42,3 +43,31 @@ def redis_url():
     if process is not None:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def operator_user(db):
+    """A member of the payments staff (role `operator`) whose password is UserFactory's."""
+    return make_operator()
+
+
+@pytest.fixture
+def operator_client(client, operator_user):
+    """A client logged in to the dashboard as `operator_user`: password, then a real TOTP code."""
+    otp_login(client, operator_user)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """pytest-django's admin_client, but through the second factor that the admin requires."""
+    otp_login(client, UserFactory(username="admin", is_staff=True, is_superuser=True))
+    return client

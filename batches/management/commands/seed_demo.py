@@ -9,11 +9,13 @@ import base64
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_api_key.crypto import KeyGenerator, concatenate
 
 from accounts import ledger, money, roles, services
 from accounts.audit import Actor
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Account, Merchant, User
+from payments.models import MerchantAPIKey
 
 DEMO_STAFF = [
     # role, username, password, groups, superuser
@@ -23,6 +25,7 @@ DEMO_STAFF = [
     ("admin", "admin", "admin-demo-2026", [roles.ADMIN], True),
 ]
 DEMO_MERCHANT = "Demo Shop Ltd"
+DEMO_API_KEY = "demokey1.payhub-demo-key-not-for-production"
 DEMO_ACCOUNTS = [
     # number, currency, owned by the demo merchant, name, funding
     ("DEMOEUR0001", "EUR", True, "Demo Shop Ltd EUR", "250000.00"),
@@ -73,11 +76,29 @@ class Command(JsonCommand):
                     }
                 )
             ledger.funding_account("EUR")
+            api_key = self._demo_api_key(merchant)
         return {
             "users": users,
             "merchant": {"id": str(merchant.id), "name": merchant.name},
             "accounts": accounts,
+            "api_key": api_key,
         }
+
+    def _demo_api_key(self, merchant: Merchant) -> str:
+        """A fixed, documented key for the demo merchant (like the demo passwords: never
+        for production). Stored hashed like any other key."""
+        if not MerchantAPIKey.objects.filter(prefix=DEMO_API_KEY.split(".")[0]).exists():
+            generator = KeyGenerator()
+            prefix = DEMO_API_KEY.split(".")[0]
+            hashed = generator.hash(DEMO_API_KEY)
+            MerchantAPIKey.objects.create(
+                id=concatenate(prefix, hashed),
+                prefix=prefix,
+                hashed_key=hashed,
+                merchant=merchant,
+                name="demo",
+            )
+        return DEMO_API_KEY
 
     def _staff(
         self, role: str, username: str, password: str, groups: list[str], superuser: bool

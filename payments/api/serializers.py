@@ -1,0 +1,240 @@
+"""API shapes: amounts are decimal strings in major units, accounts are numbers."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts import currency as iso4217
+from accounts import money
+from accounts.errors import LedgerError
+from accounts.models import Account, LedgerEntry
+from payments import selectors
+from payments.models import Payment, Refund
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "12.50"})
+class AmountField(serializers.Field):
+    """A decimal string such as "12.50"; JSON numbers are refused (no floats, ever)."""
+
+    default_error_messages = {"not_string": 'amount must be a decimal string such as "12.50"'}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_string")
+        return data.strip()
+
+    def to_representation(self, value):
+        return value
+
+
+def major(minor: int, currency: str) -> str:
+    return money.to_major(minor, currency)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    balance = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "number",
+            "name",
+            "currency",
+            "balance",
+            "held",
+            "available",
+            "status",
+            "created_at",
+        ]
+
+    def get_balance(self, obj: Account) -> str:
+        return major(obj.balance, obj.currency)
+
+    def get_held(self, obj: Account) -> str:
+        return major(obj.held, obj.currency)
+
+    def get_available(self, obj: Account) -> str:
+        return major(obj.available, obj.currency)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    transaction = serializers.IntegerField(source="transaction_id")
+    kind = serializers.CharField(source="transaction.kind")
+    reference = serializers.CharField(source="transaction.reference")
+    description = serializers.CharField(source="transaction.description")
+    amount = serializers.SerializerMethodField(help_text="signed: negative is a debit")
+    balance_after = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "transaction",
+            "kind",
+            "amount",
+            "currency",
+            "balance_after",
+            "reference",
+            "description",
+            "created_at",
+        ]
+
+    def get_amount(self, obj: LedgerEntry) -> str:
+        return major(obj.amount, obj.currency)
+
+    def get_balance_after(self, obj: LedgerEntry) -> str:
+        return major(obj.balance_after, obj.currency)
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    captured_amount = serializers.SerializerMethodField()
+    refunded_amount = serializers.SerializerMethodField()
+    debtor_account = serializers.CharField(source="debtor_account.number")
+    creditor_account = serializers.CharField(source="creditor_account.number")
+    failure_code = serializers.SerializerMethodField()
+    failure_message = serializers.SerializerMethodField()
+    authorization_code = serializers.SerializerMethodField()
+    batch = serializers.UUIDField(source="batch_id", allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "status",
+            "amount",
+            "currency",
+            "debtor_account",
+            "creditor_account",
+            "reference",
+            "end_to_end_id",
+            "authorization_code",
+            "expires_at",
+            "captured_amount",
+            "refunded_amount",
+            "failure_code",
+            "failure_message",
+            "batch",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_amount(self, obj: Payment) -> str:
+        return major(obj.amount, obj.currency)
+
+    def get_captured_amount(self, obj: Payment) -> str:
+        return major(obj.captured_amount, obj.currency)
+
+    def get_refunded_amount(self, obj: Payment) -> str:
+        return major(obj.refunded_amount, obj.currency)
+
+    def get_failure_code(self, obj: Payment) -> str | None:
+        return obj.failure_code or None
+
+    def get_failure_message(self, obj: Payment) -> str | None:
+        return obj.failure_message or None
+
+    def get_authorization_code(self, obj: Payment) -> str | None:
+        return obj.authorization_code or None
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    debtor_account = serializers.CharField(max_length=34, help_text="one of your account numbers")
+    creditor_account = serializers.CharField(max_length=34, help_text="any account number")
+    amount = AmountField()
+    currency = serializers.CharField(min_length=3, max_length=3)
+    reference = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+    end_to_end_id = serializers.CharField(
+        max_length=35, required=False, allow_blank=True, default=""
+    )
+    capture = serializers.BooleanField(required=False, default=True)
+
+    def validate_currency(self, value: str) -> str:
+        if not iso4217.is_known(value):
+            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code")
+        return value
+
+    def validate(self, attrs):
+        errors: dict[str, list[str]] = {}
+        try:
+            attrs["amount_minor"] = money.to_minor(attrs["amount"], attrs["currency"])
+        except LedgerError as error:
+            errors["amount"] = [error.detail]
+        found = selectors.accounts_by_number(
+            numbers=[attrs["debtor_account"], attrs["creditor_account"]]
+        )
+        debtor = found.get(attrs["debtor_account"])
+        attrs["debtor"] = (
+            debtor if debtor and debtor.merchant_id == self.context["merchant"].pk else None
+        )
+        attrs["creditor"] = found.get(attrs["creditor_account"])
+        if attrs["debtor"] is None:
+            errors["debtor_account"] = [f"you have no account {attrs['debtor_account']!r}"]
+        if attrs["creditor"] is None:
+            errors["creditor_account"] = [f"no account has number {attrs['creditor_account']!r}"]
+        elif attrs["debtor"] is not None and attrs["debtor"].pk == attrs["creditor"].pk:
+            errors["creditor_account"] = [
+                "the creditor account must differ from the debtor account"
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class OptionalAmountSerializer(serializers.Serializer):
+    amount = AmountField(required=False, help_text="default: the whole amount")
+
+    def minor(self, currency: str) -> int | None:
+        if "amount" not in self.validated_data:
+            return None
+        try:
+            return money.to_minor(self.validated_data["amount"], currency)
+        except LedgerError as error:
+            raise serializers.ValidationError({"amount": [error.detail]}) from None
+
+
+class CaptureSerializer(OptionalAmountSerializer):
+    pass
+
+
+class RefundCreateSerializer(OptionalAmountSerializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    payment = serializers.UUIDField(source="payment_id")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "payment", "amount", "currency", "reason", "created_at"]
+
+    def get_amount(self, obj: Refund) -> str:
+        return major(obj.amount, obj.currency)
+
+
+class WebhookAttemptSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.CharField(source="message_id")
+    event_type = serializers.CharField()
+    status = serializers.CharField()
+    attempt_count = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    payload = serializers.JSONField()
+    attempts = WebhookAttemptSerializer(many=True)
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="the new secret; the old one stops at once")

@@ -1,0 +1,207 @@
+"""The merchant API's accounts and payments endpoints: thin views over the services."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.audit import Actor
+from accounts.models import Account
+from accounts.selectors import account_entries, accounts_of_merchant
+from accounts.services import merchant_rotate_webhook_secret
+from payments import selectors, services
+from payments.api import serializers
+from payments.api.filters import PaymentFilter
+from payments.api.pagination import NewestIdCursorPagination, NumberCursorPagination
+from payments.idempotency import idempotent
+from payments.models import Payment, WebhookDelivery
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Up to 255 characters, kept 24 hours: a repeat replays the first response.",
+)
+ERRORS = {
+    400: OpenApiResponse(description="invalid input: {code, detail, errors}"),
+    401: OpenApiResponse(description="no or bad API key"),
+    404: OpenApiResponse(description="not found, or not yours"),
+    409: OpenApiResponse(
+        description="the object's state does not allow this, or an idempotency conflict"
+    ),
+    429: OpenApiResponse(description="throttled"),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your accounts", responses={200: serializers.AccountSerializer(many=True), **ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="One of your accounts", responses={200: serializers.AccountSerializer, **ERRORS}
+    ),
+)
+class AccountViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.AccountSerializer
+    pagination_class = NumberCursorPagination
+
+    queryset = Account.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return accounts_of_merchant(merchant=self.request.user.merchant)
+
+    @extend_schema(
+        summary="The account's statement, newest first",
+        responses={200: serializers.EntrySerializer(many=True), **ERRORS},
+    )
+    @action(detail=True, methods=["get"], pagination_class=NewestIdCursorPagination)
+    def entries(self, request, pk=None):
+        account = self.get_object()
+        page = self.paginate_queryset(account_entries(account=account))
+        return self.get_paginated_response(serializers.EntrySerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your payments, newest first",
+        responses={200: serializers.PaymentSerializer(many=True), **ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One payment", responses={200: serializers.PaymentSerializer, **ERRORS}
+    ),
+)
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = serializers.PaymentSerializer
+    filterset_class = PaymentFilter
+
+    queryset = Payment.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.payments_of_merchant(merchant=self.request.user.merchant)
+
+    def _render(self, payment, code=status.HTTP_200_OK) -> Response:
+        return Response(serializers.PaymentSerializer(payment).data, status=code)
+
+    @extend_schema(
+        summary="Make a payment (authorize, and capture unless capture=false)",
+        request=serializers.PaymentCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: serializers.PaymentSerializer, **ERRORS},
+        description=(
+            "A payment refused because of an account's state (insufficient funds, frozen "
+            "account) is still recorded: 201 with status `failed` and a `failure_code`."
+        ),
+    )
+    @idempotent
+    def create(self, request):
+        merchant = request.user.merchant
+        data = serializers.PaymentCreateSerializer(
+            data=request.data, context={"merchant": merchant}
+        )
+        data.is_valid(raise_exception=True)
+        payment = services.payment_authorize(
+            merchant=merchant,
+            debtor=data.validated_data["debtor"],
+            creditor=data.validated_data["creditor"],
+            amount=data.validated_data["amount_minor"],
+            currency=data.validated_data["currency"],
+            reference=data.validated_data["reference"],
+            end_to_end_id=data.validated_data["end_to_end_id"],
+            capture=data.validated_data["capture"],
+            api_key=request.auth,
+        )
+        return self._render(payment, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Capture an authorized payment, in full or in part",
+        request=serializers.CaptureSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: serializers.PaymentSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def capture(self, request, pk=None):
+        payment = self.get_object()
+        data = serializers.CaptureSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = services.payment_capture(
+            payment_id=payment.pk,
+            merchant=request.user.merchant,
+            amount=data.minor(payment.currency),
+        )
+        return self._render(payment)
+
+    @extend_schema(
+        summary="Void an authorized payment (the hold is released)",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: serializers.PaymentSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def void(self, request, pk=None):
+        payment = self.get_object()
+        payment = services.payment_void(payment_id=payment.pk, merchant=request.user.merchant)
+        return self._render(payment)
+
+    @extend_schema(
+        summary="Refund a completed payment, in full (default) or in part",
+        request=serializers.RefundCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: serializers.RefundSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def refunds(self, request, pk=None):
+        payment = self.get_object()
+        data = serializers.RefundCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = services.payment_refund(
+            payment_id=payment.pk,
+            merchant=request.user.merchant,
+            amount=data.minor(payment.currency),
+            reason=data.validated_data["reason"],
+        )
+        return Response(serializers.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your webhook deliveries, newest first",
+        responses={200: serializers.WebhookDeliverySerializer(many=True), **ERRORS},
+    ),
+)
+class WebhookDeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = serializers.WebhookDeliverySerializer
+    queryset = WebhookDelivery.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.webhooks_of_merchant(merchant=self.request.user.merchant).prefetch_related(
+            "attempts"
+        )
+
+    @extend_schema(
+        summary="Rotate your webhook signing secret",
+        request=None,
+        responses={200: serializers.WebhookSecretSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request):
+        merchant = merchant_rotate_webhook_secret(
+            merchant_id=request.user.merchant.pk, actor=Actor(label=request.user.get_username())
+        )
+        return Response({"webhook_secret": merchant.webhook_secret})

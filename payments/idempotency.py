@@ -1,0 +1,105 @@
+"""`Idempotency-Key` for POST requests, safe under concurrency.
+
+The key's record is inserted in the same database transaction as the work it
+guards. A concurrent request with the same key blocks on the unique index
+until the first commits, then replays its response; if the first rolls back,
+the second proceeds as if it were first. So one key can never do the work twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from payments.api.errors import APIError
+from payments.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def fingerprint(request) -> str:
+    """SHA-256 of the method, the path and the parsed body (files by their content)."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    data = request.data
+    items = (
+        data.lists()
+        if hasattr(data, "lists")
+        else (data.items() if isinstance(data, dict) else [("", data)])
+    )
+    for name, value in sorted(items, key=lambda item: item[0]):
+        values = value if isinstance(value, list) else [value]
+        for one in values:
+            if isinstance(one, UploadedFile):
+                file_digest = hashlib.sha256()
+                for chunk in one.chunks():
+                    file_digest.update(chunk)
+                one.seek(0)
+                rendered = f"file:{file_digest.hexdigest()}"
+            else:
+                rendered = json.dumps(one, sort_keys=True, default=str)
+            digest.update(f"{name}={rendered}\n".encode())
+    return digest.hexdigest()
+
+
+def idempotent(view_method):
+    """Wrap a POST action of a viewset so that `Idempotency-Key` replays its first response."""
+
+    @wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view_method(self, request, *args, **kwargs)
+        if not key.strip() or len(key) > 255:
+            raise APIError(
+                status_code=400,
+                code="invalid_idempotency_key",
+                detail="Idempotency-Key must be 1 to 255 characters",
+            )
+        merchant = request.user.merchant
+        print_ = fingerprint(request)
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    merchant=merchant,
+                    key=key,
+                    fingerprint=print_,
+                    response_status=0,
+                    response_body={},
+                )
+                response = view_method(self, request, *args, **kwargs)
+                record.response_status = response.status_code
+                record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+                record.save(update_fields=["response_status", "response_body"])
+                return response
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
+            if existing is None:
+                raise
+        if existing.fingerprint != print_:
+            raise APIError(
+                status_code=409,
+                code="idempotency_key_reused",
+                detail="this Idempotency-Key was used with another request; use a new key",
+            )
+        return Response(
+            existing.response_body, status=existing.response_status, headers={REPLAY_HEADER: "true"}
+        )
+
+    return wrapper
+
+
+def purge_expired(*, now: datetime | None = None) -> int:
+    """Forget keys older than IDEMPOTENCY_KEY_TTL (24 hours by default)."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,170 @@
+"""`manage.py bench_api`: payments per second and latency through the real stack.
+
+Starts gunicorn on this settings' database (PostgreSQL for real figures),
+then a load generator in another process at 1, 8 and 32 concurrent clients,
+each posting authorize-and-capture payments for `--seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from accounts import ledger, money
+from accounts.audit import Actor
+from accounts.models import Account, LedgerTransaction, Merchant
+from accounts.selectors import ledger_verify
+from accounts.services import account_open, merchant_create
+from payments import services
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Command(BaseCommand):
+    help = "Benchmark the payments API at 1, 8 and 32 clients; prints one JSON object."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seconds", type=float, default=10.0)
+        parser.add_argument("--clients", default="1,8,32")
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 0)) or None
+        )
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+
+    def handle(self, *args, seconds, clients, workers, threads, **options):
+        if connection.vendor != "postgresql":
+            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
+        levels = [int(level) for level in clients.split(",")]
+        jobs = self._setup(max(levels))
+        workers = workers or (os.cpu_count() or 2) * 2
+        port = free_port()
+        env = {**os.environ, "API_THROTTLE_RATE": "1000000/second", "SECURE_COOKIES": "false"}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--log-level",
+                "warning",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+        )
+        results = []
+        try:
+            self._wait_until_up(port, server)
+            url = f"http://127.0.0.1:{port}/api/v1/payments/"
+            self._load(url, jobs, 1, min(2.0, seconds))  # warm every worker's connection
+            for level in levels:
+                results.append(self._load(url, jobs, level, seconds))
+                self.stderr.write(json.dumps(results[-1]))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        check = ledger_verify()
+        self.stdout.write(
+            json.dumps(
+                {
+                    "database": connection.vendor,
+                    "gunicorn_workers": workers,
+                    "gunicorn_threads": threads,
+                    "seconds_per_level": seconds,
+                    "ledger_ok": check["ok"],
+                    "results": results,
+                }
+            )
+        )
+
+    def _setup(self, clients: int) -> list[dict]:
+        """One merchant, one funded debtor account and one key per client, as in production
+        where many merchants pay at once (a single hot account serialises on its row lock)."""
+        actor = Actor.system("bench_api")
+        jobs = []
+        creditors = []
+        for index in range(8):
+            number = f"BENCHPAYEE{index:04d}"
+            account = Account.objects.filter(number=number).first() or account_open(
+                currency="EUR", number=number, actor=actor
+            )
+            creditors.append(account)
+        for index in range(clients):
+            name = f"Bench merchant {index:03d}"
+            merchant = Merchant.objects.filter(name=name).first() or merchant_create(
+                name=name, actor=actor
+            )
+            number = f"BENCHDEBTOR{index:04d}"
+            account = Account.objects.filter(number=number).first() or account_open(
+                currency="EUR", merchant_id=merchant.pk, number=number, actor=actor
+            )
+            if account.balance < money.to_minor("1000000", "EUR"):
+                ledger.transfer(
+                    debtor_id=ledger.funding_account("EUR").pk,
+                    creditor_id=account.pk,
+                    amount=money.to_minor("100000000", "EUR"),
+                    currency="EUR",
+                    kind=LedgerTransaction.Kind.FUNDING,
+                    reference="bench funding",
+                )
+            _, key = services.api_key_create(merchant=merchant, name="bench", actor=actor)
+            jobs.append(
+                {
+                    "key": key,
+                    "body": {
+                        "debtor_account": number,
+                        "creditor_account": creditors[index % len(creditors)].number,
+                        "amount": "1.00",
+                        "currency": "EUR",
+                        "reference": f"bench-{index}",
+                    },
+                }
+            )
+        return jobs
+
+    def _wait_until_up(self, port: int, server: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError("gunicorn exited")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def _load(self, url: str, jobs: list[dict], clients: int, seconds: float) -> dict:
+        config = {"url": url, "clients": clients, "seconds": seconds, "jobs": jobs}
+        output = subprocess.run(
+            [sys.executable, "-m", "payments.loadgen", json.dumps(config)],
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(output.stdout.strip().splitlines()[-1])
+        result.pop("seconds", None)
+        result.pop("payments", None)
+        return result

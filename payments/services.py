@@ -1,0 +1,307 @@
+"""Every state change of a real-time payment: authorize, capture, void, refund, expire.
+
+Each function locks the payment row first and checks its state after the lock;
+money moves only through `accounts.ledger`; webhooks are emitted on commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import audit, ledger, money
+from accounts.audit import Actor
+from accounts.errors import (
+    AccountClosed,
+    AccountFrozen,
+    AccountNotFound,
+    CurrencyMismatch,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidState,
+    LedgerError,
+    SameAccount,
+)
+from accounts.models import Account, LedgerTransaction, Merchant
+from payments import webhooks
+from payments.models import MerchantAPIKey, Payment, Refund
+
+# Refusals caused by an account's state: recorded as a failed payment.
+ACCOUNT_STATE_FAILURES = (InsufficientFunds, AccountFrozen, AccountClosed, CurrencyMismatch)
+
+
+class RefundTooLarge(LedgerError):
+    """The refund is larger than what is left to refund."""
+
+    code = "refund_exceeds_payment"
+    status = 409
+
+
+class AuthorizationExpired(InvalidState):
+    """The authorization has expired."""
+
+    code = "authorization_expired"
+
+
+def _authorization_code() -> str:
+    return "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+
+
+def _lock(payment_id: UUID, merchant: Merchant | None = None) -> Payment:
+    queryset = Payment.objects.select_for_update(of=("self",))
+    if merchant is not None:
+        queryset = queryset.filter(merchant=merchant)
+    return queryset.get(pk=payment_id)
+
+
+@transaction.atomic
+def payment_authorize(
+    *,
+    merchant: Merchant,
+    debtor: Account,
+    creditor: Account,
+    amount: int,
+    currency: str,
+    reference: str = "",
+    end_to_end_id: str = "",
+    capture: bool = True,
+    api_key: MerchantAPIKey | None = None,
+    batch_id: UUID | None = None,
+    batch_row: int | None = None,
+    now: datetime | None = None,
+) -> Payment:
+    """Hold the amount on the debtor account (and capture it at once when `capture`).
+
+    A refusal because of an account's state (insufficient funds, frozen or
+    closed account, currency) is recorded as a `failed` payment, not raised.
+    """
+    money.check_currency(currency)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount("amount must be greater than zero")
+    if debtor.merchant_id != merchant.pk:
+        raise AccountNotFound("the debtor account is not the merchant's")
+    if debtor.pk == creditor.pk:
+        raise SameAccount("the debtor and the creditor account must differ")
+    now = now or timezone.now()
+    payment = Payment(
+        merchant=merchant,
+        debtor_account=debtor,
+        creditor_account=creditor,
+        amount=amount,
+        currency=currency,
+        reference=reference[:140],
+        end_to_end_id=end_to_end_id[:35],
+        status=Payment.Status.CREATED,
+        api_key=api_key,
+        batch_id=batch_id,
+        batch_row=batch_row,
+        authorization_code=_authorization_code(),
+    )
+    # Lock both accounts now, in key order: the payment row's foreign keys are
+    # checked at commit, and checks that took their locks in another order
+    # than the ledger's would deadlock with a concurrent payment. Holding the
+    # locks, the refusal can be decided before posting anything.
+    locked = ledger.lock_accounts([debtor.pk, creditor.pk])
+    try:
+        if capture:
+            ledger.check_transfer(
+                debtor=locked[debtor.pk],
+                creditor=locked[creditor.pk],
+                amount=amount,
+                currency=currency,
+            )
+        else:
+            ledger.check_hold(account=locked[debtor.pk], amount=amount, currency=currency)
+    except ACCOUNT_STATE_FAILURES as refusal:
+        payment.status = Payment.Status.FAILED
+        payment.failure_code = refusal.code
+        payment.failure_message = refusal.detail[:255]
+        payment.authorization_code = ""
+    else:
+        if capture:
+            # Authorize-and-capture in one posting: no hold is needed.
+            payment.ledger_transaction = ledger.transfer(
+                debtor_id=debtor.pk,
+                creditor_id=creditor.pk,
+                amount=amount,
+                currency=currency,
+                reference=reference,
+                description=f"payment {payment.id}",
+            )
+            payment.status = Payment.Status.COMPLETED
+            payment.captured_amount = amount
+        else:
+            payment.hold = ledger.place_hold(
+                account_id=debtor.pk, amount=amount, currency=currency, reference=reference
+            )
+            payment.status = Payment.Status.AUTHORIZED
+            payment.expires_at = now + timedelta(seconds=settings.PAYMENT_AUTHORIZATION_TTL)
+    payment.save()
+    if payment.status == Payment.Status.COMPLETED:
+        webhooks.emit(
+            merchant=merchant, event_type="payment.completed", data=webhooks.payment_data(payment)
+        )
+    elif payment.status == Payment.Status.FAILED:
+        webhooks.emit(
+            merchant=merchant, event_type="payment.failed", data=webhooks.payment_data(payment)
+        )
+    return payment
+
+
+@transaction.atomic
+def payment_capture(
+    *,
+    payment_id: UUID,
+    merchant: Merchant | None = None,
+    amount: int | None = None,
+    now: datetime | None = None,
+) -> Payment:
+    """`authorized` -> `completed`: post `amount` (default all) and release the rest."""
+    payment = _lock(payment_id, merchant)
+    if payment.status != Payment.Status.AUTHORIZED:
+        raise InvalidState(f"cannot capture a {payment.status} payment")
+    if payment.expires_at and payment.expires_at <= (now or timezone.now()):
+        raise AuthorizationExpired("the authorization has expired; its funds are being released")
+    amount = payment.amount if amount is None else amount
+    if amount <= 0 or amount > payment.amount:
+        raise InvalidAmount(
+            "the capture amount must be more than zero and at most the authorized amount"
+        )
+    payment.ledger_transaction = ledger.capture_hold(
+        hold_id=payment.hold_id,
+        creditor_id=payment.creditor_account_id,
+        amount=amount,
+        reference=payment.reference,
+        description=f"capture of payment {payment.id}",
+    )
+    payment.status = Payment.Status.COMPLETED
+    payment.captured_amount = amount
+    payment.save(update_fields=["ledger_transaction", "status", "captured_amount", "updated_at"])
+    webhooks.emit(
+        merchant=payment.merchant,
+        event_type="payment.completed",
+        data=webhooks.payment_data(payment),
+    )
+    return payment
+
+
+@transaction.atomic
+def payment_void(*, payment_id: UUID, merchant: Merchant | None = None) -> Payment:
+    """`authorized` -> `voided`: the hold is released."""
+    payment = _lock(payment_id, merchant)
+    if payment.status != Payment.Status.AUTHORIZED:
+        raise InvalidState(f"cannot void a {payment.status} payment")
+    ledger.release_hold(hold_id=payment.hold_id)
+    payment.status = Payment.Status.VOIDED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+@transaction.atomic
+def payment_expire(*, payment_id: UUID, now: datetime | None = None) -> Payment:
+    """An authorization past its `expires_at` -> `expired`, hold released. Safe to repeat."""
+    payment = _lock(payment_id)
+    now = now or timezone.now()
+    if (
+        payment.status != Payment.Status.AUTHORIZED
+        or not payment.expires_at
+        or payment.expires_at > now
+    ):
+        return payment
+    ledger.release_hold(hold_id=payment.hold_id)
+    payment.status = Payment.Status.EXPIRED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+@transaction.atomic
+def payment_refund(
+    *,
+    payment_id: UUID,
+    merchant: Merchant | None = None,
+    amount: int | None = None,
+    reason: str = "",
+) -> Refund:
+    """Give back `amount` (default all that is left) of a completed payment."""
+    payment = _lock(payment_id, merchant)
+    if payment.status not in (Payment.Status.COMPLETED, Payment.Status.PARTIALLY_REFUNDED):
+        raise InvalidState(f"cannot refund a {payment.status} payment")
+    left = payment.refundable_amount
+    amount = left if amount is None else amount
+    if amount <= 0:
+        raise InvalidAmount("the refund amount must be more than zero")
+    if amount > left:
+        raise RefundTooLarge(
+            f"the refund of {money.to_major(amount, payment.currency)} is more than the "
+            f"{money.to_major(left, payment.currency)} {payment.currency} left to refund"
+        )
+    txn = ledger.reverse(
+        transaction_id=payment.ledger_transaction_id,
+        amount=amount,
+        kind=LedgerTransaction.Kind.REFUND,
+        reference=payment.reference,
+        description=f"refund of payment {payment.id}",
+    )
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason[:255],
+        ledger_transaction=txn,
+    )
+    payment.refunded_amount += amount
+    payment.status = (
+        Payment.Status.REFUNDED
+        if payment.refunded_amount == payment.captured_amount
+        else Payment.Status.PARTIALLY_REFUNDED
+    )
+    payment.save(update_fields=["refunded_amount", "status", "updated_at"])
+    webhooks.emit(
+        merchant=payment.merchant,
+        event_type="payment.refunded",
+        data={
+            **webhooks.payment_data(payment),
+            "refund": {"id": str(refund.id), "amount": money.to_major(amount, payment.currency)},
+        },
+    )
+    return refund
+
+
+def expire_stale_authorizations(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire every authorization past its `expires_at`; returns how many."""
+    now = now or timezone.now()
+    stale = list(
+        Payment.objects.filter(status=Payment.Status.AUTHORIZED, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    for payment_id in stale:
+        payment_expire(payment_id=payment_id, now=now)
+    return len(stale)
+
+
+@transaction.atomic
+def api_key_create(
+    *, merchant: Merchant, name: str, actor: Actor, expiry_date: datetime | None = None
+) -> tuple[MerchantAPIKey, str]:
+    """A new key for the merchant; the key itself is returned this once and stored hashed."""
+    api_key, key = MerchantAPIKey.objects.create_key(
+        merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date
+    )
+    audit.record(actor=actor, action="api_key.create", target=api_key, merchant=str(merchant.pk))
+    return api_key, key
+
+
+@transaction.atomic
+def api_key_revoke(*, prefix: str, actor: Actor) -> MerchantAPIKey:
+    api_key = MerchantAPIKey.objects.select_for_update().get(prefix=prefix)
+    if not api_key.revoked:
+        api_key.revoked = True
+        api_key.save(update_fields=["revoked"])
+        audit.record(actor=actor, action="api_key.revoke", target=api_key)
+    return api_key

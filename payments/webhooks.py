@@ -1,0 +1,180 @@
+"""Webhooks on the Standard Webhooks specification.
+
+`emit` records a delivery inside the caller's transaction and enqueues its
+first attempt on commit; `deliver` signs and POSTs it outside any database
+transaction, records the attempt, and schedules a retry with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from accounts import money
+from accounts.models import Merchant
+from payments.models import Payment, WebhookAttempt, WebhookDelivery
+
+LEASE = timedelta(seconds=60)  # a claimed attempt is retried if its worker died
+
+
+def payment_data(payment: Payment) -> dict[str, Any]:
+    return {
+        "object": "payment",
+        "id": str(payment.id),
+        "status": payment.status,
+        "amount": money.to_major(payment.amount, payment.currency),
+        "currency": payment.currency,
+        "debtor_account": payment.debtor_account.number,
+        "creditor_account": payment.creditor_account.number,
+        "reference": payment.reference,
+        "failure_code": payment.failure_code or None,
+        "batch": str(payment.batch_id) if payment.batch_id else None,
+    }
+
+
+def emit(*, merchant: Merchant, event_type: str, data: dict[str, Any]) -> WebhookDelivery | None:
+    """Record an event for the merchant's endpoint; delivery starts after commit."""
+    if not merchant.webhook_url:
+        return None
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.create(
+        merchant=merchant,
+        event_type=event_type,
+        url=merchant.webhook_url,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        next_attempt_at=now,
+    )
+    # After commit, and robustly: if Redis is away the payment still stands and
+    # the cron sweep (deliver_due) sends the event when it is back.
+    transaction.on_commit(partial(_enqueue, delivery.id), robust=True)
+    return delivery
+
+
+def _enqueue(delivery_id: UUID) -> None:
+    django_rq.get_queue("webhooks").enqueue("payments.jobs.deliver_webhook", str(delivery_id))
+
+
+def _claim(delivery_id: UUID, now: datetime) -> WebhookDelivery | None:
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .select_related("merchant")
+            .first()
+        )
+        if delivery is None:
+            return None
+        delivery.next_attempt_at = now + LEASE
+        delivery.save(update_fields=["next_attempt_at"])
+        return delivery
+
+
+def deliver(*, delivery_id: UUID, now: datetime | None = None) -> WebhookDelivery | None:
+    """One delivery attempt, if the delivery is due. Safe to run twice."""
+    now = now or timezone.now()
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
+        return None
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    # The signature carries the real sending time: receivers reject stale timestamps.
+    sent_at = timezone.now()
+    signature = Webhook(delivery.merchant.webhook_secret).sign(delivery.message_id, sent_at, body)
+    request = urllib.request.Request(
+        delivery.url,
+        data=body.encode(),
+        method="POST",
+        headers={
+            "content-type": "application/json",
+            "user-agent": "payments-hub-webhooks/1",
+            "webhook-id": delivery.message_id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signature,
+        },
+    )
+    started = time.monotonic()
+    status_code: int | None = None
+    error = ""
+    excerpt = ""
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
+            status_code = response.status
+            excerpt = response.read(500).decode(errors="replace")
+    except urllib.error.HTTPError as http_error:
+        status_code = http_error.code
+        excerpt = http_error.read(500).decode(errors="replace")
+        error = f"HTTP {http_error.code}"
+    except (urllib.error.URLError, OSError, ValueError) as failure:
+        error = str(getattr(failure, "reason", failure))[:255]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    succeeded = status_code is not None and 200 <= status_code < 300
+    return _record_attempt(
+        delivery_id=delivery.pk,
+        now=now,
+        succeeded=succeeded,
+        status_code=status_code,
+        error=error,
+        excerpt=excerpt,
+        duration_ms=duration_ms,
+    )
+
+
+@transaction.atomic
+def _record_attempt(
+    *,
+    delivery_id: UUID,
+    now: datetime,
+    succeeded: bool,
+    status_code: int | None,
+    error: str,
+    excerpt: str,
+    duration_ms: int,
+) -> WebhookDelivery:
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        at=now,
+        status_code=status_code,
+        error=error[:255],
+        response_excerpt=excerpt[:500],
+        duration_ms=duration_ms,
+    )
+    delivery.attempt_count += 1
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if succeeded:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+    elif delivery.attempt_count > len(schedule):
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=schedule[delivery.attempt_count - 1])
+    delivery.save(update_fields=["attempt_count", "status", "delivered_at", "next_attempt_at"])
+    return delivery
+
+
+def deliver_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Attempt every pending delivery whose time has come (retries, lost enqueues)."""
+    now = now or timezone.now()
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    for delivery_id in due:
+        deliver(delivery_id=delivery_id, now=now)
+    return len(due)

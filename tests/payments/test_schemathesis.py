@@ -1,0 +1,65 @@
+"""Property-based checks of the API against its own OpenAPI schema (schemathesis).
+
+A bounded number of generated requests per operation must never cause a 500,
+nor a response (status, content type, body) that the schema does not describe.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from drf_spectacular.generators import SchemaGenerator
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """The raw WSGI app closes "obsolete" connections around each request, and the test's
+    open transaction looks obsolete; Django's own test client unhooks this the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def unthrottled(monkeypatch):
+    from payments.api.auth import APIKeyRateThrottle
+
+    monkeypatch.setattr(APIKeyRateThrottle, "THROTTLE_RATES", {"api_key": "100000/second"})
+
+
+schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
+schema.app = get_wsgi_application()
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_api_conforms_to_its_schema(case, shop, unthrottled):
+    response = case.call_and_validate(
+        headers={"Authorization": f"Bearer {shop.key}"},
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
+    )
+    assert response.status_code != 429, "throttling is lifted for this test"
