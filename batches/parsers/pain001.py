@@ -1,0 +1,413 @@
+"""ISO 20022 pain.001 CustomerCreditTransferInitiation files (.03 and .09), streamed.
+
+Owns reading GrpHdr, PmtInf and CdtTrfTxInf into rows, the NbOfTxs/CtrlSum checks at group and
+block level, and keeping hostile XML (DTDs, entities, network) away from libxml2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Context, Decimal, Inexact
+from typing import BinaryIO
+
+from lxml import etree
+
+from .base import (
+    HEAD_SIZE,
+    MAX_VALUE_LENGTH,
+    FileHeader,
+    FileRejected,
+    ParsedFile,
+    ParsedRow,
+    parse_decimal,
+    read_xml_prolog,
+    too_many_rows,
+)
+
+# Sums of up to a million 40-character amounts fit in 100 digits; should one ever not, Inexact
+# is raised rather than a rounded control sum compared.
+_EXACT = Context(prec=100, traps=[Inexact])
+_COUNT = re.compile(r"[0-9]{1,15}")
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+_DATE_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def secure_iterparse(source: object, tags: tuple[str, ...]) -> etree.iterparse:
+    """lxml's iterparse with every door to the outside closed.
+
+    `parse` refuses a DTD before this runs; these options are the second lock: entities stay
+    unexpanded, no DTD is loaded, nothing is fetched, and huge text nodes or deep trees fail.
+    """
+    return etree.iterparse(
+        source,
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+class _Rejoined:
+    """The stream again, with the head that was read from it to check the prolog put back."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        if size is None or size < 0:
+            data, self._head = self._head + self._rest.read(), b""
+        else:
+            data, self._head = self._head[:size], self._head[size:]
+        return data
+
+
+class Pain001Parser:
+    """One pain.001 version; the versions differ only in how ReqdExctnDt is written."""
+
+    def __init__(self, version: str, *, execution_date_wrapped: bool) -> None:
+        self.format = version
+        self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
+        # .03: <ReqdExctnDt>2024-05-03</ReqdExctnDt>; .09 on: <ReqdExctnDt><Dt>... or <DtTm>...
+        # (Agents' BIC became BICFI in .09 as well; nothing here reads agents.)
+        self.execution_date_wrapped = execution_date_wrapped
+
+    def __repr__(self) -> str:
+        return f"Pain001Parser({self.format!r})"
+
+    def sniff(self, head: bytes) -> bool:
+        prolog = read_xml_prolog(head)
+        return prolog.root == "Document" and prolog.namespace == self.namespace
+
+    def parse(self, stream: BinaryIO, *, max_rows: int) -> ParsedFile:
+        head = stream.read(HEAD_SIZE)
+        prolog = read_xml_prolog(head)
+        if prolog.has_dtd:
+            raise FileRejected("FF01", "DTDs and entities are not allowed")
+        if not prolog.root:
+            raise FileRejected("FF01", "no XML root element in the first 4 KiB of the file")
+        if (prolog.root, prolog.namespace) != ("Document", self.namespace):
+            raise FileRejected(
+                "FF01",
+                f"the root element is {prolog.root} in namespace {prolog.namespace or '(none)'},"
+                f" not Document in {self.namespace}",
+            )
+        reader = _Reader(self, _Rejoined(head, stream), max_rows)
+        header = reader.group_header()
+        return ParsedFile(header, reader.rows())
+
+
+@dataclass
+class _Block:
+    """A PmtInf: what its rows inherit, and what they add up to."""
+
+    element: etree._Element
+    label: str
+    payment_information_id: str
+    debtor_account: str
+    execution_date: date
+    declared_count: int | None
+    declared_control_sum: Decimal | None
+    count: int = 0
+    control_sum: Decimal = Decimal(0)
+
+
+class _Reader:
+    def __init__(self, parser: Pain001Parser, source: _Rejoined, max_rows: int) -> None:
+        ns = "{" + parser.namespace + "}"
+
+        def path(*steps: str) -> str:
+            return "/".join(ns + step for step in steps)
+
+        self.parser = parser
+        self.max_rows = max_rows
+        self.tag_document = ns + "CstmrCdtTrfInitn"
+        self.tag_group = ns + "GrpHdr"
+        self.tag_block = ns + "PmtInf"
+        self.tag_transaction = ns + "CdtTrfTxInf"
+        self.path = path
+        # One compiled XPath picks every field a row needs, in document order: a findtext per
+        # field costs about 4 us, which made a 100,000-row file take 6 s instead of 2.
+        # Compiled per file (it is cheap), so no XPath object is shared between threads.
+        self.select_fields = etree.XPath(
+            " | ".join(
+                (
+                    "p:PmtId/p:InstrId",
+                    "p:PmtId/p:EndToEndId",
+                    "p:Amt/p:InstdAmt",
+                    "p:Cdtr/p:Nm",
+                    "p:CdtrAcct/p:Id/p:IBAN",
+                    "p:CdtrAcct/p:Id/p:Othr/p:Id",
+                    "p:RmtInf/p:Ustrd",
+                )
+            ),
+            namespaces={"p": parser.namespace},
+        )
+        # Each selected element's tag names its field unambiguously (Nm and Id occur once).
+        self.t_instruction_id = ns + "InstrId"
+        self.t_end_to_end_id = ns + "EndToEndId"
+        self.t_amount = ns + "InstdAmt"
+        self.t_creditor_name = ns + "Nm"
+        self.t_iban = ns + "IBAN"
+        self.t_other_id = ns + "Id"
+        self.t_remittance = ns + "Ustrd"
+        self.events = secure_iterparse(
+            source, (self.tag_group, self.tag_block, self.tag_transaction)
+        )
+        self.declared_count = 0
+        self.declared_control_sum: Decimal | None = None
+
+    def _next(self) -> etree._Element | None:
+        try:
+            return next(self.events)[1]
+        except StopIteration:
+            return None
+        except etree.ParseError as error:
+            line = error.position[0] if error.position else "?"
+            raise FileRejected("FF01", f"malformed XML on line {line}: {error.msg}") from None
+
+    def group_header(self) -> FileHeader:
+        element = self._next()
+        if element is None:
+            raise FileRejected("FF01", "the file has no GrpHdr: it is not a credit transfer")
+        parent = element.getparent()
+        if element.tag != self.tag_group or parent is None or parent.tag != self.tag_document:
+            raise FileRejected("FF01", "the file must start with CstmrCdtTrfInitn/GrpHdr")
+        message_id = (element.findtext(self.path("MsgId")) or "").strip()
+        if not message_id:
+            raise FileRejected("FF01", "GrpHdr/MsgId is missing")
+        count_text = element.findtext(self.path("NbOfTxs"))
+        if count_text is None or not count_text.strip():
+            raise FileRejected("FF01", "GrpHdr/NbOfTxs is missing")
+        self.declared_count = _count(count_text, "GrpHdr/NbOfTxs")
+        self.declared_control_sum = _control_sum(
+            element.findtext(self.path("CtrlSum")), "GrpHdr/CtrlSum"
+        )
+        if self.declared_count > self.max_rows:
+            raise FileRejected(
+                "FF01",
+                f"the file declares {self.declared_count} transactions (GrpHdr/NbOfTxs);"
+                f" the limit is {self.max_rows}",
+            )
+        initiating_party = (element.findtext(self.path("InitgPty", "Nm")) or "").strip()
+        element.clear()
+        return FileHeader(
+            format=self.parser.format,
+            message_id=message_id,
+            declared_count=self.declared_count,
+            declared_control_sum=self.declared_control_sum,
+            initiating_party=initiating_party,
+        )
+
+    def rows(self) -> Iterator[ParsedRow]:
+        count = 0
+        control_sum = Decimal(0)
+        block: _Block | None = None
+        while (element := self._next()) is not None:
+            if element.tag == self.tag_transaction:
+                parent = element.getparent()
+                if parent is None or parent.tag != self.tag_block:
+                    raise FileRejected(
+                        "FF01", f"CdtTrfTxInf outside a PmtInf on line {element.sourceline}"
+                    )
+                if block is None or block.element is not parent:
+                    block = self._block(parent)
+                count += 1
+                if count > self.max_rows:
+                    raise too_many_rows(self.max_rows)
+                row, amount = self._row(count, element, block)
+                # A non-decimal amount adds nothing to the sums: a declared CtrlSum can only
+                # have counted amounts that are numbers, and validation refuses that row
+                # (AM02). Had the sender counted some intended value for it, the sums differ
+                # and the whole file is refused (AM10), the safe answer for a file whose
+                # amounts cannot all be read.
+                if amount is not None:
+                    block.control_sum = _EXACT.add(block.control_sum, amount)
+                    control_sum = _EXACT.add(control_sum, amount)
+                block.count += 1
+                _prune(element)
+                yield row
+            elif element.tag == self.tag_block:
+                if block is None or block.element is not element:
+                    raise FileRejected("FF01", f"{self._label(element)} holds no CdtTrfTxInf")
+                _check_block(block)
+                block = None
+                _prune(element)
+            else:
+                raise FileRejected("FF01", f"a second GrpHdr on line {element.sourceline}")
+        if count == 0:
+            raise FileRejected("FF01", "no transactions: the file holds no CdtTrfTxInf")
+        if count != self.declared_count:
+            raise FileRejected(
+                "AM18",
+                f"NbOfTxs says {self.declared_count}, the file holds {count} transactions",
+            )
+        if self.declared_control_sum is not None and control_sum != self.declared_control_sum:
+            raise FileRejected(
+                "AM10",
+                f"CtrlSum says {self.declared_control_sum}, the amounts add up to {control_sum}",
+            )
+
+    def _label(self, element: etree._Element) -> str:
+        """How messages name a PmtInf: by its PmtInfId, else by where it starts."""
+        identifier = (element.findtext(self.path("PmtInfId")) or "").strip()
+        if identifier:
+            return f"PmtInf {identifier[:35]!r}"
+        return f"the PmtInf on line {element.sourceline}"
+
+    def _block(self, element: etree._Element) -> _Block:
+        # Called at the block's first CdtTrfTxInf: everything before it in the PmtInf has been
+        # parsed, and is pruned right after, so this is the one chance to read it.
+        path = self.path
+        label = self._label(element)
+        debtor_account = (
+            element.findtext(path("DbtrAcct", "Id", "IBAN"))
+            or element.findtext(path("DbtrAcct", "Id", "Othr", "Id"))
+            or ""
+        ).strip()
+        if not debtor_account:
+            raise FileRejected("FF01", f"{label} has no DbtrAcct/Id/IBAN or DbtrAcct/Id/Othr/Id")
+        declared_count = element.findtext(path("NbOfTxs"))
+        return _Block(
+            element=element,
+            label=label,
+            payment_information_id=(element.findtext(path("PmtInfId")) or "").strip(),
+            debtor_account=debtor_account,
+            execution_date=self._execution_date(element, label),
+            declared_count=(
+                None if declared_count is None else _count(declared_count, f"{label} NbOfTxs")
+            ),
+            declared_control_sum=_control_sum(
+                element.findtext(path("CtrlSum")), f"{label} CtrlSum"
+            ),
+        )
+
+    def _execution_date(self, element: etree._Element, label: str) -> date:
+        wrapper = element.find(self.path("ReqdExctnDt"))
+        if wrapper is None:
+            raise FileRejected("FF01", f"{label} has no ReqdExctnDt")
+        if not self.parser.execution_date_wrapped:
+            text, pattern, what = wrapper.text, _DATE, "ReqdExctnDt"
+        elif (text := wrapper.findtext(self.path("Dt"))) is not None:
+            pattern, what = _DATE, "ReqdExctnDt/Dt"
+        elif (text := wrapper.findtext(self.path("DtTm"))) is not None:
+            pattern, what = _DATE_TIME, "ReqdExctnDt/DtTm"
+        else:
+            raise FileRejected("FF01", f"{label} ReqdExctnDt has neither Dt nor DtTm")
+        text = (text or "").strip()
+        match = pattern.fullmatch(text)
+        try:
+            if match is None:
+                raise ValueError(text)
+            return date.fromisoformat(match.group(1))
+        except ValueError:
+            expected = "a date and time" if pattern is _DATE_TIME else "a date (YYYY-MM-DD)"
+            raise FileRejected("FF01", f"{label} {what} {text[:40]!r} is not {expected}") from None
+
+    def _row(
+        self, count: int, element: etree._Element, block: _Block
+    ) -> tuple[ParsedRow, Decimal | None]:
+        texts: dict[str, str] = {}
+        remittance: list[str] = []
+        amount_element = None
+        for field in self.select_fields(element):
+            tag = field.tag
+            if tag == self.t_remittance:
+                if text := (field.text or "").strip():
+                    remittance.append(text)
+            elif tag == self.t_amount:
+                amount_element = field
+            else:
+                texts[tag] = (field.text or "").strip()
+        problems: list[str] = []
+        instruction_id = texts.get(self.t_instruction_id, "")
+        values = {
+            "CdtrAcct": texts.get(self.t_iban) or texts.get(self.t_other_id, ""),
+            "InstdAmt": "",
+            "InstdAmt/@Ccy": "",
+            "RmtInf/Ustrd": " ".join(remittance),
+            "Cdtr/Nm": texts.get(self.t_creditor_name, ""),
+            "EndToEndId": texts.get(self.t_end_to_end_id, ""),
+            "InstrId": instruction_id,
+        }
+        if amount_element is not None:
+            values["InstdAmt"] = (amount_element.text or "").strip()
+            values["InstdAmt/@Ccy"] = (amount_element.get("Ccy") or "").strip()
+        if max(map(len, values.values())) > MAX_VALUE_LENGTH:
+            for name, text in values.items():
+                if len(text) > MAX_VALUE_LENGTH:
+                    problems.append(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
+                    values[name] = text[:MAX_VALUE_LENGTH]
+        if not values["CdtrAcct"]:
+            problems.append("no creditor account (CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id)")
+        amount = values["InstdAmt"]
+        if not amount:
+            problems.append("no amount (Amt/InstdAmt)")
+        elif not values["InstdAmt/@Ccy"]:
+            problems.append("InstdAmt has no Ccy")
+        row = ParsedRow(
+            row=count,
+            creditor_account=values["CdtrAcct"],
+            amount=amount,
+            currency=values["InstdAmt/@Ccy"],
+            reference=values["RmtInf/Ustrd"] or values["InstrId"],
+            creditor_name=values["Cdtr/Nm"],
+            end_to_end_id=values["EndToEndId"],
+            debtor_account=block.debtor_account,
+            execution_date=block.execution_date,
+            payment_information_id=block.payment_information_id,
+            problem="; ".join(problems),
+        )
+        return row, parse_decimal(amount)
+
+
+def _prune(element: etree._Element) -> None:
+    """Drop a handled element and everything before it, so memory stays flat."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+
+
+def _check_block(block: _Block) -> None:
+    if block.declared_count is not None and block.declared_count != block.count:
+        raise FileRejected(
+            "AM18",
+            f"{block.label}: NbOfTxs says {block.declared_count},"
+            f" the block holds {block.count} transactions",
+        )
+    if block.declared_control_sum is not None and block.declared_control_sum != block.control_sum:
+        raise FileRejected(
+            "AM10",
+            f"{block.label}: CtrlSum says {block.declared_control_sum},"
+            f" the amounts add up to {block.control_sum}",
+        )
+
+
+def _count(text: str, what: str) -> int:
+    text = text.strip()
+    if not _COUNT.fullmatch(text):
+        raise FileRejected("FF01", f"{what} {text[:40]!r} is not a number of transactions")
+    return int(text)
+
+
+def _control_sum(text: str | None, what: str) -> Decimal | None:
+    if text is None:
+        return None
+    value = parse_decimal(text.strip())
+    if value is None:
+        raise FileRejected("FF01", f"{what} {text.strip()[:40]!r} is not a decimal amount")
+    return value
