@@ -1,12 +1,16 @@
-"""Read queries of accounts and the ledger, including the ledger's self-check."""
+"""Read queries of accounts and the ledger, including the ledger's self-check and the
+operator dashboard's balances and account search.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Model, Q, QuerySet, Sum
 
-from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
+from accounts.models import Account, AuditEvent, Hold, LedgerEntry, LedgerTransaction, Merchant
 
 
 def accounts_of_merchant(*, merchant: Merchant) -> QuerySet[Account]:
@@ -16,6 +20,83 @@ def accounts_of_merchant(*, merchant: Merchant) -> QuerySet[Account]:
 def account_entries(*, account: Account) -> QuerySet[LedgerEntry]:
     """The account's statement, newest first."""
     return LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+
+
+@dataclass(frozen=True)
+class CurrencyBalances:
+    """The customer accounts of one currency, added up (minor units)."""
+
+    currency: str
+    accounts: int
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+def customer_balances_by_currency() -> list[CurrencyBalances]:
+    """Balance, held and available summed over the customer accounts, per currency.
+
+    System accounts (the funding accounts) are left out: their balance is the
+    mirror image of the money that entered the hub.
+    """
+    rows = (
+        Account.objects.filter(kind=Account.Kind.CUSTOMER)
+        .values("currency")
+        .annotate(accounts=Count("id"), balance=Sum("balance"), held=Sum("held"))
+        .order_by("currency")
+    )
+    return [
+        CurrencyBalances(
+            currency=row["currency"],
+            accounts=row["accounts"],
+            balance=row["balance"] or 0,
+            held=row["held"] or 0,
+        )
+        for row in rows
+    ]
+
+
+def accounts_search(
+    *,
+    query: str = "",
+    currency: str = "",
+    status: str = "",
+    kind: str = "",
+    merchant_id: UUID | None = None,
+) -> QuerySet[Account]:
+    """Accounts matching every given filter; `query` is a number (or its start) or a name part."""
+    accounts = Account.objects.select_related("merchant")
+    query = query.strip()
+    if query:
+        accounts = accounts.filter(Q(number__istartswith=query) | Q(name__icontains=query))
+    if currency:
+        accounts = accounts.filter(currency=currency)
+    if status:
+        accounts = accounts.filter(status=status)
+    if kind:
+        accounts = accounts.filter(kind=kind)
+    if merchant_id is not None:
+        accounts = accounts.filter(merchant_id=merchant_id)
+    return accounts
+
+
+def account_active_holds(*, account: Account, limit: int = 50) -> list[Hold]:
+    """The account's funds set aside and not yet captured or released, newest first."""
+    return list(
+        Hold.objects.filter(account=account, status=Hold.Status.ACTIVE).order_by("-id")[:limit]
+    )
+
+
+def audit_events_of(*, target: Model, limit: int = 50) -> list[AuditEvent]:
+    """The audit trail of one object, newest first."""
+    return list(
+        AuditEvent.objects.filter(target_type=target._meta.label, target_id=str(target.pk))
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )
 
 
 def ledger_verify() -> dict[str, Any]:

@@ -1,20 +1,65 @@
-"""Project-level views: the landing page and a health check for load balancers."""
+"""Project-level views: the dashboard's home page and a health check for load balancers."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
 
 import django_rq
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
+from accounts import currency as iso4217
 from accounts.decorators import operator_required
+from accounts.selectors import customer_balances_by_currency
+from config.charts import volume_chart
+from payments import selectors as payment_selectors
+
+CHART_DAYS = 30
 
 
+def home_context(*, today: date, currency: str = "") -> dict[str, Any]:
+    """What the home page shows on `today` (a day of TIME_ZONE).
+
+    The chart is drawn in `currency` when it is a known code, else in the
+    currency with the most payments over the last 30 days.
+    """
+    activity = payment_selectors.currencies_by_activity(today=today, days=CHART_DAYS)
+    currency = currency.strip().upper()
+    if not iso4217.is_known(currency):
+        currency = activity[0][0] if activity else ""
+    points = (
+        payment_selectors.daily_volume(currency=currency, today=today, days=CHART_DAYS)
+        if currency
+        else []
+    )
+    return {
+        "today": today,
+        "balances": customer_balances_by_currency(),
+        "summary": payment_selectors.payments_day_summary(day=today),
+        "failures": payment_selectors.recent_failed_payments(limit=10),
+        "chart": volume_chart(points, currency) if currency else None,
+        "chart_points": points,
+        "chart_currency": currency,
+        "chart_currencies": [code for code, _count in activity[:12]],
+        "chart_days": CHART_DAYS,
+    }
+
+
+def local_today() -> date:
+    """Today in TIME_ZONE (a function of its own, so that tests can pin it)."""
+    return timezone.localdate()
+
+
+@never_cache
 @operator_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    context = home_context(today=local_today(), currency=request.GET.get("currency", ""))
+    return render(request, "home.html", context)
 
 
 @never_cache

@@ -1,0 +1,213 @@
+"""Dashboard pages of payments: the search, its CSV export, and one payment's page.
+
+Operators are the hub's staff: they see every merchant's payments, read only.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from accounts import audit, money
+from accounts.audit import Actor
+from accounts.csvsafe import safe_cell
+from accounts.decorators import operator_required
+from accounts.keyset import keyset_page
+from accounts.selectors import audit_events_of
+from payments import selectors
+from payments.forms import PaymentSearchForm
+from payments.models import Payment
+
+PAGE_SIZE = 50
+NEWEST_FIRST = ("-created_at", "-id")
+EXPORT_CHUNK = 2000
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "merchant",
+    "debtor_account",
+    "creditor_account",
+    "amount",
+    "currency",
+    "captured_amount",
+    "refunded_amount",
+    "status",
+    "reference",
+    "end_to_end_id",
+    "failure_code",
+    "failure_message",
+    "batch_id",
+    "batch_row",
+]
+
+
+@never_cache
+@operator_required
+def payment_search(request: HttpRequest) -> HttpResponse:
+    form = PaymentSearchForm(request.GET or None)
+    page = None
+    if not form.is_bound or form.is_valid():
+        filters = form.search_kwargs() if form.is_bound else {}
+        page = keyset_page(
+            selectors.payments_search(**filters),
+            ordering=NEWEST_FIRST,
+            cursor=request.GET.get("cursor", ""),
+            size=PAGE_SIZE,
+        )
+    return render(
+        request,
+        "payments/search.html",
+        {
+            "form": form,
+            "page": page,
+            "export_max_rows": settings.PAYMENTS_EXPORT_MAX_ROWS,
+        },
+    )
+
+
+class _Echo:
+    """A file-like object whose `write` hands the line back, for csv.writer over a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        (
+            payment_id,
+            created_at,
+            merchant,
+            debtor,
+            creditor,
+            amount,
+            currency,
+            captured,
+            refunded,
+            status,
+            reference,
+            end_to_end_id,
+            failure_code,
+            failure_message,
+            batch_id,
+            batch_row,
+        ) = row
+        yield writer.writerow(
+            [
+                safe_cell(value)
+                for value in (
+                    payment_id,
+                    timezone.localtime(created_at).isoformat(),
+                    merchant,
+                    debtor,
+                    creditor,
+                    # Plain decimal strings ("1234.50"): they start with a digit, so a
+                    # spreadsheet reads them as numbers and safe_cell leaves them alone.
+                    money.to_major(amount, currency),
+                    currency,
+                    money.to_major(captured, currency),
+                    money.to_major(refunded, currency),
+                    status,
+                    reference,
+                    end_to_end_id,
+                    failure_code,
+                    failure_message,
+                    batch_id,
+                    batch_row,
+                )
+            ]
+        )
+
+
+@never_cache
+@operator_required
+def payment_export(request: HttpRequest) -> HttpResponse:
+    """The search as CSV, newest first, streamed, at most PAYMENTS_EXPORT_MAX_ROWS rows.
+
+    `X-Export-Truncated: true` says the search had more rows than that.
+    """
+    form = PaymentSearchForm(request.GET)
+    if not form.is_valid():
+        problems = [
+            f"{form.fields[name].label or name if name in form.fields else name}: {message}"
+            for name, messages in form.errors.items()
+            for message in messages
+        ]
+        return HttpResponse(
+            "The export's filters are not valid:\n" + "\n".join(problems) + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    limit = settings.PAYMENTS_EXPORT_MAX_ROWS
+    filters = form.search_kwargs()
+    payments = selectors.payments_search(**filters).order_by(*NEWEST_FIRST)
+    truncated = bool(list(payments.values_list("pk", flat=True)[limit : limit + 1]))
+    rows = payments.values_list(
+        "id",
+        "created_at",
+        "merchant__name",
+        "debtor_account__number",
+        "creditor_account__number",
+        "amount",
+        "currency",
+        "captured_amount",
+        "refunded_amount",
+        "status",
+        "reference",
+        "end_to_end_id",
+        "failure_code",
+        "failure_message",
+        "batch_id",
+        "batch_row",
+    )[:limit]
+    # Who took which data out of the hub, and with what filters.
+    audit.record(
+        actor=Actor.from_request(request),
+        action="payments.export",
+        target=None,
+        filters={key: value for key, value in request.GET.items() if key != "cursor" and value},
+        max_rows=limit,
+        truncated=truncated,
+    )
+    response = StreamingHttpResponse(
+        _export_lines(rows.iterator(chunk_size=EXPORT_CHUNK)),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="payments-{stamp}.csv"'
+    response["X-Export-Max-Rows"] = str(limit)
+    response["X-Export-Truncated"] = "true" if truncated else "false"
+    return response
+
+
+@never_cache
+@operator_required
+def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
+    try:
+        payment = selectors.payment_for_dashboard(payment_id=payment_id)
+    except Payment.DoesNotExist:
+        raise Http404("no such payment") from None
+    return render(
+        request,
+        "payments/detail.html",
+        {
+            "payment": payment,
+            "transactions": selectors.payment_ledger_transactions(payment=payment),
+            "refunds": list(
+                payment.refunds.select_related("ledger_transaction").order_by("created_at")
+            ),
+            "webhooks": selectors.payment_webhook_deliveries(payment=payment),
+            "audit_events": audit_events_of(target=payment),
+        },
+    )

@@ -1,0 +1,51 @@
+"""accounts.csvsafe: cells a spreadsheet would run as formulas are quoted, nothing else is."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from accounts.csvsafe import safe_cell
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '=HYPERLINK("http://evil.example","click")',
+            '\'=HYPERLINK("http://evil.example","click")',
+        ),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("-12.50", "'-12.50"),  # a signed amount is quoted too: see the module's docstring
+    ],
+)
+def test_a_cell_that_starts_a_formula_gets_a_leading_quote(value, expected):
+    assert safe_cell(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("order 12", "order 12"),
+        ("1234.50", "1234.50"),
+        ("a=b", "a=b"),  # only the first character matters
+        ("", ""),
+        (None, ""),
+        (42, "42"),
+        (Decimal("12.50"), "12.50"),
+        (UUID("12345678-1234-5678-1234-567812345678"), "12345678-1234-5678-1234-567812345678"),
+        ("'=already quoted", "'=already quoted"),
+    ],
+)
+def test_other_cells_come_out_as_their_text(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_a_negative_number_is_quoted_as_text():
+    assert safe_cell(-5) == "'-5"
