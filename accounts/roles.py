@@ -14,8 +14,8 @@ ADMIN = "admin"
 STAFF_ROLES = (OPERATOR, APPROVER, ADMIN)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATOR: [],
-    APPROVER: [],
+    OPERATOR: ["batches.view_batch", "batches.add_batch"],
+    APPROVER: ["batches.view_batch", "batches.approve_batch"],
     ADMIN: [
         "accounts.view_account",
         "accounts.change_account",

@@ -1,0 +1,194 @@
+"""Batches of payments from uploaded files, their rows, and the four-eyes approvals.
+
+A row is paid through a `payments.Payment` whose (batch_id, batch_row) is
+unique, so no re-run of an execution can pay a row twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account, Merchant
+from payments.models import MerchantAPIKey, Payment
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        VALIDATING = "validating", "Validating"
+        INVALID = "invalid", "Invalid"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        APPROVED = "approved", "Approved"
+        SCHEDULED = "scheduled", "Scheduled"
+        EXECUTING = "executing", "Executing"
+        COMPLETED = "completed", "Completed"
+        COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+        FAILED = "failed", "Failed"
+
+    FINAL = {
+        Status.INVALID,
+        Status.REJECTED,
+        Status.CANCELLED,
+        Status.COMPLETED,
+        Status.COMPLETED_WITH_ERRORS,
+        Status.FAILED,
+    }
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        PAIN_001_03 = "pain.001.001.03", "ISO 20022 pain.001.001.03"
+        PAIN_001_09 = "pain.001.001.09", "ISO 20022 pain.001.001.09"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="batches")
+    debtor_account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="batches",
+        help_text="The account a CSV pays from; pain.001 names one per PmtInf block.",
+    )
+    status = models.CharField(
+        max_length=25, choices=Status.choices, default=Status.UPLOADED, db_index=True
+    )
+    file = models.FileField(upload_to="batches/%Y/%m/", max_length=255)
+    file_name = models.CharField(max_length=255)
+    file_size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    format = models.CharField(max_length=20, choices=Format.choices, blank=True)
+    message_id = models.CharField(max_length=35, blank=True, help_text="pain.001 GrpHdr/MsgId")
+    execution_date = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    item_count = models.PositiveIntegerField(default=0)
+    valid_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    total_amount = models.BigIntegerField(default=0, help_text="sum of the valid rows")
+    processed_count = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=4, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    validated_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="what an approval binds to: file and valid rows"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="uploaded_batches",
+    )
+    api_key = models.ForeignKey(
+        MerchantAPIKey, null=True, blank=True, on_delete=models.PROTECT, related_name="batches"
+    )
+    decision_reason = models.CharField(max_length=500, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+        permissions = [("approve_batch", "Can approve or reject a batch")]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="batch_merchant_newest")]
+        constraints = [
+            # The same file, or the same pain.001 MsgId, is accepted once per merchant.
+            models.UniqueConstraint(
+                fields=["merchant", "file_sha256"],
+                name="batch_file_once_per_merchant",
+                condition=~Q(status="invalid"),
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "message_id"],
+                name="batch_msgid_once_per_merchant",
+                condition=~Q(status="invalid") & ~Q(message_id=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class BatchItem(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Invalid"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    row = models.PositiveIntegerField()
+    creditor_account_number = models.CharField(max_length=500)
+    creditor_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    debtor_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    creditor_name = models.CharField(max_length=500, blank=True)
+    amount_text = models.CharField(max_length=500, blank=True)
+    amount = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=500, blank=True)
+    reference = models.CharField(max_length=500, blank=True)
+    end_to_end_id = models.CharField(max_length=500, blank=True)
+    execution_date = models.DateField(null=True, blank=True)
+    payment_information_id = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    error_code = models.CharField(max_length=4, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="batch_item"
+    )
+
+    class Meta:
+        ordering = ["batch", "row"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row"], name="batch_item_row_once"),
+        ]
+        indexes = [models.Index(fields=["batch", "status", "row"], name="batch_item_status_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row}"
+
+
+class Approval(models.Model):
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="batch_approvals"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    validated_sha256 = models.CharField(max_length=64, help_text="what was approved")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "approver"], name="approval_once_per_approver"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.approver_id}"

@@ -268,7 +268,14 @@ EMAIL_BACKEND = os.environ.get(
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payments-hub@localhost")
 
 # --- Product knobs ------------------------------------------------------------
+# The dashboard's CSV export of a payment search stops after this many rows.
+PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))
+BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
+BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
+BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 2000))
+# Uploads above this size go to a temporary file, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

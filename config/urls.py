@@ -16,7 +16,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
+    path("payments/", include("payments.urls")),  # dashboard: payment search, export, page
+    path("ledger/", include("accounts.dashboard_urls")),  # dashboard: accounts, statements
     path("api/v1/", include("payments.api.urls")),
+    path("api/v1/", include("batches.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     # Redoc's page boots from an inline script and runs a worker from a blob: URL.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from payments import services, webhooks
+from payments import idempotency, services, webhooks
 
 
 def deliver_webhook(delivery_id: str) -> str:
@@ -18,3 +18,7 @@ def deliver_due_webhooks() -> int:
 
 def expire_authorizations() -> int:
     return services.expire_stale_authorizations()
+
+
+def purge_idempotency_keys() -> int:
+    return idempotency.purge_expired()

@@ -7,6 +7,8 @@ money moves only through `accounts.ledger`; webhooks are emitted on commit.
 from __future__ import annotations
 
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, ledger, money
+from accounts import audit, bulk, ledger, money
 from accounts.audit import Actor
 from accounts.errors import (
     AccountClosed,
@@ -151,6 +153,99 @@ def payment_authorize(
             merchant=merchant, event_type="payment.failed", data=webhooks.payment_data(payment)
         )
     return payment
+
+
+@dataclass(frozen=True)
+class BatchPaymentOrder:
+    batch_row: int
+    debtor_id: UUID
+    creditor_id: UUID
+    amount: int
+    currency: str
+    reference: str = ""
+    end_to_end_id: str = ""
+
+
+@transaction.atomic
+def payments_create_for_batch(
+    *, merchant: Merchant, batch_id: UUID, orders: list[BatchPaymentOrder]
+) -> list[tuple[UUID, LedgerError | None]]:
+    """Pay many rows of a batch at once through `ledger.transfer_many`.
+
+    Each row becomes a completed payment or a failed one carrying the refusal;
+    (batch_id, batch_row) is unique, so a row can never be paid twice. Returns
+    (payment id, refusal or None) per order. No per-payment webhook: the batch
+    sends `batch.completed` when it ends.
+    """
+    outcomes = ledger.transfer_many(
+        [
+            ledger.TransferOrder(
+                debtor_id=order.debtor_id,
+                creditor_id=order.creditor_id,
+                amount=order.amount,
+                currency=order.currency,
+                reference=order.reference,
+                description=f"batch {batch_id} row {order.batch_row}",
+            )
+            for order in orders
+        ]
+    )
+    now = timezone.now()
+    results: list[tuple[UUID, LedgerError | None]] = []
+    rows = []
+    for order, outcome in zip(orders, outcomes, strict=True):
+        refused = outcome if isinstance(outcome, LedgerError) else None
+        payment_id = uuid.uuid4()
+        results.append((payment_id, refused))
+        rows.append(
+            (
+                payment_id,
+                merchant.pk,
+                order.debtor_id,
+                order.creditor_id,
+                order.amount,
+                order.currency,
+                0 if refused else order.amount,
+                0,
+                Payment.Status.FAILED if refused else Payment.Status.COMPLETED,
+                order.reference[:140],
+                order.end_to_end_id[:35],
+                "",  # no authorization step for a batch row: it is paid or refused at once
+                refused.code if refused else "",
+                refused.detail[:255] if refused else "",
+                None if refused else outcome,
+                batch_id,
+                order.batch_row,
+                now,
+                now,
+            )
+        )
+    bulk.insert(
+        Payment,
+        [
+            "id",
+            "merchant_id",
+            "debtor_account_id",
+            "creditor_account_id",
+            "amount",
+            "currency",
+            "captured_amount",
+            "refunded_amount",
+            "status",
+            "reference",
+            "end_to_end_id",
+            "authorization_code",
+            "failure_code",
+            "failure_message",
+            "ledger_transaction_id",
+            "batch_id",
+            "batch_row",
+            "created_at",
+            "updated_at",
+        ],
+        rows,
+    )
+    return results
 
 
 @transaction.atomic

@@ -114,7 +114,7 @@ def test_racing_holds_never_overcommit_an_account():
 
 
 def test_an_unbalanced_posting_cannot_commit():
-    # The deferred trigger checks every transaction's sum at COMMIT time.
+    # The trigger checks every transaction its INSERT statement touched.
     account = AccountFactory(currency="EUR")
     with pytest.raises(IntegrityError, match="does not balance"):
         with transaction.atomic():

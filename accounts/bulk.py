@@ -1,0 +1,81 @@
+"""Writing many rows without building a model instance for each (the bulk paths of
+batch execution). On PostgreSQL one statement per call, its columns sent as
+arrays and unnested; elsewhere the ORM's own bulk operations, slower but equal.
+
+Only plain column values pass through here; constraints and triggers of the
+database apply exactly as for any other write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def _array_type(field: models.Field) -> str:
+    db_type = (
+        field.target_field.db_type(connection) if field.is_relation else field.db_type(connection)
+    )
+    return db_type.split("(")[0].replace(" CHECK", "").strip() + "[]"
+
+
+def insert(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: str = "",
+) -> list[Any]:
+    """INSERT `rows` (tuples in `columns` order, field names); returns the `returning` column."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objects)
+        return [getattr(obj, returning) for obj in objects] if returning else []
+    fields = [model._meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{_array_type(field)}" for field in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({arrays})"
+    )
+    if returning:
+        sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def update(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """UPDATE by primary key: each row is (pk, value of columns[0], value of columns[1], ...)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = model._meta.pk
+    fields = [model._meta.get_field(name) for name in columns]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = ["pk_", *[f"c{i}" for i in range(len(fields))]]
+            arrays = ", ".join(f"%s::{_array_type(field)}" for field in [pk, *fields])
+            sets = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(fields))
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
+                f"WHERE {table}.{quote(pk.column)} = v.pk_",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            prepared = [
+                [
+                    field.get_db_prep_save(value, connection)
+                    for field, value in zip([*fields, pk], [*row[1:], row[0]], strict=True)
+                ]
+                for row in rows
+            ]
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {quote(pk.column)} = %s", prepared)

@@ -1,0 +1,125 @@
+"""API shapes of batches and their rows."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts import money
+from batches import selectors
+from batches.models import Approval, Batch, BatchItem
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = Approval
+        fields = ["approver", "decision", "reason", "validated_sha256", "created_at"]
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    total_amount = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    approvals = ApprovalSerializer(many=True, read_only=True)
+    approvals_required = serializers.SerializerMethodField()
+    debtor_account = serializers.CharField(
+        source="debtor_account.number", allow_null=True, default=None
+    )
+    error_code = serializers.SerializerMethodField()
+    error_message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "status",
+            "file_name",
+            "format",
+            "message_id",
+            "debtor_account",
+            "item_count",
+            "valid_count",
+            "invalid_count",
+            "total_amount",
+            "currency",
+            "execution_date",
+            "progress",
+            "succeeded_count",
+            "failed_count",
+            "approvals",
+            "approvals_required",
+            "error_code",
+            "error_message",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "1234.50"})
+    def get_total_amount(self, obj: Batch) -> str | None:
+        return money.to_major(obj.total_amount, obj.currency) if obj.currency else None
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, obj: Batch) -> dict:
+        return {"done": obj.processed_count, "total": obj.valid_count}
+
+    def get_approvals_required(self, obj: Batch) -> int:
+        return selectors.approvals_required(obj)
+
+    def get_error_code(self, obj: Batch) -> str | None:
+        return obj.error_code or None
+
+    def get_error_message(self, obj: Batch) -> str | None:
+        return obj.error_message or None
+
+
+class BatchUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False, help_text="CSV or ISO 20022 pain.001")
+    debtor_account = serializers.CharField(
+        max_length=34,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="your account number; required for CSV (pain.001 names it in DbtrAcct)",
+    )
+    execution_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class BatchItemSerializer(serializers.ModelSerializer):
+    creditor_account = serializers.CharField(source="creditor_account_number")
+    amount = serializers.SerializerMethodField()
+    error_code = serializers.SerializerMethodField()
+    error_message = serializers.SerializerMethodField()
+    payment = serializers.UUIDField(source="payment_id", allow_null=True)
+
+    class Meta:
+        model = BatchItem
+        fields = [
+            "row",
+            "creditor_account",
+            "creditor_name",
+            "amount",
+            "currency",
+            "reference",
+            "end_to_end_id",
+            "status",
+            "error_code",
+            "error_message",
+            "payment",
+        ]
+
+    def get_amount(self, obj: BatchItem) -> str:
+        if obj.amount is not None:
+            return money.to_major(obj.amount, obj.currency)
+        return obj.amount_text
+
+    def get_error_code(self, obj: BatchItem) -> str | None:
+        return obj.error_code or None
+
+    def get_error_message(self, obj: BatchItem) -> str | None:
+        return obj.error_message or None

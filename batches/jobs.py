@@ -1,0 +1,23 @@
+"""RQ jobs of the batches app: thin, they reload by id and call services; safe to run twice."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from batches import services
+
+
+def validate_batch(batch_id: str) -> str:
+    return services.batch_validate(batch_id=UUID(batch_id)).status
+
+
+def execute_batch(batch_id: str) -> str:
+    return services.batch_execute(batch_id=UUID(batch_id)).status
+
+
+def start_due_batches() -> int:
+    return len(services.batch_start_due())
+
+
+def resume_stalled_batches() -> int:
+    return len(services.batch_resume_stalled())

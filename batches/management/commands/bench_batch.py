@@ -1,0 +1,166 @@
+"""`manage.py bench_batch --rows N`: validation and execution speed of one batch file,
+measured in a real RQ worker process (its peak memory included).
+
+Generates a CSV of N rows to many payees, uploads it, lets a worker validate
+it, approves it with two approvers, lets a worker execute it, then checks the
+ledger. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.core.files import File
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from accounts import ledger, roles
+from accounts.audit import Actor
+from accounts.models import Account, LedgerTransaction, Merchant, User
+from accounts.selectors import ledger_verify
+from accounts.services import account_open, merchant_create
+from batches import services
+from batches.models import Batch
+
+PAYEES = 1000
+
+
+class Command(BaseCommand):
+    help = "Benchmark a batch of N rows through validation and execution; prints one JSON object."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=100_000)
+
+    def handle(self, *args, rows, **options):
+        if connection.vendor != "postgresql":
+            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
+        redis_process = self._ensure_redis()
+        try:
+            result = self._run(rows)
+        finally:
+            if redis_process is not None:
+                redis_process.terminate()
+        self.stdout.write(json.dumps(result))
+
+    def _ensure_redis(self):
+        if os.environ.get("REDIS_URL"):
+            return None
+        from config import embedded_redis
+
+        return embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.DATA_DIR)
+
+    def _run(self, rows: int) -> dict:
+        actor = Actor.system("bench_batch")
+        run_id = f"{int(time.time())}"
+        merchant = Merchant.objects.filter(name="Bench payroll").first() or merchant_create(
+            name="Bench payroll", actor=actor
+        )
+        debtor = account_open(
+            currency="EUR", merchant_id=merchant.pk, number=f"BENCHPAYROLL{run_id}", actor=actor
+        )
+        ledger.transfer(
+            debtor_id=ledger.funding_account("EUR").pk,
+            creditor_id=debtor.pk,
+            amount=rows * 10_000,
+            currency="EUR",
+            kind=LedgerTransaction.Kind.FUNDING,
+        )
+        payees = []
+        for index in range(PAYEES):
+            number = f"BENCHPAYEE{index:05d}"
+            payees.append(
+                Account.objects.filter(number=number).first()
+                or account_open(currency="EUR", number=number, actor=actor)
+            )
+        maker = self._user("bench-maker", roles.OPERATOR)
+        checkers = [self._user(f"bench-checker{i}", roles.APPROVER) for i in (1, 2)]
+
+        path = self._write_csv(rows, payees, run_id)
+        queue = django_rq.get_queue("batches")
+        queue.empty()
+        with open(path, "rb") as handle:
+            batch = services.batch_upload(
+                merchant=merchant,
+                upload=File(handle, name="bench.csv"),
+                debtor_account_number=debtor.number,
+                actor=Actor.for_user(maker),
+                uploaded_by=maker,
+            )
+        os.unlink(path)
+        validation_seconds = self._work(queue, "batches.jobs.validate_batch", batch)
+        batch.refresh_from_db()
+        if batch.status != Batch.Status.AWAITING_APPROVAL:
+            raise RuntimeError(f"validation ended {batch.status}: {batch.error_message}")
+        for checker in checkers:
+            services.batch_approve(
+                batch_id=batch.id, approver=checker, actor=Actor.for_user(checker)
+            )
+        execution_seconds = self._work(queue, "batches.jobs.execute_batch", batch)
+        batch.refresh_from_db()
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        check = ledger_verify()
+        return {
+            "rows": rows,
+            "validation_seconds": round(validation_seconds, 2),
+            "validation_rows_per_s": round(rows / validation_seconds),
+            "execution_seconds": round(execution_seconds, 2),
+            "execution_rows_per_s": round(batch.succeeded_count / execution_seconds),
+            "peak_memory_mb": round(peak_kb / 1024, 1),
+            "database": connection.vendor,
+            "batch_status": batch.status,
+            "paid_rows": batch.succeeded_count,
+            "ledger_ok": check["ok"],
+        }
+
+    def _user(self, username: str, role: str) -> User:
+        from django.contrib.auth.models import Group
+
+        user, _ = User.objects.get_or_create(username=username)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    def _write_csv(self, rows: int, payees: list[Account], run_id: str) -> str:
+        handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="")
+        with handle:
+            handle.write("creditor_account,amount,currency,reference,end_to_end_id\n")
+            for row in range(1, rows + 1):
+                amount = Decimal(100 + row % 5000) / 100
+                handle.write(
+                    f"{payees[row % len(payees)].number},{amount},EUR,salary {run_id} {row},"
+                    f"B{run_id}-{row}\n"
+                )
+        return handle.name
+
+    def _work(self, queue, job_name: str, batch: Batch) -> float:
+        """Run one job in a real worker process; the job's own run time."""
+        queue.empty()  # the job the service enqueued on commit: run it under our eyes instead
+        job = queue.enqueue(job_name, str(batch.id), job_timeout=3600)
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "rqworker",
+                "batches",
+                "--burst",
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+                "-v",
+                "0",
+            ],
+            check=True,
+            env={**os.environ, "REDIS_URL": settings.REDIS_URL},
+        )
+        job.refresh()
+        if job.get_status() != "finished":
+            raise RuntimeError(f"{job_name} ended {job.get_status()}: {job.exc_info}")
+        return (job.ended_at - job.started_at).total_seconds()
