@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import money, services
+from accounts.admin_paginator import LargeTablePaginator
 from accounts.audit import Actor
 from accounts.errors import LedgerError
 from accounts.models import (
@@ -29,6 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Nothing added, changed or deleted from the admin: the ledger is append-only."""
 
     show_full_result_count = False
+    paginator = LargeTablePaginator
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

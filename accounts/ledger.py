@@ -109,10 +109,11 @@ def _post(
         for leg in legs
     )
     now = timezone.now()
-    for account in accounts.values():
-        Account.objects.filter(pk=account.pk).update(
-            balance=account.balance, held=account.held, updated_at=now
-        )
+    bulk.update(
+        Account,
+        ["balance", "held", "updated_at"],
+        [(account.pk, account.balance, account.held, now) for account in accounts.values()],
+    )
     return txn
 
 
@@ -157,12 +158,42 @@ def transfer(
     _check_amount(amount)
     if debtor_id == creditor_id:
         raise SameAccount("the debtor and the creditor account must differ")
-    accounts = lock_accounts([debtor_id, creditor_id])
+    return transfer_locked(
+        accounts=lock_accounts([debtor_id, creditor_id]),
+        debtor_id=debtor_id,
+        creditor_id=creditor_id,
+        amount=amount,
+        currency=currency,
+        kind=kind,
+        reference=reference,
+        description=description,
+    )
+
+
+def transfer_locked(
+    *,
+    accounts: dict[UUID, Account],
+    debtor_id: UUID,
+    creditor_id: UUID,
+    amount: int,
+    currency: str,
+    kind: str = LedgerTransaction.Kind.TRANSFER,
+    reference: str = "",
+    description: str = "",
+) -> LedgerTransaction:
+    """`transfer` for a caller that already holds both accounts' locks (from
+    `lock_accounts`, in its own open transaction): no second lock, no savepoint."""
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError("transfer_locked needs the caller's transaction and locks")
+    money.check_currency(currency)
+    _check_amount(amount)
+    if debtor_id == creditor_id:
+        raise SameAccount("the debtor and the creditor account must differ")
     check_transfer(
         debtor=accounts[debtor_id], creditor=accounts[creditor_id], amount=amount, currency=currency
     )
     return _post(
-        accounts=accounts,
+        accounts={debtor_id: accounts[debtor_id], creditor_id: accounts[creditor_id]},
         legs=[Leg(debtor_id, -amount), Leg(creditor_id, amount)],
         currency=currency,
         kind=kind,

@@ -106,7 +106,7 @@ class LedgerTransaction(models.Model):
         REVERSAL = "reversal", "Reversal"
 
     id = models.BigAutoField(primary_key=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     currency = models.CharField(max_length=3)
     amount = models.BigIntegerField(help_text="The amount moved, in minor units.")
     reference = models.CharField(max_length=140, blank=True, db_index=True)
@@ -135,7 +135,10 @@ class LedgerEntry(models.Model):
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by entry_account_newest (account, -id).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     balance_after = models.BigIntegerField()

@@ -131,14 +131,18 @@ class BatchItem(models.Model):
         FAILED = "failed", "Failed"
 
     id = models.BigAutoField(primary_key=True)
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique (batch, row) constraint's index serves.
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     row = models.PositiveIntegerField()
     creditor_account_number = models.CharField(max_length=500)
+    # Never looked up from the account's side: constraints without indexes.
     creditor_account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     debtor_account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     creditor_name = models.CharField(max_length=500, blank=True)
     amount_text = models.CharField(max_length=500, blank=True)

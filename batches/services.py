@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts import audit, bulk, money
@@ -583,7 +583,15 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
                     )
                 )
         bulk.update(BatchItem, ["payment_id", "status", "error_code", "error_message"], updates)
-        _store_progress(batch)
+        # Counted from the outcomes of the rows this transaction changes, committed with
+        # them: a crash rolls both back together, so the counts can never drift.
+        paid = sum(1 for _, refusal in results if refusal is None)
+        Batch.objects.filter(pk=batch.pk).update(
+            succeeded_count=F("succeeded_count") + paid,
+            failed_count=F("failed_count") + (len(results) - paid),
+            processed_count=F("processed_count") + len(results),
+            updated_at=timezone.now(),
+        )
         return True
 
 

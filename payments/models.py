@@ -38,7 +38,10 @@ class Payment(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
+    # Indexed by payment_merchant_newest (merchant, -created_at, -id).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     debtor_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="payments_out"
     )
@@ -49,7 +52,7 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3, editable=False)
     captured_amount = models.BigIntegerField(default=0, editable=False)
     refunded_amount = models.BigIntegerField(default=0, editable=False)
-    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices)  # see payment_status_expiry
     reference = models.CharField(max_length=140, blank=True)
     end_to_end_id = models.CharField(max_length=35, blank=True)
     authorization_code = models.CharField(max_length=12, blank=True)
@@ -68,7 +71,12 @@ class Payment(models.Model):
         help_text="The posting that completed the payment.",
     )
     api_key = models.ForeignKey(
-        MerchantAPIKey, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        MerchantAPIKey,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     # A batch row's payment: (batch_id, batch_row) is unique, so a re-run of a
     # batch can never pay a row twice. A plain id, not a foreign key, because

@@ -127,7 +127,8 @@ def payment_authorize(
     else:
         if capture:
             # Authorize-and-capture in one posting: no hold is needed.
-            payment.ledger_transaction = ledger.transfer(
+            payment.ledger_transaction = ledger.transfer_locked(
+                accounts=locked,
                 debtor_id=debtor.pk,
                 creditor_id=creditor.pk,
                 amount=amount,
