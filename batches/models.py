@@ -141,6 +141,8 @@ class BatchItem(models.Model):
     creditor_account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # Set for pain.001 rows (each PmtInf names its debtor); empty for a CSV row,
+    # which pays from the batch's debtor account.
     debtor_account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts import money
 from accounts.models import Merchant, User
+from accounts.roles import APPROVER, has_role
 from batches.models import Approval, Batch, BatchItem
 
 COUNTED = [BatchItem.Status.VALID, BatchItem.Status.PAID, BatchItem.Status.FAILED]
@@ -31,13 +32,20 @@ def totals_by_currency(batch: Batch) -> dict[str, int]:
 
 
 def totals_by_debtor(batch: Batch) -> list[dict]:
-    """Per debtor account: rows and amount, for files with several PmtInf blocks."""
-    return list(
+    """Per debtor account: rows and amount, for files with several PmtInf blocks.
+
+    A row without a debtor of its own (CSV) pays from the batch's debtor account.
+    """
+    rows = list(
         batch.items.filter(status__in=COUNTED)
         .values("debtor_account__number", "currency")
         .annotate(total=Sum("amount"))
         .order_by("debtor_account__number")
     )
+    default = batch.debtor_account.number if batch.debtor_account_id else ""
+    for row in rows:
+        row["debtor_account__number"] = row["debtor_account__number"] or default
+    return rows
 
 
 def approvals_required(batch: Batch) -> int:
@@ -59,3 +67,35 @@ def waiting_for(*, user: User) -> QuerySet[Batch]:
         .select_related("merchant")
         .order_by("created_at")
     )
+
+
+def batches_search(*, status: str = "", merchant: Merchant | None = None) -> QuerySet[Batch]:
+    """The dashboard's batch list: every merchant's, with the approvals given so far."""
+    batches = Batch.objects.select_related("merchant", "uploaded_by").annotate(
+        approvals_given=Count("approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE))
+    )
+    if status:
+        batches = batches.filter(status=status)
+    if merchant is not None:
+        batches = batches.filter(merchant=merchant)
+    return batches
+
+
+def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
+    """The rows refused at validation or failed at execution, in file order, at most `limit`."""
+    return list(
+        batch.items.filter(status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED])
+        .select_related("debtor_account")
+        .order_by("row")[:limit]
+    )
+
+
+def may_decide(batch: Batch, user: User) -> bool:
+    """Whether `user` may approve or reject `batch` now (what the services will accept)."""
+    if batch.status != Batch.Status.AWAITING_APPROVAL or not user.is_authenticated:
+        return False
+    if not (user.is_superuser or has_role(user, APPROVER)):
+        return False
+    if batch.uploaded_by_id == user.pk:
+        return False
+    return not batch.approvals.filter(approver=user).exists()

@@ -185,7 +185,7 @@ class _Checked:
             row.row,
             row.creditor_account,
             self.creditor.id if self.creditor else None,
-            self.debtor.id if self.debtor else None,
+            self.debtor.id if self.debtor and row.debtor_account else None,
             row.creditor_name,
             row.amount,
             self.amount,
@@ -440,6 +440,9 @@ def batch_reject(*, batch_id: UUID, approver: User, reason: str, actor: Actor) -
         raise InvalidState(
             f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
         )
+    if batch.approvals.filter(approver=approver).exists():
+        # One decision per approver (a unique constraint too): another approver must reject.
+        raise InvalidState("you have already approved this batch: another approver must decide")
     Approval.objects.create(
         batch=batch,
         approver=approver,
@@ -558,7 +561,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             orders=[
                 BatchPaymentOrder(
                     batch_row=row,
-                    debtor_id=debtor_id,
+                    debtor_id=debtor_id or batch.debtor_account_id,
                     creditor_id=creditor_id,
                     amount=amount,
                     currency=currency,
