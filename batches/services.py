@@ -382,10 +382,10 @@ def _check_approver(batch: Batch, user: User) -> None:
         raise NotAllowed("you uploaded this batch: another approver must decide on it")
 
 
-@transaction.atomic
-def batch_approve(
-    *, batch_id: UUID, approver: User, actor: Actor, today: date | None = None
+def _decide(
+    *, batch_id: UUID, approver: User, decision: str, actor: Actor, reason: str = ""
 ) -> Batch:
+    """Lock the batch, check that this approver may decide now, record the decision."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
     _check_approver(batch, approver)
     if batch.status != Batch.Status.AWAITING_APPROVAL:
@@ -393,13 +393,25 @@ def batch_approve(
             f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
         )
     if batch.approvals.filter(approver=approver).exists():
-        raise InvalidState("you have already approved this batch: another approver must")
+        # One decision per approver (a unique constraint too): another approver must decide.
+        raise InvalidState("you have already approved this batch: another approver must decide")
     Approval.objects.create(
         batch=batch,
         approver=approver,
-        decision=Approval.Decision.APPROVE,
+        decision=decision,
+        reason=reason[:500],
         validated_sha256=batch.validated_sha256,
         ip=actor.ip,
+    )
+    return batch
+
+
+@transaction.atomic
+def batch_approve(
+    *, batch_id: UUID, approver: User, actor: Actor, today: date | None = None
+) -> Batch:
+    batch = _decide(
+        batch_id=batch_id, approver=approver, decision=Approval.Decision.APPROVE, actor=actor
     )
     approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
     needed = selectors.approvals_required(batch)
@@ -434,22 +446,12 @@ def batch_reject(*, batch_id: UUID, approver: User, reason: str, actor: Actor) -
     reason = reason.strip()
     if not reason:
         raise BatchError("a rejection needs a reason")
-    batch = Batch.objects.select_for_update().get(pk=batch_id)
-    _check_approver(batch, approver)
-    if batch.status != Batch.Status.AWAITING_APPROVAL:
-        raise InvalidState(
-            f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
-        )
-    if batch.approvals.filter(approver=approver).exists():
-        # One decision per approver (a unique constraint too): another approver must reject.
-        raise InvalidState("you have already approved this batch: another approver must decide")
-    Approval.objects.create(
-        batch=batch,
+    batch = _decide(
+        batch_id=batch_id,
         approver=approver,
         decision=Approval.Decision.REJECT,
-        reason=reason[:500],
-        validated_sha256=batch.validated_sha256,
-        ip=actor.ip,
+        actor=actor,
+        reason=reason,
     )
     batch.status = Batch.Status.REJECTED
     batch.decision_reason = reason[:500]
