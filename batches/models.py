@@ -132,9 +132,7 @@ class BatchItem(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # No index of its own: the unique (batch, row) constraint's index serves.
-    batch = models.ForeignKey(
-        Batch, on_delete=models.CASCADE, related_name="items", db_index=False
-    )
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items", db_index=False)
     row = models.PositiveIntegerField()
     creditor_account_number = models.CharField(max_length=500)
     # Never looked up from the account's side: constraints without indexes.

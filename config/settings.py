@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_api_key",  # its abstract key model; payments.MerchantAPIKey is ours
     "django_rq",
+    "django_htmx",  # serves htmx as a static file (no CDN)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
     path("payments/", include("payments.urls")),  # dashboard: payment search, export, page
     path("ledger/", include("accounts.dashboard_urls")),  # dashboard: accounts, statements
+    path("batches/", include("batches.urls")),  # dashboard: batches, upload, decisions
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("batches.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

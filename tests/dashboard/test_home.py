@@ -253,4 +253,7 @@ def test_the_home_page_keeps_a_place_for_batches_waiting_for_approval():
     from pathlib import Path
 
     template = (Path(__file__).resolve().parents[2] / "templates" / "home.html").read_text()
-    assert "{% block batches_waiting %}{% endblock %}" in template
+    # Filled by the batches app (templates/batches/_waiting.html), above the figures.
+    block = '{% block batches_waiting %}{% include "batches/_waiting.html" %}{% endblock %}'
+    assert block in template
+    assert template.index(block) < template.index('id="today-heading"')

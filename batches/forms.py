@@ -1,0 +1,99 @@
+"""Dashboard forms of the batches app: the list's filters, the upload, the rejection.
+
+Forms only read and check input; the views hand the cleaned values to the services.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Account, Merchant
+from batches.models import Batch
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"  # a date picker in the browser; the value stays YYYY-MM-DD
+
+
+class BatchFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any"), *Batch.Status.choices])
+    merchant = forms.ModelChoiceField(
+        required=False, queryset=Merchant.objects.order_by("name"), empty_label="Any"
+    )
+
+    def filters(self) -> dict[str, Any]:
+        """The arguments of `batches.selectors.batches_search` for a valid form."""
+        data = self.cleaned_data
+        return {"status": data.get("status", ""), "merchant": data.get("merchant")}
+
+
+class DebtorAccountChoice(forms.ModelChoiceField):
+    """A merchant's customer account, shown with the merchant's name (the batch's merchant)."""
+
+    def label_from_instance(self, obj: Account) -> str:
+        name = f" · {obj.name}" if obj.name and obj.name != obj.merchant.name else ""
+        return f"{obj.merchant.name} — {obj.number} ({obj.currency}){name}"
+
+
+def debtor_accounts():
+    """Accounts a batch may pay from: a merchant's own customer accounts, not closed."""
+    return (
+        Account.objects.filter(kind=Account.Kind.CUSTOMER, merchant__isnull=False)
+        .exclude(status=Account.Status.CLOSED)
+        .select_related("merchant")
+        .order_by("merchant__name", "number")
+    )
+
+
+class BatchUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Payment file",
+        help_text="CSV (creditor_account, amount, currency, reference…) or ISO 20022 pain.001.",
+        error_messages={
+            "required": "Choose the file to upload.",
+            "empty": "The file is empty.",
+        },
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xml,text/csv,application/xml"}),
+    )
+    debtor_account = DebtorAccountChoice(
+        label="Merchant's debtor account",
+        queryset=debtor_accounts(),
+        empty_label="Choose the account the batch pays from",
+        help_text="The batch belongs to this account's merchant. A pain.001 file names its own "
+        "debtor account per payment block; it must be one of the same merchant's.",
+        error_messages={"required": "Choose the account the batch pays from."},
+    )
+    execution_date = forms.DateField(
+        label="Execution date",
+        required=False,
+        widget=DateInput,
+        help_text="Leave empty to pay as soon as the batch is approved.",
+    )
+
+    def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        self.fields["execution_date"].widget.attrs["min"] = self.today.isoformat()
+
+    def clean_execution_date(self) -> date | None:
+        value = self.cleaned_data.get("execution_date")
+        if value is not None and value < self.today:
+            raise forms.ValidationError(
+                f"The execution date {value:%Y-%m-%d} is in the past: "
+                f"choose today ({self.today:%Y-%m-%d}) or later."
+            )
+        return value
+
+
+class BatchRejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for rejecting",
+        max_length=500,
+        strip=True,
+        error_messages={"required": "Say why the batch is rejected: the maker reads it."},
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 50}),
+    )

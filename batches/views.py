@@ -1,0 +1,323 @@
+"""Dashboard pages of batches: the list, the upload, one batch's page with its decisions,
+its live progress (an htmx fragment) and its reports.
+
+Operators upload on behalf of a merchant; approvers decide. Every POST goes
+through the services, which check the four-eyes rules again whatever the page
+showed, and record the decision in the audit trail with the operator's address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts import audit
+from accounts.audit import Actor
+from accounts.decorators import operator_required
+from accounts.errors import LedgerError
+from accounts.keyset import keyset_page
+from accounts.models import User
+from accounts.roles import APPROVER, OPERATOR, has_role
+from accounts.selectors import audit_events_of
+from batches import selectors, services
+from batches.api.views import csv_response, xml_response
+from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
+from batches.models import Approval, Batch
+
+PAGE_SIZE = 50
+NEWEST_FIRST = ("-created_at", "-id")
+NOT_PAID_SHOWN = 200
+WAITING_SHOWN = 20
+# The page polls its progress while a worker has something to do; a batch awaiting a
+# person's decision, or scheduled for a later day, does not change by itself soon.
+LIVE = {
+    Batch.Status.UPLOADED,
+    Batch.Status.VALIDATING,
+    Batch.Status.APPROVED,
+    Batch.Status.EXECUTING,
+}
+RAN = {
+    Batch.Status.APPROVED,
+    Batch.Status.EXECUTING,
+    Batch.Status.COMPLETED,
+    Batch.Status.COMPLETED_WITH_ERRORS,
+    Batch.Status.FAILED,
+}
+CANCELLABLE = {Batch.Status.UPLOADED, Batch.Status.VALIDATING, Batch.Status.AWAITING_APPROVAL}
+
+
+def may_upload(user: User) -> bool:
+    return bool(user.is_superuser or has_role(user, OPERATOR))
+
+
+def may_approve(user: User) -> bool:
+    return bool(user.is_superuser or has_role(user, APPROVER))
+
+
+def _batch(batch_id: UUID) -> Batch:
+    try:
+        return Batch.objects.select_related("merchant", "debtor_account", "uploaded_by").get(
+            pk=batch_id
+        )
+    except Batch.DoesNotExist:
+        raise Http404("no such batch") from None
+
+
+def _refused(request: HttpRequest, batch: Batch, reason: str) -> HttpResponse:
+    return render(request, "batches/refused.html", {"batch": batch, "reason": reason}, status=403)
+
+
+# --- list and home ------------------------------------------------------------------------
+
+
+@never_cache
+@operator_required
+def batch_list(request: HttpRequest) -> HttpResponse:
+    form = BatchFilterForm(request.GET or None)
+    page = None
+    if not form.is_bound or form.is_valid():
+        filters = form.filters() if form.is_bound else {}
+        page = keyset_page(
+            selectors.batches_search(**filters),
+            ordering=NEWEST_FIRST,
+            cursor=request.GET.get("cursor", ""),
+            size=PAGE_SIZE,
+        )
+        for batch in page.items:
+            batch.approvals_needed = selectors.approvals_required(batch)
+    return render(
+        request,
+        "batches/list.html",
+        {"form": form, "page": page, "may_upload": may_upload(request.user)},
+    )
+
+
+def batches_waiting(user: User) -> list[Batch] | None:
+    """The home page's "waiting for your approval", or None for a user who never approves."""
+    if not may_approve(user):
+        return None
+    batches = list(
+        selectors.waiting_for(user=user)
+        .select_related("uploaded_by")
+        .annotate(
+            approvals_given=Count(
+                "approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE)
+            )
+        )[:WAITING_SHOWN]
+    )
+    for batch in batches:
+        batch.approvals_needed = selectors.approvals_required(batch)
+    return batches
+
+
+# --- upload -------------------------------------------------------------------------------
+
+
+@never_cache
+@operator_required
+def batch_upload(request: HttpRequest) -> HttpResponse:
+    if not may_upload(request.user):
+        raise PermissionDenied("uploading batches is for the operator role")
+    if request.method == "POST":
+        form = BatchUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            account = form.cleaned_data["debtor_account"]
+            try:
+                batch = services.batch_upload(
+                    merchant=account.merchant,
+                    upload=form.cleaned_data["file"],
+                    debtor_account_number=account.number,
+                    execution_date=form.cleaned_data["execution_date"],
+                    actor=Actor.from_request(request),
+                    uploaded_by=request.user,
+                )
+            except LedgerError as error:
+                form.add_error(None, error.detail)
+            else:
+                if batch.status == Batch.Status.INVALID:
+                    messages.error(request, f"{batch.file_name} is refused: {batch.error_message}.")
+                else:
+                    messages.success(
+                        request,
+                        f"{batch.file_name} is uploaded for {batch.merchant.name}; "
+                        "its rows are being checked.",
+                    )
+                return redirect("batches:detail", batch_id=batch.pk)
+    else:
+        form = BatchUploadForm()
+    return render(request, "batches/upload.html", {"form": form})
+
+
+# --- one batch ----------------------------------------------------------------------------
+
+
+def progress_context(batch: Batch) -> dict[str, Any]:
+    """What the progress fragment shows: a bar over the valid rows once execution starts."""
+    live = batch.status in LIVE
+    context: dict[str, Any] = {"batch": batch, "live": live, "ran": batch.status in RAN}
+    if batch.status in RAN:
+        total = batch.valid_count
+        done = min(batch.processed_count, total)
+        if batch.is_final and done < total:
+            done = total  # a finished execution has nothing left to do
+        context.update(
+            done=done,
+            total=total,
+            percent=100 if not total else done * 100 // total,
+        )
+    return context
+
+
+@never_cache
+@operator_required
+def batch_detail(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    user = request.user
+    approvals = list(batch.approvals.select_related("approver").order_by("created_at", "id"))
+    context = {
+        **progress_context(batch),
+        "totals": sorted(selectors.totals_by_currency(batch).items()),
+        "debtor_totals": selectors.totals_by_debtor(batch),
+        "not_paid": selectors.not_paid_items(batch, limit=NOT_PAID_SHOWN),
+        "not_paid_count": batch.invalid_count + batch.failed_count,
+        "not_paid_shown": NOT_PAID_SHOWN,
+        "approvals": approvals,
+        "approvals_given": sum(a.decision == Approval.Decision.APPROVE for a in approvals),
+        "approvals_needed": selectors.approvals_required(batch),
+        "may_decide": selectors.may_decide(batch, user),
+        "may_cancel": batch.uploaded_by_id == user.pk and batch.status in CANCELLABLE,
+        "is_uploader": batch.uploaded_by_id == user.pk,
+        "is_approver": may_approve(user),
+        "reject_form": BatchRejectForm(),
+        "audit_events": audit_events_of(target=batch),
+    }
+    return render(request, "batches/detail.html", context)
+
+
+@never_cache
+@operator_required
+def batch_progress(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    """The progress fragment that the batch page polls every second while the batch is live.
+
+    When the status differs from the one the page was drawn with, htmx is told to
+    reload the whole page: buttons, approvals and report links change with it.
+    """
+    batch = _batch(batch_id)
+    response = render(request, "batches/_progress.html", progress_context(batch))
+    shown = request.GET.get("shown", "")
+    if request.headers.get("HX-Request") and shown and shown != batch.status:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+
+@operator_required
+@require_POST
+def batch_approve(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    try:
+        batch = services.batch_approve(
+            batch_id=batch.pk, approver=request.user, actor=Actor.from_request(request)
+        )
+    except services.NotAllowed as error:
+        return _refused(request, batch, error.detail)
+    except LedgerError as error:
+        messages.error(request, f"Not approved: {error.detail}.")
+    else:
+        if batch.status == Batch.Status.AWAITING_APPROVAL:
+            messages.success(
+                request,
+                "Your approval is recorded; the batch needs another approver before it runs.",
+            )
+        elif batch.status == Batch.Status.SCHEDULED:
+            messages.success(
+                request, f"Approved: the batch runs on {batch.execution_date:%Y-%m-%d}."
+            )
+        else:
+            messages.success(request, "Approved: the batch is being paid.")
+    return redirect("batches:detail", batch_id=batch.pk)
+
+
+@operator_required
+@require_POST
+def batch_reject(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    form = BatchRejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not rejected: {' '.join(form.errors.get('reason', []))}")
+        return redirect("batches:detail", batch_id=batch.pk)
+    try:
+        batch = services.batch_reject(
+            batch_id=batch.pk,
+            approver=request.user,
+            reason=form.cleaned_data["reason"],
+            actor=Actor.from_request(request),
+        )
+    except services.NotAllowed as error:
+        return _refused(request, batch, error.detail)
+    except LedgerError as error:
+        messages.error(request, f"Not rejected: {error.detail}.")
+    else:
+        messages.success(request, "Rejected: the batch will not be paid.")
+    return redirect("batches:detail", batch_id=batch.pk)
+
+
+@operator_required
+@require_POST
+def batch_cancel(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    try:
+        batch = services.batch_cancel(
+            batch_id=batch.pk, user=request.user, actor=Actor.from_request(request)
+        )
+    except services.NotAllowed as error:
+        return _refused(request, batch, error.detail)
+    except LedgerError as error:
+        messages.error(request, f"Not cancelled: {error.detail}.")
+    else:
+        messages.success(request, "Cancelled: the batch will not be paid.")
+    return redirect("batches:detail", batch_id=batch.pk)
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def _report_taken(request: HttpRequest, batch: Batch, which: str) -> None:
+    # Who took which rows out of the hub, like the payments export.
+    audit.record(
+        actor=Actor.from_request(request), action="batch.report", target=batch, which=which
+    )
+
+
+@never_cache
+@operator_required
+def batch_report_csv(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    _report_taken(request, batch, "report.csv")
+    return csv_response(batch, "report")
+
+
+@never_cache
+@operator_required
+def batch_report_xml(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    _report_taken(request, batch, "report.xml")
+    return xml_response(batch)
+
+
+@never_cache
+@operator_required
+def batch_failed_csv(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = _batch(batch_id)
+    _report_taken(request, batch, "failed.csv")
+    return csv_response(batch, "failed")
