@@ -164,7 +164,6 @@ class BatchItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "row"], name="batch_item_row_once"),
         ]
-        indexes = [models.Index(fields=["batch", "status", "row"], name="batch_item_status_row")]
 
     def __str__(self) -> str:
         return f"row {self.row}"

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from accounts import audit, bulk, money
@@ -28,7 +28,7 @@ from accounts.roles import APPROVER, has_role
 from batches import parsers, selectors
 from batches.models import Approval, Batch, BatchItem
 from payments import webhooks
-from payments.models import MerchantAPIKey
+from payments.models import MerchantAPIKey, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
 
 ROW_CHUNK = 5000
@@ -541,8 +541,15 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
         batch = Batch.objects.select_for_update().get(pk=batch_id)
         if batch.status != Batch.Status.EXECUTING:
             return False
+        # Rows are paid in order, so the batch's payments say how far it got: the next
+        # chunk starts after the last row that has one (the unique (batch, row) index).
+        last_row = Payment.objects.filter(batch_id=batch_id).aggregate(last=Max("batch_row"))[
+            "last"
+        ]
         items = list(
-            BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.VALID)
+            BatchItem.objects.filter(
+                batch_id=batch_id, row__gt=last_row or 0, status=BatchItem.Status.VALID
+            )
             .order_by("row")
             .values_list(
                 "id",
