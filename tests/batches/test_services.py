@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -255,3 +256,61 @@ def test_file_over_the_size_limit_is_refused(desk, settings):
     with pytest.raises(BatchError, match="limit"):
         desk.upload("x" * 1001)
     assert Batch.objects.count() == 0
+
+
+PAIN = (Path(__file__).parent / "files" / "pain001_03.xml").read_text()
+
+
+@pytest.fixture
+def pain_accounts(desk):
+    """The accounts the pain.001 sample names: the merchant's debtor and three payees."""
+    from tests.factories import AccountFactory, fund
+
+    debtor = AccountFactory(merchant=desk.merchant, currency="EUR", number="DE89370400440532013000")
+    fund(debtor, 1_000_000)
+    for number in ("FR1420041010050500013M02606", "ACC-0002", "ACC-0003"):
+        AccountFactory(merchant=None, currency="EUR", number=number)
+    return debtor
+
+
+def test_pain001_happy_path_pays_from_the_pmtinf_debtor(desk, pain_accounts):
+    batch = validated(desk, PAIN, name="pain.xml", debtor_account_number="")
+    assert batch.status == "awaiting_approval", batch.error_message
+    assert batch.format == "pain.001.001.03" and batch.message_id == "MSG-03-0001"
+    assert (batch.valid_count, batch.invalid_count) == (3, 0)
+    assert batch.total_amount == 126075
+    batch = approve(batch, desk.checker)
+    batch = services.batch_execute(batch_id=batch.id)
+    assert batch.status == "completed"
+    pain_accounts.refresh_from_db()
+    assert pain_accounts.balance == 1_000_000 - 126075
+
+
+def test_a_repeated_msgid_is_an_invalid_dupl_batch(desk, pain_accounts):
+    validated(desk, PAIN, name="pain.xml", debtor_account_number="")
+    # Another file (other bytes) that reuses the MsgId.
+    again = validated(
+        desk, PAIN.replace("Salary May", "Salary June"), name="pain2.xml", debtor_account_number=""
+    )
+    assert again.status == "invalid" and again.error_code == "DUPL"
+    assert "MSG-03-0001" in again.error_message
+
+
+def test_a_finished_batch_tells_the_merchant_and_mails_the_maker(
+    desk, mailoutbox, django_capture_on_commit_callbacks
+):
+    from payments.models import WebhookDelivery
+
+    desk.merchant.webhook_url = "https://merchant.example/hooks"
+    desk.merchant.save()
+    desk.maker.email = "maker@bank.example"
+    desk.maker.save()
+    batch = validated(desk, desk.csv(("PAYEE0000", "1.00", "EUR", "a", "E1")))
+    batch = approve(batch, desk.checker)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.batch_execute(batch_id=batch.id)
+    delivery = WebhookDelivery.objects.get(merchant=desk.merchant)
+    assert delivery.event_type == "batch.completed"
+    assert delivery.payload["data"]["succeeded_count"] == 1
+    assert [m.to for m in mailoutbox] == [["maker@bank.example"]]
+    assert "completed" in mailoutbox[0].subject.lower()
