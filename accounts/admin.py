@@ -162,19 +162,26 @@ class AccountAdmin(admin.ModelAdmin):
         )
 
 
-class LedgerEntryInline(admin.TabularInline):
-    model = LedgerEntry
-    fields = ("account", "amount_display", "balance_after", "created_at")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never added, changed or deleted there."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.display(description="amount")
-    def amount_display(self, obj: LedgerEntry) -> str:
+    def amount_display(self, obj) -> str:
         return money.to_major(obj.amount, obj.currency)
+
+
+class LedgerEntryInline(ReadOnlyInline):
+    model = LedgerEntry
+    fields = ("account", "amount_display", "balance_after", "created_at")
 
 
 @admin.register(LedgerTransaction)

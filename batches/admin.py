@@ -6,19 +6,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts import money
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from batches.models import Approval, Batch, BatchItem
 
 
-class ApprovalInline(admin.TabularInline):
+class ApprovalInline(ReadOnlyInline):
     model = Approval
     fields = ("approver", "decision", "reason", "validated_sha256", "ip", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Batch)

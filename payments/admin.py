@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey
 
 from accounts import money
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.audit import Actor
 from accounts.errors import LedgerError
 from payments import services
@@ -22,19 +22,9 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("id", "amount_display", "reason", "ledger_transaction", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="amount")
-    def amount_display(self, obj: Refund) -> str:
-        return money.to_major(obj.amount, obj.currency)
 
 
 @admin.register(Payment)
@@ -169,15 +159,9 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = ("at", "status_code", "error", "duration_ms", "response_excerpt")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
