@@ -111,8 +111,15 @@ class LedgerTransaction(models.Model):
     amount = models.BigIntegerField(help_text="The amount moved, in minor units.")
     reference = models.CharField(max_length=140, blank=True, db_index=True)
     description = models.CharField(max_length=255, blank=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    # Reversed at most once (a partial unique constraint: the many transactions that
+    # reverse nothing cost that index nothing).
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -121,7 +128,12 @@ class LedgerTransaction(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="ledger_transaction_amount_positive", condition=Q(amount__gt=0)
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"],
+                name="ledger_reversed_once",
+                condition=Q(reverses__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

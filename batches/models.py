@@ -155,14 +155,25 @@ class BatchItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     error_code = models.CharField(max_length=4, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
-    payment = models.OneToOneField(
-        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="batch_item"
+    # One row per payment (partial unique below): rows not yet paid skip that index.
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="batch_items",
+        db_index=False,
     )
 
     class Meta:
         ordering = ["batch", "row"]
         constraints = [
             models.UniqueConstraint(fields=["batch", "row"], name="batch_item_row_once"),
+            models.UniqueConstraint(
+                fields=["payment"],
+                name="batch_item_payment_once",
+                condition=Q(payment__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -59,8 +59,15 @@ class Payment(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(max_length=40, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
-    hold = models.OneToOneField(
-        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    # One payment per hold (a partial unique constraint below: most payments, captured
+    # at once or from a batch, have no hold and cost that index nothing).
+    hold = models.ForeignKey(
+        Hold,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     ledger_transaction = models.OneToOneField(
         LedgerTransaction,
@@ -91,11 +98,19 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["merchant", "-created_at", "-id"], name="payment_merchant_newest"),
             models.Index(fields=["reference"], name="payment_reference"),
-            models.Index(fields=["status", "expires_at"], name="payment_status_expiry"),
+            # Only authorizations expire: a partial index the other payments never touch.
+            models.Index(
+                fields=["expires_at"],
+                name="payment_authorized_expiry",
+                condition=Q(status="authorized"),
+            ),
             models.Index(fields=["-created_at"], name="payment_newest"),
             models.Index(fields=["amount"], name="payment_amount"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["hold"], name="payment_one_per_hold", condition=Q(hold__isnull=False)
+            ),
             models.UniqueConstraint(
                 fields=["batch_id", "batch_row"],
                 name="payment_one_per_batch_row",

@@ -82,7 +82,7 @@ def test_capture_after_expiry_is_refused_and_the_expiry_job_releases_the_hold(sh
     assert Payment.objects.get(pk=authorized["id"]).status == "expired"
     shop.account.refresh_from_db()
     assert (shop.account.balance, shop.account.held) == (100_000, 0)
-    assert Hold.objects.get(payment__id=authorized["id"]).status == "released"
+    assert Hold.objects.get(payments__id=authorized["id"]).status == "released"
 
 
 def test_refund_in_parts_then_in_full_and_never_more(shop):
