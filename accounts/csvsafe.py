@@ -15,6 +15,8 @@ to guessing which sign-led cells are "really" numbers.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,3 +28,18 @@ def safe_cell(value: Any) -> str:
     if text.startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
+
+
+class _Echo:
+    """A file-like object whose `write` hands the line back, for csv.writer over a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """CSV text, a line at a time (for a StreamingHttpResponse), every cell through `safe_cell`."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow([safe_cell(cell) for cell in header])
+    for row in rows:
+        yield writer.writerow([safe_cell(cell) for cell in row])

@@ -7,14 +7,13 @@ cell goes through `safe_cell` so a spreadsheet never runs a formula from a file.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import money
-from accounts.csvsafe import safe_cell
+from accounts.csvsafe import csv_lines
 from batches.models import Batch, BatchItem
 from batches.pain002 import TransactionStatus, write_pain002
 
@@ -41,11 +40,6 @@ UPLOAD_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
     return batch.items.filter(**filters).order_by("row").iterator(chunk_size=5000)
 
@@ -57,12 +51,10 @@ def _amount(item: BatchItem) -> str:
 
 
 def result_csv(batch: Batch) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(RESULT_COLUMNS)
-    for item in _items(batch):
-        yield writer.writerow(
-            safe_cell(value)
-            for value in (
+    return csv_lines(
+        RESULT_COLUMNS,
+        (
+            (
                 item.row,
                 item.creditor_account_number,
                 item.creditor_name,
@@ -75,17 +67,18 @@ def result_csv(batch: Batch) -> Iterator[str]:
                 item.error_message,
                 item.payment_id or "",
             )
-        )
+            for item in _items(batch)
+        ),
+    )
 
 
 def failed_csv(batch: Batch) -> Iterator[str]:
     """The invalid and failed rows, in the upload format, with the amount as it was sent."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(UPLOAD_COLUMNS)
-    for item in _items(batch, status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED]):
-        yield writer.writerow(
-            safe_cell(value)
-            for value in (
+    failed = _items(batch, status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED])
+    return csv_lines(
+        UPLOAD_COLUMNS,
+        (
+            (
                 item.creditor_account_number,
                 item.amount_text,
                 item.currency,
@@ -93,7 +86,9 @@ def failed_csv(batch: Batch) -> Iterator[str]:
                 item.creditor_name,
                 item.end_to_end_id,
             )
-        )
+            for item in failed
+        ),
+    )
 
 
 def group_status(batch: Batch) -> str:

@@ -5,8 +5,6 @@ Operators are the hub's staff: they see every merchant's payments, read only.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts import audit, money
 from accounts.audit import Actor
-from accounts.csvsafe import safe_cell
+from accounts.csvsafe import csv_lines
 from accounts.decorators import operator_required
 from accounts.keyset import keyset_page
 from accounts.selectors import audit_events_of
@@ -30,24 +28,26 @@ PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")
 EXPORT_CHUNK = 2000
 
-EXPORT_COLUMNS = [
-    "id",
-    "created_at",
-    "merchant",
-    "debtor_account",
-    "creditor_account",
-    "amount",
-    "currency",
-    "captured_amount",
-    "refunded_amount",
-    "status",
-    "reference",
-    "end_to_end_id",
-    "failure_code",
-    "failure_message",
-    "batch_id",
-    "batch_row",
-]
+# Column of the export -> field it reads (one list, so header and values never drift).
+EXPORT_FIELDS = {
+    "id": "id",
+    "created_at": "created_at",
+    "merchant": "merchant__name",
+    "debtor_account": "debtor_account__number",
+    "creditor_account": "creditor_account__number",
+    "amount": "amount",
+    "currency": "currency",
+    "captured_amount": "captured_amount",
+    "refunded_amount": "refunded_amount",
+    "status": "status",
+    "reference": "reference",
+    "end_to_end_id": "end_to_end_id",
+    "failure_code": "failure_code",
+    "failure_message": "failure_message",
+    "batch_id": "batch_id",
+    "batch_row": "batch_row",
+}
+MONEY_COLUMNS = ("amount", "captured_amount", "refunded_amount")
 
 
 @never_cache
@@ -74,60 +74,14 @@ def payment_search(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    """A file-like object whose `write` hands the line back, for csv.writer over a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        (
-            payment_id,
-            created_at,
-            merchant,
-            debtor,
-            creditor,
-            amount,
-            currency,
-            captured,
-            refunded,
-            status,
-            reference,
-            end_to_end_id,
-            failure_code,
-            failure_message,
-            batch_id,
-            batch_row,
-        ) = row
-        yield writer.writerow(
-            [
-                safe_cell(value)
-                for value in (
-                    payment_id,
-                    timezone.localtime(created_at).isoformat(),
-                    merchant,
-                    debtor,
-                    creditor,
-                    # Plain decimal strings ("1234.50"): they start with a digit, so a
-                    # spreadsheet reads them as numbers and safe_cell leaves them alone.
-                    money.to_major(amount, currency),
-                    currency,
-                    money.to_major(captured, currency),
-                    money.to_major(refunded, currency),
-                    status,
-                    reference,
-                    end_to_end_id,
-                    failure_code,
-                    failure_message,
-                    batch_id,
-                    batch_row,
-                )
-            ]
-        )
+def _export_row(values: tuple[Any, ...]) -> list[Any]:
+    row = dict(zip(EXPORT_FIELDS, values, strict=True))
+    row["created_at"] = timezone.localtime(row["created_at"]).isoformat()
+    for column in MONEY_COLUMNS:
+        # Plain decimal strings ("1234.50"): they start with a digit, so a spreadsheet
+        # reads them as numbers and safe_cell leaves them alone.
+        row[column] = money.to_major(row[column], row["currency"])
+    return list(row.values())
 
 
 @never_cache
@@ -153,24 +107,7 @@ def payment_export(request: HttpRequest) -> HttpResponse:
     filters = form.search_kwargs()
     payments = selectors.payments_search(**filters).order_by(*NEWEST_FIRST)
     truncated = bool(list(payments.values_list("pk", flat=True)[limit : limit + 1]))
-    rows = payments.values_list(
-        "id",
-        "created_at",
-        "merchant__name",
-        "debtor_account__number",
-        "creditor_account__number",
-        "amount",
-        "currency",
-        "captured_amount",
-        "refunded_amount",
-        "status",
-        "reference",
-        "end_to_end_id",
-        "failure_code",
-        "failure_message",
-        "batch_id",
-        "batch_row",
-    )[:limit]
+    rows = payments.values_list(*EXPORT_FIELDS.values())[:limit]
     # Who took which data out of the hub, and with what filters.
     audit.record(
         actor=Actor.from_request(request),
@@ -181,7 +118,7 @@ def payment_export(request: HttpRequest) -> HttpResponse:
         truncated=truncated,
     )
     response = StreamingHttpResponse(
-        _export_lines(rows.iterator(chunk_size=EXPORT_CHUNK)),
+        csv_lines(EXPORT_FIELDS, map(_export_row, rows.iterator(chunk_size=EXPORT_CHUNK))),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

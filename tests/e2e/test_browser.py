@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_make_run import ROOT, free_port, wait_for
+from tests.e2e.launcher import ROOT, free_port, product_env, start_product, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -103,20 +103,8 @@ class Server:
 def server(tmp_path_factory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("browser-data")
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
-    env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "WEB_CONCURRENCY": "2"})
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "config.run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    env = product_env(data_dir, port, web_concurrency=2)
+    launcher = start_product(env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         running = Server(base=f"http://127.0.0.1:{port}", launcher=launcher, env=env)
         wait_for(running.url("/healthz"), launcher)
