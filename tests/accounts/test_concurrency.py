@@ -124,3 +124,47 @@ def test_an_unbalanced_posting_cannot_commit():
             )
     assert LedgerTransaction.objects.count() == 0
     assert connection.vendor == "postgresql"
+
+
+def test_a_leg_added_later_to_a_balanced_transaction_cannot_commit():
+    # given a balanced transaction already in the ledger
+    debtor, creditor = AccountFactory(currency="EUR"), AccountFactory(currency="EUR")
+    txn = LedgerTransaction.objects.create(kind="transfer", currency="EUR", amount=100)
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                transaction=txn, account=debtor, amount=-100, currency="EUR", balance_after=0
+            ),
+            LedgerEntry(
+                transaction=txn, account=creditor, amount=100, currency="EUR", balance_after=100
+            ),
+        ]
+    )
+    other = LedgerTransaction.objects.create(kind="transfer", currency="EUR", amount=5)
+    # when one statement writes a balanced transaction and one more leg for the old one
+    with pytest.raises(IntegrityError, match=f"ledger transaction {txn.pk} does not balance"):
+        with transaction.atomic():
+            LedgerEntry.objects.bulk_create(
+                [
+                    LedgerEntry(
+                        transaction=other,
+                        account=debtor,
+                        amount=-5,
+                        currency="EUR",
+                        balance_after=0,
+                    ),
+                    LedgerEntry(
+                        transaction=other,
+                        account=creditor,
+                        amount=5,
+                        currency="EUR",
+                        balance_after=0,
+                    ),
+                    LedgerEntry(
+                        transaction=txn, account=creditor, amount=7, currency="EUR", balance_after=0
+                    ),
+                ]
+            )
+    # then nothing of that statement is written
+    assert LedgerEntry.objects.filter(transaction=other).count() == 0
+    assert LedgerEntry.objects.filter(transaction=txn).count() == 2
