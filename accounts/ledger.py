@@ -15,7 +15,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import bulk, money
+from accounts import bulk, money, pgsql
 from accounts.errors import (
     AccountClosed,
     AccountFrozen,
@@ -40,7 +40,16 @@ class Leg:
 def lock_accounts(account_ids: Iterable[UUID]) -> dict[UUID, Account]:
     """Lock the accounts in ascending primary-key order and return them by id."""
     ids = sorted(set(account_ids))
-    locked = Account.objects.select_for_update(of=("self",)).filter(id__in=ids).order_by("id")
+    if pgsql.available():
+        # Rows are locked as the sort emits them: in ascending key order.
+        rows = pgsql.execute(
+            f"SELECT {pgsql.columns(Account)} FROM accounts_account "
+            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        locked = [pgsql.from_row(Account, row) for row in rows]
+    else:
+        locked = Account.objects.select_for_update(of=("self",)).filter(id__in=ids).order_by("id")
     accounts = {account.id: account for account in locked}
     if len(accounts) != len(ids):
         raise LedgerError("an account of this posting does not exist")
@@ -90,14 +99,19 @@ def _post(
     for account in accounts.values():
         if account.balance - account.held < -account.overdraft_limit:
             raise InsufficientFunds(f"insufficient funds on account {account.number}")
-    txn = LedgerTransaction.objects.create(
+    txn = LedgerTransaction(
         kind=kind,
         currency=currency,
         amount=sum(leg.amount for leg in legs if leg.amount > 0),
         reference=reference[:140],
         description=description[:255],
         reverses=reverses,
+        created_at=timezone.now(),
     )
+    if pgsql.available():
+        _post_in_one_statement(txn, legs, accounts)
+        return txn
+    txn.save()
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
             transaction=txn,
@@ -115,6 +129,59 @@ def _post(
         [(account.pk, account.balance, account.held, now) for account in accounts.values()],
     )
     return txn
+
+
+POST_SQL = """
+WITH txn AS (
+    INSERT INTO accounts_ledgertransaction
+        (kind, currency, amount, reference, description, reverses_id, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    RETURNING id, currency, created_at
+), legs AS (
+    INSERT INTO accounts_ledgerentry
+        (transaction_id, account_id, amount, currency, balance_after, created_at)
+    SELECT txn.id, leg.account_id, leg.amount, txn.currency, leg.balance_after, txn.created_at
+      FROM txn, unnest(%s::uuid[], %s::bigint[], %s::bigint[])
+           AS leg(account_id, amount, balance_after)
+), balances AS (
+    UPDATE accounts_account AS account
+       SET balance = new.balance, held = new.held, updated_at = %s
+      FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS new(id, balance, held)
+     WHERE account.id = new.id
+)
+SELECT id FROM txn
+"""
+
+
+def _post_in_one_statement(
+    txn: LedgerTransaction, legs: Sequence[Leg], accounts: dict[UUID, Account]
+) -> None:
+    """`_post`'s writes on PostgreSQL: the transaction, its entries and the new balances in
+    one prepared statement (one round trip); the balance trigger checks the entries."""
+    touched = list(accounts.values())
+    now = txn.created_at
+    ((txn.pk,),) = pgsql.execute(
+        POST_SQL,
+        [
+            txn.kind,
+            txn.currency,
+            txn.amount,
+            txn.reference,
+            txn.description,
+            txn.reverses_id,
+            txn.created_at,
+            [leg.account_id for leg in legs],
+            [leg.amount for leg in legs],
+            [accounts[leg.account_id].balance for leg in legs],
+            now,
+            [account.pk for account in touched],
+            [account.balance for account in touched],
+            [account.held for account in touched],
+        ],
+    )
+    pgsql.mark_saved(txn)
+    for account in touched:
+        account.updated_at = now
 
 
 def check_transfer(*, debtor: Account, creditor: Account, amount: int, currency: str) -> None:

@@ -14,13 +14,22 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts import currency as iso4217
+from accounts import pgsql
 from accounts.models import Account, LedgerEntry, LedgerTransaction, Merchant
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 
 
 def accounts_by_number(*, numbers: list[str]) -> dict[str, Account]:
     """Accounts by number, in one query; numbers not found are absent."""
-    return {account.number: account for account in Account.objects.filter(number__in=numbers)}
+    if pgsql.available():  # on every payment request: a prepared statement
+        rows = pgsql.execute(
+            f"SELECT {pgsql.columns(Account)} FROM accounts_account WHERE number = ANY(%s)",
+            [list(numbers)],
+        )
+        found = [pgsql.from_row(Account, row) for row in rows]
+    else:
+        found = Account.objects.filter(number__in=numbers)
+    return {account.number: account for account in found}
 
 
 def payments_of_merchant(*, merchant: Merchant) -> QuerySet[Payment]:

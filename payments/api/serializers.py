@@ -141,6 +141,34 @@ class PaymentSerializer(serializers.ModelSerializer):
     def get_authorization_code(self, obj: Payment) -> str | None:
         return obj.authorization_code or None
 
+    def to_representation(self, instance: Payment) -> dict:
+        """The fields above, written out: every answer about a payment is built here, and
+        DRF's generic walk over the fields costs a tenth of a payment request. The test
+        `test_payment_representation_is_the_declared_fields` holds the two together."""
+        timestamp = _TIMESTAMP.to_representation
+        return {
+            "id": str(instance.id),
+            "status": instance.status,
+            "amount": major(instance.amount, instance.currency),
+            "currency": instance.currency,
+            "debtor_account": instance.debtor_account.number,
+            "creditor_account": instance.creditor_account.number,
+            "reference": instance.reference,
+            "end_to_end_id": instance.end_to_end_id,
+            "authorization_code": instance.authorization_code or None,
+            "expires_at": timestamp(instance.expires_at) if instance.expires_at else None,
+            "captured_amount": major(instance.captured_amount, instance.currency),
+            "refunded_amount": major(instance.refunded_amount, instance.currency),
+            "failure_code": instance.failure_code or None,
+            "failure_message": instance.failure_message or None,
+            "batch": str(instance.batch_id) if instance.batch_id else None,
+            "created_at": timestamp(instance.created_at),
+            "updated_at": timestamp(instance.updated_at),
+        }
+
+
+_TIMESTAMP = serializers.DateTimeField()  # DRF's own rendering of a timestamp
+
 
 class PaymentCreateSerializer(serializers.Serializer):
     debtor_account = serializers.CharField(max_length=34, help_text="one of your account numbers")

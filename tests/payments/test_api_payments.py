@@ -308,3 +308,34 @@ def test_throttled_response_shape(shop):
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
     assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("capture", [True, False])
+def test_payment_representation_is_the_declared_fields(shop, capture):
+    # The hand-written PaymentSerializer.to_representation must say what DRF's generic
+    # rendering of the declared fields says (the schema is generated from those).
+    from rest_framework import serializers as drf
+
+    from payments.api.serializers import PaymentSerializer
+
+    shop.pay(capture=capture)
+    shop.pay(amount="999999.00")  # a failed one: failure code and message
+    for payment in Payment.objects.select_related("debtor_account", "creditor_account"):
+        serializer = PaymentSerializer(payment)
+        generic = drf.ModelSerializer.to_representation(serializer, payment)
+        assert serializer.data == generic
+        assert list(serializer.data) == list(generic)
+
+
+def test_throttle_counts_per_key_and_window(shop, rival):
+    from payments.api.auth import APIKeyRateThrottle
+
+    original = APIKeyRateThrottle.THROTTLE_RATES
+    APIKeyRateThrottle.THROTTLE_RATES = {"api_key": "2/hour"}
+    try:
+        mine = [shop.client.get("/api/v1/accounts/").status_code for _ in range(3)]
+        theirs = [rival.client.get("/api/v1/accounts/").status_code for _ in range(2)]
+    finally:
+        APIKeyRateThrottle.THROTTLE_RATES = original
+    assert mine == [200, 200, 429]
+    assert theirs == [200, 200]  # another key has its own budget
