@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
 from accounts import ledger, pgsql
 from accounts.models import Account, LedgerEntry, LedgerTransaction
-from django.conf import settings
 from tests.factories import AccountFactory, fund
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +31,11 @@ def test_insert_writes_the_row_save_would_write():
     # then both rows hold the same values, defaults and auto_now fields included
     ignore = {"id", "number", "created_at", "updated_at"}
     saved, inserted = (
-        {k: v for k, v in Account.objects.filter(number=n).values().get().items() if k not in ignore}
+        {
+            k: v
+            for k, v in Account.objects.filter(number=n).values().get().items()
+            if k not in ignore
+        }
         for n in ("SAVE0001", "FAST0001")
     )
     assert inserted == saved
