@@ -114,6 +114,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The payment hot path (accounts.pgsql) prepares its statements once per connection:
+    # Django leaves psycopg's prepared statements off unless a threshold is given. Set
+    # DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": (
+            None if os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") == "off" else 5
+        )
+    }
 ATOMIC_REQUESTS = False  # the services own their transactions
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
