@@ -1,8 +1,40 @@
-"""WSGI entry point for gunicorn: `gunicorn config.wsgi`."""
+"""WSGI entry point for gunicorn: `gunicorn config.wsgi`.
+
+The merchant API (/api/v1/) runs behind its own, shorter middleware chain,
+`settings.API_MIDDLEWARE`: sessions, CSRF, sign-in, OTP, messages, CSP and the
+lock-out serve the browser pages and cost a tenth of a payment request.
+"""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+API_PREFIX = "/api/v1/"
+
+
+class APIHandler(WSGIHandler):
+    """Django's WSGI handler with `settings.API_MIDDLEWARE` as its middleware chain."""
+
+    def load_middleware(self, is_async=False):
+        # Django builds the chain from settings.MIDDLEWARE; lend it the API's list for
+        # the duration (at start-up, before any request is served).
+        browser_chain = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = browser_chain
+
+
+browser = WSGIHandler()
+api = APIHandler()
+
+
+def application(environ, start_response):
+    handler = api if environ.get("PATH_INFO", "").startswith(API_PREFIX) else browser
+    return handler(environ, start_response)

@@ -339,3 +339,20 @@ def test_throttle_counts_per_key_and_window(shop, rival):
         APIKeyRateThrottle.THROTTLE_RATES = original
     assert mine == [200, 200, 429]
     assert theirs == [200, 200]  # another key has its own budget
+
+
+@pytest.mark.parametrize(
+    ("created_before", "status"),
+    [
+        ("0325-01-10T15:45:42.7+17:18", 200),  # an offset Python reads and PostgreSQL refuses
+        ("2999-01-01T00:00:00-23:59", 200),
+        ("0001-01-01T00:00:00+05:00", 400),  # no UTC time: before year 1
+        ("yesterday", 400),
+    ],
+)
+def test_time_filters_take_any_iso_time_or_refuse_it_cleanly(shop, created_before, status):
+    shop.pay()
+    response = shop.client.get("/api/v1/payments/", {"created_before": created_before})
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert response.json()["code"] == "invalid"

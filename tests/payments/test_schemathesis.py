@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core.wsgi import get_wsgi_application
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -17,6 +16,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from config import wsgi
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +42,7 @@ def unthrottled(monkeypatch):
 
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
-schema.app = get_wsgi_application()
+schema.app = wsgi.application  # the production entry point, with the API's middleware chain
 
 
 @pytest.mark.django_db
