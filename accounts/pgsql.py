@@ -14,7 +14,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 import psycopg
-from django.db import OperationalError, connection, models
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
@@ -27,35 +28,36 @@ def available() -> bool:
 def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     """Run `sql` (placeholders `%s`) on Django's connection, inside its transaction if one
     is open, and return the rows. Errors are Django's (`IntegrityError`...), as for the ORM."""
-    if _health_check_due() and sql.lstrip().startswith("SELECT") and "FOR UPDATE" not in sql:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a context-local look-up
+    if _health_check_due(db) and sql.lstrip().startswith("SELECT") and "FOR UPDATE" not in sql:
         # A connection kept from an earlier request may have died with its server. Django
         # would send `SELECT 1` first, a round trip on every request; a read can instead
         # be the check itself and be sent again on a new connection if the old one failed.
         try:
-            return _execute(sql, params)
+            return _execute(db, sql, params)
         except OperationalError:
-            if not connection.connection.closed:
+            if not db.connection.closed:
                 raise
-            connection.close()
-            return _execute(sql, params)
+            db.close()
+            return _execute(db, sql, params)
         finally:
-            connection.health_check_done = True
-    connection.close_if_health_check_failed()
-    return _execute(sql, params)
+            db.health_check_done = True
+    db.close_if_health_check_failed()
+    return _execute(db, sql, params)
 
 
-def _health_check_due() -> bool:
+def _health_check_due(db: BaseDatabaseWrapper) -> bool:
     return (
-        connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
-        and not connection.in_atomic_block
+        db.connection is not None
+        and db.health_check_enabled
+        and not db.health_check_done
+        and not db.in_atomic_block
     )
 
 
-def _execute(sql: str, params: Sequence[Any]) -> list[tuple]:
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+def _execute(db: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, prepare=True, binary=True)
         result = cursor.pgresult  # not `description`: it builds a Column per column
         return cursor.fetchall() if result and result.status == TUPLES_OK else []
@@ -76,7 +78,7 @@ def _attnames(model: type[models.Model]) -> list[str]:
 
 def from_row(model: type[M], row: Sequence[Any]) -> M:
     """A model instance from a row selected with `columns(model)`, as the ORM makes it."""
-    return model.from_db(connection.alias, _attnames(model), row)
+    return model.from_db(DEFAULT_DB_ALIAS, _attnames(model), row)
 
 
 @cache
