@@ -19,6 +19,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
 def available() -> bool:
@@ -57,8 +58,15 @@ def _health_check_due(db: BaseDatabaseWrapper) -> bool:
 
 def _execute(db: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
     db.ensure_connection()
-    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-        cursor.execute(sql, params, prepare=True, binary=True)
+    conn = db.connection
+    with db.wrap_database_errors, psycopg.Cursor(conn) as cursor:
+        if db.in_atomic_block and conn.info.transaction_status == IDLE:
+            # The transaction's first statement: psycopg sends BEGIN first and waits for
+            # it; in a pipeline, BEGIN and the statement travel in one round trip.
+            with conn.pipeline():
+                cursor.execute(sql, params, prepare=True, binary=True)
+        else:
+            cursor.execute(sql, params, prepare=True, binary=True)
         result = cursor.pgresult  # not `description`: it builds a Column per column
         return cursor.fetchall() if result and result.status == TUPLES_OK else []
 

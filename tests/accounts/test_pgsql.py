@@ -122,3 +122,20 @@ def test_a_cut_connection_is_not_retried_by_a_write():
     # a write first checks the connection (Django's SELECT 1), then runs on a new one
     txn = pgsql.insert(LedgerTransaction(kind="transfer", currency="EUR", amount=7))
     assert LedgerTransaction.objects.filter(pk=txn.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_statement_of_a_transaction_carries_its_begin():
+    # given an account, and a new transaction whose first statement fails
+    account = AccountFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        pgsql.insert(Account(number=account.number, currency="EUR"))
+    # then nothing is left open and the next transaction works from its first statement
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with transaction.atomic():
+        rows = pgsql.execute("SELECT number FROM accounts_account WHERE id = %s", [account.pk])
+        assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        pgsql.insert(Account(number="PIPE0001", currency="EUR"))
+    assert rows == [(account.number,)]
+    assert Account.objects.filter(number="PIPE0001").exists()
