@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from django.db import connection, models
+
+from accounts import pgsql
 
 
 def _array_type(field: models.Field) -> str:
@@ -54,10 +55,8 @@ def _execute_binary(sql: str, params: list, *, fetch: bool = False) -> list[Any]
     """Run on Django's connection (so in its transaction) with binary parameters: psycopg
     then sends arrays without quoting every element, which in text costs more than the
     INSERT itself. Django's own cursors bind on the client side, which cannot do this."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-        return [row[0] for row in cursor.fetchall()] if fetch else []
+    rows = pgsql.execute(sql, params)
+    return [row[0] for row in rows] if fetch else []
 
 
 def update(

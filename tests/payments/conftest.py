@@ -47,3 +47,18 @@ def shop(db):
 @pytest.fixture
 def rival(db):
     return Merchant("Rival")
+
+
+@pytest.fixture
+def keep_test_connection():
+    """For tests that call the raw WSGI app (config.wsgi): it closes "obsolete" connections
+    around each request, and the test's open transaction looks obsolete; Django's own test
+    client unhooks this the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)

@@ -11,18 +11,7 @@ import pytest
 from config import wsgi
 from payments.models import Payment
 
-
-@pytest.fixture(autouse=True)
-def keep_test_connection():
-    """As in test_schemathesis: the raw WSGI app would close the test's connection."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("keep_test_connection")
 
 
 def call(method: str, path: str, body: dict | None = None, **headers) -> tuple[int, dict, bytes]:

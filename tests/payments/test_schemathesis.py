@@ -19,19 +19,7 @@ from schemathesis.checks import (
 
 from config import wsgi
 
-
-@pytest.fixture(autouse=True)
-def keep_test_connection():
-    """The raw WSGI app closes "obsolete" connections around each request, and the test's
-    open transaction looks obsolete; Django's own test client unhooks this the same way."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("keep_test_connection")
 
 
 @pytest.fixture
