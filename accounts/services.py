@@ -12,7 +12,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit, ledger, money, roles
@@ -70,12 +70,18 @@ def account_open(
     number = (number or "").strip().replace(" ", "").upper() or _new_account_number()
     if not number.isalnum() or len(number) > 34:
         raise LedgerError("an account number is up to 34 letters and digits")
-    if Account.objects.filter(number=number).exists():
-        raise InvalidState(f"account {number} already exists")
     merchant = Merchant.objects.get(pk=merchant_id) if merchant_id else None
-    account = Account.objects.create(
-        number=number, currency=currency, merchant=merchant, name=name[:140]
-    )
+    try:
+        # The unique index decides, so that two clerks opening one number at once get
+        # this answer too (a look-up first would let both through to a crash).
+        with transaction.atomic():
+            account = Account.objects.create(
+                number=number, currency=currency, merchant=merchant, name=name[:140]
+            )
+    except IntegrityError:
+        if not Account.objects.filter(number=number).exists():
+            raise
+        raise InvalidState(f"account {number} already exists") from None
     audit.record(
         actor=actor, action="account.open", target=account, after=_account_snapshot(account)
     )
@@ -173,12 +179,16 @@ def operator_create(
     """A member of the payments staff, with a TOTP device for the second factor."""
     from django.contrib.auth.password_validation import validate_password
 
-    if User.objects.filter(username=username).exists():
-        raise InvalidState(f"user {username!r} already exists")
     user = User(username=username, email=email, is_staff=False)
     validate_password(password, user)
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():  # the unique index decides, as in account_open
+            user.save()
+    except IntegrityError:
+        if not User.objects.filter(username=username).exists():
+            raise
+        raise InvalidState(f"user {username!r} already exists") from None
     user.groups.add(Group.objects.get(name=roles.OPERATOR))
     if approver:
         user.groups.add(Group.objects.get(name=roles.APPROVER))

@@ -168,3 +168,20 @@ def test_a_leg_added_later_to_a_balanced_transaction_cannot_commit():
     # then nothing of that statement is written
     assert LedgerEntry.objects.filter(transaction=other).count() == 0
     assert LedgerEntry.objects.filter(transaction=txn).count() == 2
+
+
+def test_two_clerks_opening_one_account_number_at_once_get_one_account_and_a_clear_refusal():
+    from accounts.audit import Actor
+    from accounts.errors import InvalidState
+    from accounts.services import account_open
+
+    outcomes = run_in_threads(
+        6,
+        lambda i: account_open(currency="EUR", number="RACE0001", actor=Actor.system("clerk")),
+    )
+
+    assert sum(1 for outcome in outcomes if isinstance(outcome, Account)) == 1
+    refusals = [outcome for outcome in outcomes if not isinstance(outcome, Account)]
+    assert len(refusals) == 5
+    assert all(isinstance(refusal, InvalidState) for refusal in refusals), refusals
+    assert Account.objects.filter(number="RACE0001").count() == 1
