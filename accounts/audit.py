@@ -6,9 +6,11 @@ change it describes commit or roll back together.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import AuditEvent, User
@@ -39,8 +41,25 @@ class Actor:
 
 
 def client_ip(request: Any) -> str | None:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+    """The client's address as far as it can be trusted; the audit trail and the login
+    lock-out (AXES_CLIENT_IP_CALLABLE) both use it.
+
+    With no proxy in front (TRUSTED_PROXY_COUNT=0, the default) it is the peer's
+    address: X-Forwarded-For is whatever the client chose to send. Behind N proxies
+    that each append the address they saw, it is the N-th address from the right,
+    the one written by the outermost proxy of ours; anything left of it is the
+    client's own say. An address that does not parse is not recorded.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    address = request.META.get("REMOTE_ADDR", "")
+    if proxies:
+        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [hop for hop in forwarded if hop]
+        address = forwarded[-proxies] if len(forwarded) >= proxies else ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def record(

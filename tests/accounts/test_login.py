@@ -415,3 +415,47 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+# --- the client's address -------------------------------------------------------------------
+
+
+def test_a_forwarded_for_header_is_not_trusted_without_proxies(client, operator):
+    # A client sending X-Forwarded-For itself can neither hide nor fake its address,
+    # nor break the audit trail with a header that is not an address.
+    log_in_password(
+        client, "olga", "guess", REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR="10.9.9.9"
+    )
+    response = log_in_password(
+        client, "olga", "guess", REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR="<script>"
+    )
+
+    assert response.status_code == 200
+    ips = list(AuditEvent.objects.filter(action="auth.login_failed").values_list("ip", flat=True))
+    assert ips == ["198.51.100.20", "198.51.100.20"]
+
+
+def test_behind_two_proxies_the_address_the_outer_one_saw_counts(client, operator, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    # the client claims 10.0.0.1; our outer proxy saw 203.0.113.50 and appended it, the
+    # inner proxy appended the outer one's address and connected to us
+    spoofed = {
+        "REMOTE_ADDR": "10.0.0.3",
+        "HTTP_X_FORWARDED_FOR": "10.0.0.1, 203.0.113.50, 10.0.0.2",
+    }
+    for _ in range(4):
+        log_in_password(client, "olga", "guess", **spoofed)
+    fifth = log_in_password(client, "olga", "guess", **spoofed)
+
+    assert fifth.status_code == 429  # the lock-out counts the same address the audit records
+    ips = set(AuditEvent.objects.filter(action="auth.login_failed").values_list("ip", flat=True))
+    assert ips == {"203.0.113.50"}
+    # another real client behind the same proxies is not locked out
+    other = {"REMOTE_ADDR": "10.0.0.3", "HTTP_X_FORWARDED_FOR": "198.51.100.77, 10.0.0.2"}
+    assert log_in_password(client, "olga", PASSWORD, **other).status_code == 302
+
+
+def test_too_few_forwarded_addresses_record_no_address(client, operator, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    log_in_password(client, "olga", "guess", REMOTE_ADDR="10.0.0.3", HTTP_X_FORWARDED_FOR="")
+    assert AuditEvent.objects.get(action="auth.login_failed").ip is None
