@@ -176,6 +176,6 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("status", "event_type", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("=id", "=merchant__id", "merchant__name")
+    search_fields = ("=id", "=payment__id", "=merchant__id", "merchant__name")
     list_select_related = ("merchant",)
     inlines = [WebhookAttemptInline]

@@ -186,6 +186,15 @@ class WebhookDelivery(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="webhooks")
+    # The payment a `payment.*` event is about (indexed below for the payment's page).
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="webhook_deliveries",
+        db_index=False,
+    )
     event_type = models.CharField(max_length=50, db_index=True)
     url = models.URLField(max_length=500)
     payload = models.JSONField()
@@ -200,6 +209,13 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(
+                fields=["payment", "created_at"],
+                name="webhook_by_payment",
+                condition=Q(payment__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"

@@ -276,19 +276,9 @@ def payment_ledger_transactions(*, payment: Payment) -> list[LedgerTransaction]:
 
 
 def payment_webhook_deliveries(*, payment: Payment, limit: int = 20) -> list[WebhookDelivery]:
-    """The webhook events sent about a payment, oldest first, each with its `attempt_list`.
-
-    Found by the payment id in the payload, among the merchant's deliveries
-    since the payment was created: bounded by the merchant and date indexes,
-    but not indexed on the payment itself.
-    """
+    """The webhook events sent about a payment, oldest first, each with its `attempt_list`."""
     return list(
-        WebhookDelivery.objects.filter(
-            merchant_id=payment.merchant_id,
-            created_at__gte=payment.created_at,
-            event_type__startswith="payment.",
-            payload__data__id=str(payment.id),
-        )
+        WebhookDelivery.objects.filter(payment=payment)
         .prefetch_related(
             Prefetch(
                 "attempts", queryset=WebhookAttempt.objects.order_by("at"), to_attr="attempt_list"

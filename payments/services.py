@@ -150,11 +150,17 @@ def payment_authorize(
         payment.save()
     if payment.status == Payment.Status.COMPLETED:
         webhooks.emit(
-            merchant=merchant, event_type="payment.completed", data=webhooks.payment_data(payment)
+            merchant=merchant,
+            event_type="payment.completed",
+            data=webhooks.payment_data(payment),
+            payment=payment,
         )
     elif payment.status == Payment.Status.FAILED:
         webhooks.emit(
-            merchant=merchant, event_type="payment.failed", data=webhooks.payment_data(payment)
+            merchant=merchant,
+            event_type="payment.failed",
+            data=webhooks.payment_data(payment),
+            payment=payment,
         )
     return payment
 
@@ -285,6 +291,7 @@ def payment_capture(
         merchant=payment.merchant,
         event_type="payment.completed",
         data=webhooks.payment_data(payment),
+        payment=payment,
     )
     return payment
 
@@ -367,6 +374,7 @@ def payment_refund(
             **webhooks.payment_data(payment),
             "refund": {"id": str(refund.id), "amount": money.to_major(amount, payment.currency)},
         },
+        payment=payment,
     )
     return refund
 

@@ -44,13 +44,21 @@ def payment_data(payment: Payment) -> dict[str, Any]:
     }
 
 
-def emit(*, merchant: Merchant, event_type: str, data: dict[str, Any]) -> WebhookDelivery | None:
-    """Record an event for the merchant's endpoint; delivery starts after commit."""
+def emit(
+    *,
+    merchant: Merchant,
+    event_type: str,
+    data: dict[str, Any],
+    payment: Payment | None = None,
+) -> WebhookDelivery | None:
+    """Record an event for the merchant's endpoint (about `payment`, if given); delivery
+    starts after commit."""
     if not merchant.webhook_url:
         return None
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(
         merchant=merchant,
+        payment=payment,
         event_type=event_type,
         url=merchant.webhook_url,
         payload={"type": event_type, "timestamp": now.isoformat(), "data": data},

@@ -210,3 +210,44 @@ def test_merchant_can_list_deliveries_and_rotate_the_secret(shop):
     new = response.json()["webhook_secret"]
     assert new.startswith("whsec_") and new != old
     assert shop.client.get("/api/v1/webhooks/").json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_payment_events_are_linked_to_their_payment_and_old_ones_are_linked_by_the_migration():
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from payments import selectors
+
+    merchant, account, payee = merchant_paying_to("http://127.0.0.1:9/hook")
+    paid = services.payment_authorize(
+        merchant=merchant, debtor=account, creditor=payee, amount=100, currency="EUR"
+    )
+    services.payment_refund(payment_id=paid.id, amount=40)
+    other = services.payment_authorize(
+        merchant=merchant, debtor=account, creditor=payee, amount=50, currency="EUR"
+    )
+    # events are linked as they are recorded
+    assert [d.event_type for d in selectors.payment_webhook_deliveries(payment=paid)] == [
+        "payment.completed",
+        "payment.refunded",
+    ]
+    # given events recorded before the link existed (and one whose payload names no payment)
+    WebhookDelivery.objects.update(payment=None)
+    WebhookDelivery.objects.create(
+        merchant=merchant, event_type="payment.completed", url="http://x", payload={"data": {}}
+    )
+    # when the migration's backfill runs
+    migration = importlib.import_module("payments.migrations.0004_webhook_delivery_payment")
+    migration.link(apps, connection)
+    # then each old event points at the payment its payload names
+    assert [d.event_type for d in selectors.payment_webhook_deliveries(payment=paid)] == [
+        "payment.completed",
+        "payment.refunded",
+    ]
+    assert [d.event_type for d in selectors.payment_webhook_deliveries(payment=other)] == [
+        "payment.completed"
+    ]
+    assert WebhookDelivery.objects.filter(payment__isnull=True).count() == 1
