@@ -48,7 +48,8 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_active", "groups")
     search_fields = ("username", "email", "first_name", "last_name")
     list_select_related = ("merchant",)
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Merchant", {"fields": ("merchant",)}))
+    # UserAdmin sets its fieldsets; the stubs only know ModelAdmin's `... | None`.
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Merchant", {"fields": ("merchant",)}))  # type: ignore[misc]
     autocomplete_fields = ("merchant",)
 
 

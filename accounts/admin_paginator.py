@@ -6,8 +6,11 @@ counts at most COUNT_LIMIT rows (a search narrower than that is exact).
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 COUNT_LIMIT = 100_000
@@ -20,6 +23,7 @@ class LargeTablePaginator(Paginator):
         query = getattr(queryset, "query", None)
         if query is None:
             return len(queryset)
+        queryset = cast("QuerySet[Any]", queryset)  # it has a query
         if connection.vendor == "postgresql" and not query.where:
             with connection.cursor() as cursor:
                 cursor.execute(

@@ -38,7 +38,7 @@ class HubAdminSite(OTPAdminSite):
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(next_url, reverse("login"))
-        if not user.is_verified():
+        if not user.is_verified():  # type: ignore[attr-defined]  # OTPMiddleware adds it
             return redirect_to_login(next_url, second_step_url(user))
         if self.has_permission(request):
             return HttpResponseRedirect(next_url)

@@ -9,7 +9,7 @@ database apply exactly as for any other write.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -18,8 +18,11 @@ from accounts import pgsql
 
 def _array_type(field: models.Field) -> str:
     db_type = (
-        field.target_field.db_type(connection) if field.is_relation else field.db_type(connection)
+        cast(models.ForeignKey, field).target_field.db_type(connection)
+        if field.is_relation
+        else field.db_type(connection)
     )
+    assert db_type is not None  # a concrete column has a database type
     return db_type.split("(")[0].replace(" CHECK", "").strip() + "[]"
 
 
@@ -35,17 +38,20 @@ def insert(
         return []
     if connection.vendor != "postgresql":
         objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model.objects.bulk_create(objects)
+        # Every model given here keeps Django's default `objects` manager; Model declares none.
+        model.objects.bulk_create(objects)  # type: ignore[attr-defined]
         return [getattr(obj, returning) for obj in objects] if returning else []
-    fields = [model._meta.get_field(name) for name in columns]
+    # Plain columns only (see the module's docstring): concrete fields, each with a column.
+    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
     quote = connection.ops.quote_name
     arrays = ", ".join(f"%b::{_array_type(field)}" for field in fields)
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(cast(str, f.column)) for f in fields)}) "
         f"SELECT * FROM unnest({arrays})"
     )
     if returning:
-        sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
+        returning_field = cast(models.Field, model._meta.get_field(returning))
+        sql += f" RETURNING {quote(cast(str, returning_field.column))}"
     return _execute_binary(
         sql, [list(column) for column in zip(*rows, strict=True)], fetch=bool(returning)
     )
@@ -68,19 +74,19 @@ def update(
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     pk = model._meta.pk
-    fields = [model._meta.get_field(name) for name in columns]
+    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = ["pk_", *[f"c{i}" for i in range(len(fields))]]
             arrays = ", ".join(f"%b::{_array_type(field)}" for field in [pk, *fields])
-            sets = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(fields))
+            sets = ", ".join(f"{quote(cast(str, f.column))} = v.c{i}" for i, f in enumerate(fields))
             _execute_binary(
                 f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
-                f"WHERE {table}.{quote(pk.column)} = v.pk_",
+                f"WHERE {table}.{quote(cast(str, pk.column))} = v.pk_",
                 [list(column) for column in zip(*rows, strict=True)],
             )
         else:
-            sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            sets = ", ".join(f"{quote(cast(str, f.column))} = %s" for f in fields)
             prepared = [
                 [
                     field.get_db_prep_save(value, connection)
@@ -88,4 +94,6 @@ def update(
                 ]
                 for row in rows
             ]
-            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {quote(pk.column)} = %s", prepared)
+            cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {quote(cast(str, pk.column))} = %s", prepared
+            )

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from django_otp import user_has_device
 
 from accounts.roles import may_use_dashboard
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """For type checking: the request of a view behind `operator_required`, user signed in."""
+
+    user: User
 
 
 def second_step_url(user: Any) -> str:
@@ -32,16 +41,16 @@ def operator_gate(request: HttpRequest) -> HttpResponse | None:
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-    if not user.is_verified():
+    if not user.is_verified():  # type: ignore[attr-defined]  # OTPMiddleware adds it
         return redirect_to_login(request.get_full_path(), second_step_url(user))
     if not may_use_dashboard(user):
         raise PermissionDenied("the dashboard is for the payments staff")
     return None
 
 
-def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def operator_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         refusal = operator_gate(request)
         if refusal is not None:
             return refusal

@@ -46,7 +46,7 @@ class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
         self.user = user
         self.device = device
 
-    def clean(self) -> dict[str, Any]:
+    def clean(self) -> dict[str, Any] | None:
         cleaned_data = super().clean()
         self.clean_otp(self.user)
         return cleaned_data

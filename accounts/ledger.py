@@ -47,7 +47,7 @@ def lock_accounts(account_ids: Iterable[UUID]) -> dict[UUID, Account]:
             "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
             [ids],
         )
-        locked = [pgsql.from_row(Account, row) for row in rows]
+        locked: Iterable[Account] = [pgsql.from_row(Account, row) for row in rows]
     else:
         locked = Account.objects.select_for_update(of=("self",)).filter(id__in=ids).order_by("id")
     accounts = {account.id: account for account in locked}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models
@@ -42,7 +42,8 @@ def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
             db.close()
             return _execute(db, sql, params)
         finally:
-            db.health_check_done = True
+            # Set by Django's BaseDatabaseWrapper.__init__; django-stubs lacks the attribute.
+            db.health_check_done = True  # type: ignore[attr-defined]
     db.close_if_health_check_failed()
     return _execute(db, sql, params)
 
@@ -50,8 +51,8 @@ def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
 def _health_check_due(db: BaseDatabaseWrapper) -> bool:
     return (
         db.connection is not None
-        and db.health_check_enabled
-        and not db.health_check_done
+        and db.health_check_enabled  # type: ignore[attr-defined]  # not in django-stubs
+        and not db.health_check_done  # type: ignore[attr-defined]  # not in django-stubs
         and not db.in_atomic_block
     )
 
@@ -76,7 +77,10 @@ def columns(model: type[models.Model], table_alias: str = "") -> str:
     """The select list of every concrete field of `model`, in `from_row`'s order."""
     quote = connection.ops.quote_name
     prefix = f"{table_alias}." if table_alias else ""
-    return ", ".join(prefix + quote(field.column) for field in model._meta.concrete_fields)
+    # A concrete field always has a column (the stubs type it `str | None` for every field).
+    return ", ".join(
+        prefix + quote(cast(str, field.column)) for field in model._meta.concrete_fields
+    )
 
 
 @cache
@@ -99,12 +103,12 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...
     )
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"({', '.join(quote(cast(str, field.column)) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     pk = model._meta.pk
     if isinstance(pk, models.AutoField):
-        sql += f" RETURNING {quote(pk.column)}"
+        sql += f" RETURNING {quote(cast(str, pk.column))}"
     return sql, fields
 
 

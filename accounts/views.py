@@ -10,6 +10,7 @@ its statement: read only (freezing an account stays in the admin).
 from __future__ import annotations
 
 from base64 import b32encode
+from typing import cast
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -36,7 +37,7 @@ from accounts.audit import Actor
 from accounts.decorators import operator_required, second_step_url
 from accounts.forms import AccountSearchForm, OTPTokenForm
 from accounts.keyset import keyset_page
-from accounts.models import Account
+from accounts.models import Account, User
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -70,7 +71,7 @@ def _complete_login(request: HttpRequest, device: TOTPDevice) -> HttpResponse:
     audit.record(
         actor=Actor.from_request(request),
         action="auth.login",
-        target=request.user,
+        target=cast(User, request.user),  # signed in by otp_login
         device=device.name,
     )
     return HttpResponseRedirect(_next_url(request))
@@ -83,7 +84,7 @@ def _record_otp_failure(request: HttpRequest, form: OTPTokenForm, step: str) -> 
     audit.record(
         actor=Actor.from_request(request),
         action="auth.otp_failed",
-        target=request.user,
+        target=cast(User, request.user),  # the callers return early for an anonymous user
         step=step,
         reason=reasons[0],
     )
@@ -97,7 +98,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(_next_url(request), settings.LOGIN_URL)
-    if user.is_verified():
+    if user.is_verified():  # type: ignore[attr-defined]  # OTPMiddleware adds it
         return HttpResponseRedirect(_next_url(request))
     device = TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
     if device is None:
@@ -140,7 +141,7 @@ def otp_enroll(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(_next_url(request), settings.LOGIN_URL)
-    if user.is_verified():
+    if user.is_verified():  # type: ignore[attr-defined]  # OTPMiddleware adds it
         return HttpResponseRedirect(_next_url(request))
     if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
         # An authenticator is set up already: a second one needs that one's code first.
@@ -183,7 +184,8 @@ def locked_out(
             "failure_limit": get_failure_limit(request, credentials),
             "cooloff_minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
         },
-        status=settings.AXES_HTTP_RESPONSE_CODE,
+        # django-axes puts its defaults into settings at run time (axes.conf).
+        status=settings.AXES_HTTP_RESPONSE_CODE,  # type: ignore[misc]
     )
 
 

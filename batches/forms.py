@@ -35,6 +35,7 @@ class DebtorAccountChoice(forms.ModelChoiceField):
     """A merchant's customer account, shown with the merchant's name (the batch's merchant)."""
 
     def label_from_instance(self, obj: Account) -> str:
+        assert obj.merchant is not None  # debtor_accounts() has merchants' accounts only
         name = f" · {obj.name}" if obj.name and obj.name != obj.merchant.name else ""
         return f"{obj.merchant.name} — {obj.number} ({obj.currency}){name}"
 

@@ -11,9 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    # What xmlfile() yields: a name of the stubs (types-lxml) only, not of lxml.etree.
+    from lxml.etree._serializer import _IncrementalFileWriter
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
 _NS = "{" + NAMESPACE + "}"
@@ -104,7 +108,7 @@ def write_pain002(
 
 
 def _transactions(
-    xf: etree._IncrementalFileWriter,
+    xf: _IncrementalFileWriter,
     original_message_id: str,
     transactions: Iterable[TransactionStatus],
 ) -> None:
@@ -119,7 +123,7 @@ def _transactions(
                 _transaction(xf, transaction)
 
 
-def _transaction(xf: etree._IncrementalFileWriter, transaction: TransactionStatus) -> None:
+def _transaction(xf: _IncrementalFileWriter, transaction: TransactionStatus) -> None:
     _require(_CODE.fullmatch(transaction.status), f"transaction status {transaction.status!r}")
     rejected = transaction.status == "RJCT"
     _require(
@@ -155,7 +159,7 @@ def _transaction(xf: etree._IncrementalFileWriter, transaction: TransactionStatu
                         _leaf(xf, "Id", account)
 
 
-def _status_reason(xf: etree._IncrementalFileWriter, code: str, text: str) -> None:
+def _status_reason(xf: _IncrementalFileWriter, code: str, text: str) -> None:
     with xf.element(_NS + "StsRsnInf"):
         if code:
             with xf.element(_NS + "Rsn"):
@@ -164,7 +168,7 @@ def _status_reason(xf: etree._IncrementalFileWriter, code: str, text: str) -> No
             _leaf(xf, "AddtlInf", line)
 
 
-def _leaf(xf: etree._IncrementalFileWriter, tag: str, text: str, **attributes: str) -> None:
+def _leaf(xf: _IncrementalFileWriter, tag: str, text: str, **attributes: str) -> None:
     with xf.element(_NS + tag, attributes):
         xf.write(text)
 

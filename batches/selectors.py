@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 
@@ -42,10 +44,10 @@ def totals_by_debtor(batch: Batch) -> list[dict]:
         .annotate(total=Sum("amount"))
         .order_by("debtor_account__number")
     )
-    default = batch.debtor_account.number if batch.debtor_account_id else ""
+    default = batch.debtor_account.number if batch.debtor_account is not None else ""
     for row in rows:
         row["debtor_account__number"] = row["debtor_account__number"] or default
-    return rows
+    return cast("list[dict]", rows)  # values() rows: the stubs make them TypedDicts
 
 
 def approvals_required(batch: Batch) -> int:

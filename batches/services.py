@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, timedelta
+from typing import BinaryIO, cast
 from uuid import UUID
 
 import django_rq
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
@@ -52,7 +53,7 @@ def _enqueue(job: str, batch_id: UUID) -> None:
     )
 
 
-def _file_sha256(upload: UploadedFile) -> str:
+def _file_sha256(upload: File) -> str:
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -67,7 +68,7 @@ def _file_sha256(upload: UploadedFile) -> str:
 def batch_upload(
     *,
     merchant: Merchant,
-    upload: UploadedFile,
+    upload: File,  # an UploadedFile, or a File (manage.py bench_batch)
     debtor_account_number: str = "",
     execution_date: date | None = None,
     actor: Actor,
@@ -218,7 +219,8 @@ class _RowChecker:
         self.debtors: dict[str, _Target | None] = {}
         if batch.debtor_account_id:
             account = batch.debtor_account
-            self.default_debtor = _Target(
+            assert account is not None  # its id is set
+            self.default_debtor: _Target | None = _Target(
                 account.id, account.number, account.status, account.currency
             )
         else:
@@ -310,7 +312,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     latest_date: date | None = None
     try:
         with batch.file.open("rb") as stream:
-            parsed = parsers.parse(stream, max_rows=settings.BATCH_MAX_ROWS)
+            # Opened "rb": a binary stream (the stubs type a FieldFile as File[Any]).
+            parsed = parsers.parse(cast(BinaryIO, stream), max_rows=settings.BATCH_MAX_ROWS)
             batch.format = parsed.header.format
             batch.message_id = parsed.header.message_id[:35]
             if (
@@ -570,9 +573,10 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             orders=[
                 BatchPaymentOrder(
                     batch_row=row,
-                    debtor_id=debtor_id or batch.debtor_account_id,
+                    # A valid row has a debtor (its own or the batch's) and an amount.
+                    debtor_id=cast(UUID, debtor_id or batch.debtor_account_id),
                     creditor_id=creditor_id,
-                    amount=amount,
+                    amount=cast(int, amount),
                     currency=currency,
                     reference=reference,
                     end_to_end_id=end_to_end_id,
@@ -663,6 +667,7 @@ def batch_event_data(batch: Batch) -> dict:
 
 
 def _mail_maker(batch: Batch) -> None:
+    assert batch.uploaded_by is not None  # sent only for a batch uploaded by a user
     send_mail(
         subject=f"Batch {batch.file_name}: {batch.get_status_display().lower()}",
         message=(

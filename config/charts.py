@@ -101,7 +101,7 @@ def volume_chart(points: Sequence[DayPoint], currency: str) -> Chart:
     rate_top = rate_step * TICKS
 
     for tick in range(TICKS + 1):
-        y = TOP + PLOT_HEIGHT - PLOT_HEIGHT * tick / TICKS
+        y: float | Decimal = TOP + PLOT_HEIGHT - PLOT_HEIGHT * tick / TICKS
         chart.grid.append(_n(y))
         chart.amount_labels.append(
             Label(x=_n(LEFT - 8), y=_n(y + 4), text=_plain(amount_step * tick))

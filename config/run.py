@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,8 @@ def main() -> int:
         _print_welcome(port, seed.stdout)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-        failed = [child.args[0] for child in children if child.poll() is not None]
+        # Every child is started with a list of arguments.
+        failed = [cast(list, child.args)[0] for child in children if child.poll() is not None]
         print(f"a process stopped ({failed}); stopping the rest", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

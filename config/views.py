@@ -14,7 +14,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from accounts import currency as iso4217
-from accounts.decorators import operator_required
+from accounts.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.selectors import customer_balances_by_currency
 from batches.views import batches_waiting
 from config.charts import volume_chart
@@ -58,7 +58,7 @@ def local_today() -> date:
 
 @never_cache
 @operator_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = home_context(today=local_today(), currency=request.GET.get("currency", ""))
     context["batches_waiting"] = batches_waiting(request.user)  # None for a non-approver
     return render(request, "home.html", context)

@@ -93,6 +93,7 @@ class PaymentSearchForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         currency = data.get("currency")
         low, high = data.get("amount_min"), data.get("amount_max")
         for name in ("amount_min", "amount_max"):

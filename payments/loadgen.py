@@ -67,6 +67,7 @@ class Connection:
         return status, body
 
     def _receive(self) -> None:
+        assert self.sock is not None  # called by exchange, which connects first
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("the server closed the connection")

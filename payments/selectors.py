@@ -4,6 +4,7 @@ operator dashboard's search and figures (volumes, success rates, daily series).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -26,7 +27,7 @@ def accounts_by_number(*, numbers: list[str]) -> dict[str, Account]:
             f"SELECT {pgsql.columns(Account)} FROM accounts_account WHERE number = ANY(%s)",
             [list(numbers)],
         )
-        found = [pgsql.from_row(Account, row) for row in rows]
+        found: Iterable[Account] = [pgsql.from_row(Account, row) for row in rows]
     else:
         found = Account.objects.filter(number__in=numbers)
     return {account.number: account for account in found}

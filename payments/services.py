@@ -10,6 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID
 
 from django.conf import settings
@@ -277,6 +278,7 @@ def payment_capture(
         raise InvalidAmount(
             "the capture amount must be more than zero and at most the authorized amount"
         )
+    assert payment.hold_id is not None  # an authorized payment holds its funds
     payment.ledger_transaction = ledger.capture_hold(
         hold_id=payment.hold_id,
         creditor_id=payment.creditor_account_id,
@@ -302,6 +304,7 @@ def payment_void(*, payment_id: UUID, merchant: Merchant | None = None) -> Payme
     payment = _lock(payment_id, merchant)
     if payment.status != Payment.Status.AUTHORIZED:
         raise InvalidState(f"cannot void a {payment.status} payment")
+    assert payment.hold_id is not None  # an authorized payment holds its funds
     ledger.release_hold(hold_id=payment.hold_id)
     payment.status = Payment.Status.VOIDED
     payment.save(update_fields=["status", "updated_at"])
@@ -319,6 +322,7 @@ def payment_expire(*, payment_id: UUID, now: datetime | None = None) -> Payment:
         or payment.expires_at > now
     ):
         return payment
+    assert payment.hold_id is not None  # an authorized payment holds its funds
     ledger.release_hold(hold_id=payment.hold_id)
     payment.status = Payment.Status.EXPIRED
     payment.save(update_fields=["status", "updated_at"])
@@ -346,6 +350,7 @@ def payment_refund(
             f"the refund of {money.to_major(amount, payment.currency)} is more than the "
             f"{money.to_major(left, payment.currency)} {payment.currency} left to refund"
         )
+    assert payment.ledger_transaction_id is not None  # a completed payment was posted
     txn = ledger.reverse(
         transaction_id=payment.ledger_transaction_id,
         amount=amount,
@@ -401,7 +406,8 @@ def api_key_create(
         merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date
     )
     audit.record(actor=actor, action="api_key.create", target=api_key, merchant=str(merchant.pk))
-    return api_key, key
+    # create_key is typed for AbstractAPIKey; MerchantAPIKey's manager makes a MerchantAPIKey.
+    return cast(MerchantAPIKey, api_key), key
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -86,7 +86,7 @@ def _export_row(values: tuple[Any, ...]) -> list[Any]:
 
 @never_cache
 @operator_required
-def payment_export(request: HttpRequest) -> HttpResponse:
+def payment_export(request: HttpRequest) -> HttpResponseBase:
     """The search as CSV, newest first, streamed, at most PAYMENTS_EXPORT_MAX_ROWS rows.
 
     `X-Export-Truncated: true` says the search had more rows than that.

@@ -11,7 +11,8 @@ from accounts.errors import LedgerError
 
 
 class JsonCommand(BaseCommand):
-    def run(self, **options: Any) -> dict[str, Any]:
+    # With *args, a command may name the options it takes: `run(self, *, name, **_)`.
+    def run(self, *args: Any, **options: Any) -> dict[str, Any]:
         raise NotImplementedError
 
     def handle(self, *args: Any, **options: Any) -> None:

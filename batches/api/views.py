@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from typing import TYPE_CHECKING, cast
 
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +21,10 @@ from batches.models import Batch
 from payments.api.pagination import CreatedCursorPagination
 from payments.api.views import ERRORS, IDEMPOTENCY_KEY
 from payments.idempotency import idempotent
+
+if TYPE_CHECKING:
+    # What BearerAPIKeyAuthentication makes request.user; the stubs know Django's users only.
+    from payments.api.auth import MerchantPrincipal
 
 
 class RowCursorPagination(CreatedCursorPagination):
@@ -47,7 +52,9 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.batches_of_merchant(merchant=self.request.user.merchant)
+        return selectors.batches_of_merchant(
+            merchant=cast("MerchantPrincipal", self.request.user).merchant
+        )
 
     @extend_schema(
         summary="Upload a batch file (CSV or pain.001); validation starts in the background",

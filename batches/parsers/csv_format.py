@@ -74,7 +74,11 @@ class CsvParser:
 
     def parse(self, stream: BinaryIO, *, max_rows: int) -> ParsedFile:
         text = io.TextIOWrapper(
-            _Borrowed(stream), encoding="utf-8-sig", errors="surrogateescape", newline=""
+            # typeshed's protocol wants a `name` too, which TextIOWrapper reads for repr only.
+            _Borrowed(stream),  # type: ignore[type-var]
+            encoding="utf-8-sig",
+            errors="surrogateescape",
+            newline="",
         )
         reader = csv.reader(text)
         columns = self._header(reader)

@@ -38,7 +38,9 @@ _DATE_TIME = re.compile(
 )
 
 
-def secure_iterparse(source: object, tags: tuple[str, ...]) -> etree.iterparse:
+def secure_iterparse(
+    source: _Rejoined | BinaryIO, tags: tuple[str, ...]
+) -> etree.iterparse[tuple[str, etree._Element]]:
     """lxml's iterparse with every door to the outside closed.
 
     `parse` refuses a DTD before this runs; these options are the second lock: entities stay

@@ -103,6 +103,9 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
     """
 
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from the rate (ints once a rate is set); not in the stubs.
+    num_requests: int
+    duration: int
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:

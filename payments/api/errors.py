@@ -7,6 +7,7 @@ unhandled (a 500 that never shows a traceback).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -41,7 +42,7 @@ class APIError(exceptions.APIException):
 
 
 def error_body(code: str, detail: str, errors: dict | None = None) -> dict:
-    body = {"code": code, "detail": detail}
+    body: dict[str, Any] = {"code": code, "detail": detail}
     if errors:
         body["errors"] = errors
     return body
@@ -76,12 +77,14 @@ def exception_handler(exc, context):
         messages = detail if isinstance(detail, list) else [detail]
         return Response(error_body("invalid", "; ".join(str(m) for m in messages)), status=400)
     if isinstance(exc, exceptions.APIException):
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait))
         code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
-        code = code or (exc.get_codes() if isinstance(exc.get_codes(), str) else "error")
+        if not code:
+            codes = exc.get_codes()
+            code = codes if isinstance(codes, str) else "error"
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
 
     logger.exception("unhandled error in the API", exc_info=exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -23,6 +25,10 @@ from payments.api.filters import PaymentFilter
 from payments.api.pagination import NewestIdCursorPagination, NumberCursorPagination
 from payments.idempotency import idempotent
 from payments.models import Payment, WebhookDelivery
+
+if TYPE_CHECKING:
+    # What BearerAPIKeyAuthentication makes request.user; the stubs know Django's users only.
+    from payments.api.auth import MerchantPrincipal
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -58,7 +64,7 @@ class AccountViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return accounts_of_merchant(merchant=self.request.user.merchant)
+        return accounts_of_merchant(merchant=cast("MerchantPrincipal", self.request.user).merchant)
 
     @extend_schema(
         summary="The account's statement, newest first",
@@ -89,7 +95,9 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.payments_of_merchant(merchant=self.request.user.merchant)
+        return selectors.payments_of_merchant(
+            merchant=cast("MerchantPrincipal", self.request.user).merchant
+        )
 
     def _render(self, payment, code=status.HTTP_200_OK) -> Response:
         return Response(serializers.PaymentSerializer(payment).data, status=code)
@@ -190,9 +198,9 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.webhooks_of_merchant(merchant=self.request.user.merchant).prefetch_related(
-            "attempts"
-        )
+        return selectors.webhooks_of_merchant(
+            merchant=cast("MerchantPrincipal", self.request.user).merchant
+        ).prefetch_related("attempts")
 
     @extend_schema(
         summary="Rotate your webhook signing secret",
