@@ -154,6 +154,10 @@ CACHES = {
     }
 }
 
+# The home page's aggregates (today's volume, success rate, 30-day chart) are shared
+# by every operator for this long; 0 computes them on each load.
+HOME_FIGURES_SECONDS = int(os.environ.get("HOME_FIGURES_SECONDS", 30))
+
 # --- Merchant REST API --------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.auth.BearerAPIKeyAuthentication"],

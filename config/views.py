@@ -6,12 +6,15 @@ from datetime import date
 from typing import Any
 
 import django_rq
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.cache import never_cache
+from redis.exceptions import RedisError
 
 from accounts import currency as iso4217
 from accounts.decorators import AuthenticatedHttpRequest, operator_required
@@ -29,6 +32,16 @@ def home_context(*, today: date, currency: str = "") -> dict[str, Any]:
     The chart is drawn in `currency` when it is a known code, else in the
     currency with the most payments over the last 30 days.
     """
+    return {
+        **home_figures(today=today, currency=currency),
+        "balances": customer_balances_by_currency(),
+        "failures": payment_selectors.recent_failed_payments(limit=10),
+    }
+
+
+def home_figures(*, today: date, currency: str = "") -> dict[str, Any]:
+    """The home page's aggregates over today's and the last 30 days' payments: the scans
+    that grow with the volume (see `cached_home_figures`)."""
     activity = payment_selectors.currencies_by_activity(today=today, days=CHART_DAYS)
     currency = currency.strip().upper()
     if not iso4217.is_known(currency):
@@ -40,15 +53,35 @@ def home_context(*, today: date, currency: str = "") -> dict[str, Any]:
     )
     return {
         "today": today,
-        "balances": customer_balances_by_currency(),
         "summary": payment_selectors.payments_day_summary(day=today),
-        "failures": payment_selectors.recent_failed_payments(limit=10),
         "chart": volume_chart(points, currency) if currency else None,
         "chart_points": points,
         "chart_currency": currency,
         "chart_currencies": [code for code, _count in activity[:12]],
         "chart_days": CHART_DAYS,
     }
+
+
+def cached_home_figures(*, today: date, currency: str = "") -> dict[str, Any]:
+    """`home_figures`, shared by every operator for HOME_FIGURES_SECONDS: at millions of
+    payments a day each computation scans them, and a desk of operators reloads often.
+    Balances and recent failures stay live. Without the cache, computed each time."""
+    seconds = settings.HOME_FIGURES_SECONDS
+    currency = currency.strip().upper()
+    if not iso4217.is_known(currency):
+        currency = ""  # the most active one: one cache entry, whatever was typed
+
+    def compute() -> dict[str, Any]:
+        return {**home_figures(today=today, currency=currency), "figures_at": timezone.now()}
+
+    if not seconds:
+        return compute()
+    key = f"home-figures:{today.isoformat()}:{timezone.get_current_timezone_name()}:{currency}"
+    try:
+        figures = cache.get_or_set(key, compute, timeout=seconds)
+    except RedisError:
+        return compute()
+    return figures if figures is not None else compute()
 
 
 def local_today() -> date:
@@ -59,7 +92,13 @@ def local_today() -> date:
 @never_cache
 @operator_required
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    context = home_context(today=local_today(), currency=request.GET.get("currency", ""))
+    today = local_today()
+    context = {
+        **cached_home_figures(today=today, currency=request.GET.get("currency", "")),
+        "balances": customer_balances_by_currency(),
+        "failures": payment_selectors.recent_failed_payments(limit=10),
+        "figures_cached_seconds": settings.HOME_FIGURES_SECONDS,
+    }
     context["batches_waiting"] = batches_waiting(request.user)  # None for a non-approver
     return render(request, "home.html", context)
 

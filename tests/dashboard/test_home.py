@@ -257,3 +257,37 @@ def test_the_home_page_keeps_a_place_for_batches_waiting_for_approval():
     block = '{% block batches_waiting %}{% include "batches/_waiting.html" %}{% endblock %}'
     assert block in template
     assert template.index(block) < template.index('id="today-heading"')
+
+
+# --- shared figures --------------------------------------------------------------------------
+
+
+def test_todays_figures_are_shared_for_a_while_and_balances_stay_live(
+    operator_client, pinned_today, shop, settings
+):
+    settings.HOME_FIGURES_SECONDS = 60
+    shop.pay(1_000, created_at=at(TODAY, 9))
+    account = AccountFactory(currency="EUR")
+    first = operator_client.get("/").content.decode()
+    # when more money moves within the minute
+    shop.pay(2_000, created_at=at(TODAY, 10))
+    fund(account, 700)
+    second = operator_client.get("/").content.decode()
+    # then the day's figures are the cached ones, said so, and the balances are new
+    volume = second.split('id="today-volume"')[1].split("</table>")[0]
+    assert re.search(r"<td[^>]*>1</td>\s*<td[^>]*>10\.00</td>", volume)
+    assert 'id="figures-at"' in second and "refreshed every 60 seconds" in second
+    assert first.split('id="balances"')[1] != second.split('id="balances"')[1]
+
+
+def test_without_the_cache_the_figures_are_computed_on_each_load(
+    operator_client, pinned_today, shop, settings
+):
+    settings.HOME_FIGURES_SECONDS = 0
+    shop.pay(1_000, created_at=at(TODAY, 9))
+    operator_client.get("/")
+    shop.pay(2_000, created_at=at(TODAY, 10))
+    page = operator_client.get("/").content.decode()
+    volume = page.split('id="today-volume"')[1].split("</table>")[0]
+    assert re.search(r"<td[^>]*>2</td>\s*<td[^>]*>30\.00</td>", volume)
+    assert 'id="figures-at"' not in page
