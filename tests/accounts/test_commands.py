@@ -166,3 +166,9 @@ def test_seed_demo_twice_changes_nothing():
     )
     assert {u["username"] for u in first["users"]} >= {"maker", "checker", "admin"}
     assert run("verify_ledger")["ok"] is True
+    # a morning of the demo shop's payments, made once
+    from payments.models import Payment
+
+    statuses = sorted(Payment.objects.values_list("status", flat=True))
+    assert statuses == sorted(["completed"] * 5 + ["partially_refunded", "authorized", "failed"])
+    assert Payment.objects.get(status="failed").failure_code == "insufficient_funds"

@@ -1,5 +1,6 @@
 """Demo data for `make run`: staff with passwords and authenticators, a merchant,
-funded accounts. Running it again changes nothing and prints the same.
+funded accounts and a morning of its payments. Running it again changes nothing and
+prints the same.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from accounts import ledger, money, roles, services
 from accounts.audit import Actor
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Account, Merchant, User
-from payments.models import MerchantAPIKey
+from payments import services as payment_services
+from payments.models import MerchantAPIKey, Payment
 
 DEMO_STAFF = [
     # role, username, password, groups, superuser
@@ -36,6 +38,18 @@ DEMO_ACCOUNTS = [
     ("DEMOEUR1004", "EUR", False, "Dmitri Ivanov", ""),
     ("DEMOUSD1001", "USD", False, "Evelyn Carter", ""),
 ]
+DEMO_PARTLY_REFUNDED = "order 1002"
+DEMO_PAYMENTS = [
+    # debtor, creditor, amount, currency, reference, capture
+    ("DEMOEUR0001", "DEMOEUR1001", "120.00", "EUR", "order 1001", True),
+    ("DEMOEUR0001", "DEMOEUR1002", "89.90", "EUR", DEMO_PARTLY_REFUNDED, True),
+    ("DEMOEUR0001", "DEMOEUR1003", "1450.00", "EUR", "invoice 2026-114", True),
+    ("DEMOEUR0001", "DEMOEUR1004", "35.50", "EUR", "order 1003", True),
+    ("DEMOEUR0001", "DEMOEUR1001", "249.99", "EUR", "order 1004", True),
+    ("DEMOEUR0001", "DEMOEUR1002", "75.00", "EUR", "order 1005 (to capture)", False),
+    ("DEMOUSD0001", "DEMOUSD1001", "1200.00", "USD", "invoice 2026-115", True),
+    ("DEMOUSD0001", "DEMOUSD1001", "75000.00", "USD", "invoice 2026-116", True),  # refused
+]
 
 
 class Command(JsonCommand):
@@ -51,7 +65,6 @@ class Command(JsonCommand):
             merchant = Merchant.objects.filter(
                 name=DEMO_MERCHANT
             ).first() or services.merchant_create(name=DEMO_MERCHANT, actor=actor)
-            accounts = []
             for number, currency, owned, name, funding in DEMO_ACCOUNTS:
                 account = Account.objects.filter(number=number).first()
                 if account is None:
@@ -66,7 +79,11 @@ class Command(JsonCommand):
                         services.account_fund(
                             number=number, amount=funding, actor=actor, reference="demo funding"
                         )
-                    account.refresh_from_db()
+            if not Payment.objects.filter(merchant=merchant).exists():
+                self._demo_payments(merchant)
+            accounts = []
+            for number, _currency, owned, _name, _funding in DEMO_ACCOUNTS:
+                account = Account.objects.get(number=number)
                 accounts.append(
                     {
                         "number": account.number,
@@ -83,6 +100,27 @@ class Command(JsonCommand):
             "accounts": accounts,
             "api_key": api_key,
         }
+
+    def _demo_payments(self, merchant: Merchant) -> None:
+        """A morning of the demo shop's payments, made through the services like any
+        other: completed, one refunded in part, one only authorized, one refused."""
+        by_number = {account.number: account for account in Account.objects.all()}
+        for debtor, creditor, amount, currency, reference, capture in DEMO_PAYMENTS:
+            payment = payment_services.payment_authorize(
+                merchant=merchant,
+                debtor=by_number[debtor],
+                creditor=by_number[creditor],
+                amount=money.to_minor(amount, currency),
+                currency=currency,
+                reference=reference,
+                capture=capture,
+            )
+            if reference == DEMO_PARTLY_REFUNDED:
+                payment_services.payment_refund(
+                    payment_id=payment.id,
+                    amount=money.to_minor("20.00", currency),
+                    reason="one item returned",
+                )
 
     def _demo_api_key(self, merchant: Merchant) -> str:
         """A fixed, documented key for the demo merchant (like the demo passwords: never
