@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts import money
 from accounts.models import Account, Merchant
 from payments.models import MerchantAPIKey, Payment
 
@@ -178,6 +179,13 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}"
+
+    @property
+    def amount_shown(self) -> str:
+        """The amount in major units, or as the file wrote it when it did not parse."""
+        if self.amount is not None:
+            return money.to_major(self.amount, self.currency)
+        return self.amount_text
 
 
 class Approval(models.Model):

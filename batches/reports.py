@@ -44,12 +44,6 @@ def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
     return batch.items.filter(**filters).order_by("row").iterator(chunk_size=5000)
 
 
-def _amount(item: BatchItem) -> str:
-    if item.amount is not None:
-        return money.to_major(item.amount, item.currency)
-    return item.amount_text
-
-
 def result_csv(batch: Batch) -> Iterator[str]:
     return csv_lines(
         RESULT_COLUMNS,
@@ -58,7 +52,7 @@ def result_csv(batch: Batch) -> Iterator[str]:
                 item.row,
                 item.creditor_account_number,
                 item.creditor_name,
-                _amount(item),
+                item.amount_shown,
                 item.currency,
                 item.reference,
                 item.end_to_end_id,
@@ -112,7 +106,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
             status="ACSC" if paid else "PDNG" if pending else "RJCT",
             reason_code="" if settled else (item.error_code or "NARR"),
             reason_text="" if settled else item.error_message or _not_paid_reason(batch),
-            amount=_amount(item) if item.amount is not None else "",
+            amount=item.amount_shown if item.amount is not None else "",
             currency=item.currency if item.amount is not None else "",
             creditor_account=item.creditor_account_number,
             reference=item.reference,

@@ -26,19 +26,6 @@ from payments import selectors as payment_selectors
 CHART_DAYS = 30
 
 
-def home_context(*, today: date, currency: str = "") -> dict[str, Any]:
-    """What the home page shows on `today` (a day of TIME_ZONE).
-
-    The chart is drawn in `currency` when it is a known code, else in the
-    currency with the most payments over the last 30 days.
-    """
-    return {
-        **home_figures(today=today, currency=currency),
-        "balances": customer_balances_by_currency(),
-        "failures": payment_selectors.recent_failed_payments(limit=10),
-    }
-
-
 def home_figures(*, today: date, currency: str = "") -> dict[str, Any]:
     """The home page's aggregates over today's and the last 30 days' payments: the scans
     that grow with the volume (see `cached_home_figures`)."""

@@ -114,9 +114,7 @@ class BatchItemSerializer(serializers.ModelSerializer):
         ]
 
     def get_amount(self, obj: BatchItem) -> str:
-        if obj.amount is not None:
-            return money.to_major(obj.amount, obj.currency)
-        return obj.amount_text
+        return obj.amount_shown
 
     def get_error_code(self, obj: BatchItem) -> str | None:
         return obj.error_code or None
