@@ -145,7 +145,7 @@ WITH txn AS (
            AS leg(account_id, amount, balance_after)
 ), balances AS (
     UPDATE accounts_account AS account
-       SET balance = new.balance, held = new.held, updated_at = %s
+       SET balance = new.balance, held = new.held, updated_at = (SELECT created_at FROM txn)
       FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS new(id, balance, held)
      WHERE account.id = new.id
 )
@@ -159,7 +159,6 @@ def _post_in_one_statement(
     """`_post`'s writes on PostgreSQL: the transaction, its entries and the new balances in
     one prepared statement (one round trip); the balance trigger checks the entries."""
     touched = list(accounts.values())
-    now = txn.created_at
     ((txn.pk,),) = pgsql.execute(
         POST_SQL,
         [
@@ -173,7 +172,6 @@ def _post_in_one_statement(
             [leg.account_id for leg in legs],
             [leg.amount for leg in legs],
             [accounts[leg.account_id].balance for leg in legs],
-            now,
             [account.pk for account in touched],
             [account.balance for account in touched],
             [account.held for account in touched],
@@ -181,7 +179,7 @@ def _post_in_one_statement(
     )
     pgsql.mark_saved(txn)
     for account in touched:
-        account.updated_at = now
+        account.updated_at = txn.created_at
 
 
 def check_transfer(*, debtor: Account, creditor: Account, amount: int, currency: str) -> None:
