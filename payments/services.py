@@ -145,10 +145,7 @@ def payment_authorize(
             )
             payment.status = Payment.Status.AUTHORIZED
             payment.expires_at = now + timedelta(seconds=settings.PAYMENT_AUTHORIZATION_TTL)
-    if pgsql.available():
-        pgsql.insert(payment)  # the same row as save(), without the ORM's compiler
-    else:
-        payment.save()
+    pgsql.insert(payment)  # the same row as save(), without the ORM's compiler
     if payment.status == Payment.Status.COMPLETED:
         webhooks.emit(
             merchant=merchant,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
 from accounts import ledger, pgsql
 from accounts.models import Account, LedgerEntry, LedgerTransaction
 from tests.factories import AccountFactory, fund
-
-pytestmark = pytest.mark.skipif(
-    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
-    reason="accounts.pgsql is the PostgreSQL path; other databases use the ORM's",
-)
 
 
 @pytest.mark.django_db

@@ -42,8 +42,6 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=100_000)
 
     def handle(self, *args, rows, **options):
-        if connection.vendor != "postgresql":
-            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
         redis_process = self._ensure_redis()
         try:
             result = self._run(rows)
@@ -116,7 +114,7 @@ class Command(BaseCommand):
             "execution_seconds": round(execution_seconds, 2),
             "execution_rows_per_s": round(batch.succeeded_count / execution_seconds),
             "peak_memory_mb": round(peak_kb / 1024, 1),
-            "database": connection.vendor,
+            "database": connection.display_name,
             "batch_status": batch.status,
             "paid_rows": batch.succeeded_count,
             "ledger_ok": check["ok"],

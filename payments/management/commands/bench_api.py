@@ -48,8 +48,6 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
 
     def handle(self, *args, seconds, clients, workers, threads, **options):
-        if connection.vendor != "postgresql":
-            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
         levels = [int(level) for level in clients.split(",")]
         jobs = self._setup(max(levels))
         workers = workers or (os.cpu_count() or 2) * 2
@@ -88,7 +86,7 @@ class Command(BaseCommand):
         self.stdout.write(
             json.dumps(
                 {
-                    "database": connection.vendor,
+                    "database": connection.display_name,
                     "gunicorn_workers": workers,
                     "gunicorn_threads": threads,
                     "seconds_per_level": seconds,
