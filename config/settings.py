@@ -120,7 +120,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # The payment hot path (accounts.pgsql) prepares its statements once per connection:
+    # The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
     # Django leaves psycopg's prepared statements off unless a threshold is given. Set
     # DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
     DATABASES["default"]["OPTIONS"] = {
@@ -233,9 +233,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # How many proxies of ours stand in front and append to X-Forwarded-For; 0 (default):
 # none, and the header is ignored. The audit trail and the lock-out read the same address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
-AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.identity.audit.client_ip"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "accounts.identity.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 
 # --- Security headers (secure cookies and HSTS outside DEBUG) -------------------

@@ -13,8 +13,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts import currency as iso4217
-from accounts import pgsql
+from accounts.ledger import currency as iso4217
+from accounts.ledger import pgsql
 from accounts.models import Account, LedgerEntry, LedgerTransaction, Merchant
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 

@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from accounts import pgsql
+from accounts.ledger import pgsql
 from accounts.models import Merchant
 from payments.models import MerchantAPIKey
 

@@ -17,10 +17,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from accounts import roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
-from accounts.selectors import ledger_verify
 from batches import services
 from batches.models import Batch, BatchItem
 from payments.models import Payment

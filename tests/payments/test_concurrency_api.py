@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
-from accounts.selectors import ledger_verify
 from payments.models import Payment
 from tests.factories import fund
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
-from accounts.selectors import ledger_verify
+from accounts.ledger.selectors import ledger_verify
 from payments.models import IdempotencyRecord, Payment
 
 

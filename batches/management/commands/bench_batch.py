@@ -24,11 +24,12 @@ from django.core.files import File
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from accounts import ledger, roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger import posting
+from accounts.ledger.selectors import ledger_verify
+from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant, User
-from accounts.selectors import ledger_verify
-from accounts.services import account_open, merchant_create
 from batches import services
 from batches.models import Batch
 
@@ -66,8 +67,8 @@ class Command(BaseCommand):
         debtor = account_open(
             currency="EUR", merchant_id=merchant.pk, number=f"BENCHPAYROLL{run_id}", actor=actor
         )
-        ledger.transfer(
-            debtor_id=ledger.funding_account("EUR").pk,
+        posting.transfer(
+            debtor_id=posting.funding_account("EUR").pk,
             creditor_id=debtor.pk,
             amount=rows * 10_000,
             currency="EUR",

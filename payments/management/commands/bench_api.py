@@ -20,11 +20,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from accounts import ledger, money
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import money, posting
+from accounts.ledger.selectors import ledger_verify
+from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant
-from accounts.selectors import ledger_verify
-from accounts.services import account_open, merchant_create
 from payments import services
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -118,8 +118,8 @@ class Command(BaseCommand):
                 currency="EUR", merchant_id=merchant.pk, number=number, actor=actor
             )
             if account.balance < money.to_minor("1000000", "EUR"):
-                ledger.transfer(
-                    debtor_id=ledger.funding_account("EUR").pk,
+                posting.transfer(
+                    debtor_id=posting.funding_account("EUR").pk,
                     creditor_id=account.pk,
                     amount=money.to_minor("100000000", "EUR"),
                     currency="EUR",

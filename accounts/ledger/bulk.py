@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from django.db import connection, models
 
-from accounts import pgsql
+from accounts.ledger import pgsql
 
 
 def _array_type(field: models.Field) -> str:

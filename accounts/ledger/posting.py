@@ -15,8 +15,8 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import bulk, money, pgsql
-from accounts.errors import (
+from accounts.ledger import bulk, money, pgsql
+from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
     CurrencyMismatch,
@@ -26,7 +26,7 @@ from accounts.errors import (
     LedgerError,
     SameAccount,
 )
-from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction
+from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
 
 FUNDING_OVERDRAFT = 10**15
 
