@@ -189,6 +189,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # ReDoc's default theme names Montserrat and Roboto, which drf-spectacular's page fetches
+    # from Google Fonts; templates/drf_spectacular/redoc.html does not: system fonts instead.
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+                "headings": {
+                    "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
+                },
+                "code": {"fontFamily": 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace'},
+            },
+        },
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "payments.models.Payment.Status",
