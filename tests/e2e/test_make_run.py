@@ -148,7 +148,7 @@ def test_serves_login_admin_and_a_worker_on_the_embedded_servers(product):
     assert servers.stdout.split(), "no PostgreSQL server runs on this DATA_DIR"
 
     # The worker answers a job enqueued on the embedded Redis.
-    result = product.run_job("accounts.ledger.posting.jobs.verify_ledger")
+    result = product.run_job("accounts.ledger.jobs.verify_ledger")
     assert result["ok"] is True
     assert result["accounts_checked"] >= 7  # the seeded demo accounts
     assert "maker-demo-2026" in product.output()  # the demo credentials are printed
@@ -166,7 +166,7 @@ def test_a_killed_worker_is_started_again(product):
         time.sleep(0.25)
     assert len(pids) == 1 and pids != [worker], f"no new worker: {pids}"
 
-    assert product.run_job("accounts.ledger.posting.jobs.verify_ledger")["ok"] is True
+    assert product.run_job("accounts.ledger.jobs.verify_ledger")["ok"] is True
     assert get(f"{product.base}/healthz")[0] == 200
     assert product.launcher.poll() is None
     assert f"the worker stopped (status -{signal.SIGKILL.value}); starting it again" in (
