@@ -35,6 +35,7 @@ from batches.models import Approval, Batch
 PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")
 NOT_PAID_SHOWN = 200
+ROWS_SHOWN = 50
 WAITING_SHOWN = 20
 # The page polls its progress while a worker has something to do; a batch awaiting a
 # person's decision, or scheduled for a later day, does not change by itself soon.
@@ -189,6 +190,8 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         "totals": sorted(selectors.totals_by_currency(batch).items()),
         "debtor_totals": selectors.totals_by_debtor(batch),
         "not_paid": selectors.not_paid_items(batch, limit=NOT_PAID_SHOWN),
+        "rows": selectors.first_items(batch, limit=ROWS_SHOWN),
+        "rows_shown": ROWS_SHOWN,
         "not_paid_count": batch.invalid_count + batch.failed_count,
         "not_paid_shown": NOT_PAID_SHOWN,
         "approvals": approvals,

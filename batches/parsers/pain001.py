@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Context, Decimal, Inexact
 from typing import BinaryIO
 
 from lxml import etree
 
+from . import references
 from .base import (
     HEAD_SIZE,
     MAX_VALUE_LENGTH,
@@ -83,7 +84,7 @@ class Pain001Parser:
         self.format = version
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
         # .03: <ReqdExctnDt>2024-05-03</ReqdExctnDt>; .09 on: <ReqdExctnDt><Dt>... or <DtTm>...
-        # (Agents' BIC became BICFI in .09 as well; nothing here reads agents.)
+        # (Agents' BIC became BICFI in .09 as well; the row reader takes either.)
         self.execution_date_wrapped = execution_date_wrapped
 
     def __repr__(self) -> str:
@@ -120,6 +121,9 @@ class _Block:
     payment_information_id: str
     debtor_account: str
     execution_date: date
+    execution_datetime: datetime | None
+    ultimate_debtor: str
+    index: int
     declared_count: int | None
     declared_control_sum: Decimal | None
     count: int = 0
@@ -148,23 +152,49 @@ class _Reader:
                 (
                     "p:PmtId/p:InstrId",
                     "p:PmtId/p:EndToEndId",
+                    "p:PmtId/p:UETR",
                     "p:Amt/p:InstdAmt",
+                    "p:Amt/p:EqvtAmt/p:Amt",
+                    "p:Amt/p:EqvtAmt/p:CcyOfTrf",
+                    "p:UltmtDbtr/p:Nm",
+                    "p:CdtrAgt/p:FinInstnId/p:BIC",
+                    "p:CdtrAgt/p:FinInstnId/p:BICFI",
                     "p:Cdtr/p:Nm",
                     "p:CdtrAcct/p:Id/p:IBAN",
                     "p:CdtrAcct/p:Id/p:Othr/p:Id",
+                    "p:UltmtCdtr/p:Nm",
                     "p:RmtInf/p:Ustrd",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Cd",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Prtry",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Ref",
                 )
             ),
             namespaces={"p": parser.namespace},
         )
-        # Each selected element's tag names its field unambiguously (Nm and Id occur once).
-        self.t_instruction_id = ns + "InstrId"
-        self.t_end_to_end_id = ns + "EndToEndId"
-        self.t_amount = ns + "InstdAmt"
-        self.t_creditor_name = ns + "Nm"
-        self.t_iban = ns + "IBAN"
-        self.t_other_id = ns + "Id"
-        self.t_remittance = ns + "Ustrd"
+        # A selected element is named by its tag and its parent's tag: Nm occurs under Cdtr,
+        # UltmtDbtr and UltmtCdtr, Amt under EqvtAmt only.
+        self.fields = {
+            (ns + parent, ns + tag): name
+            for parent, tag, name in (
+                ("PmtId", "InstrId", "InstrId"),
+                ("PmtId", "EndToEndId", "EndToEndId"),
+                ("PmtId", "UETR", "UETR"),
+                ("Amt", "InstdAmt", "InstdAmt"),
+                ("EqvtAmt", "Amt", "EqvtAmt/Amt"),
+                ("EqvtAmt", "CcyOfTrf", "EqvtAmt/CcyOfTrf"),
+                ("UltmtDbtr", "Nm", "UltmtDbtr/Nm"),
+                ("FinInstnId", "BIC", "CdtrAgt/BIC"),
+                ("FinInstnId", "BICFI", "CdtrAgt/BIC"),
+                ("Cdtr", "Nm", "Cdtr/Nm"),
+                ("Id", "IBAN", "CdtrAcct/IBAN"),
+                ("Othr", "Id", "CdtrAcct/Othr/Id"),
+                ("UltmtCdtr", "Nm", "UltmtCdtr/Nm"),
+                ("RmtInf", "Ustrd", "Ustrd"),
+                ("CdOrPrtry", "Cd", "CdtrRefInf/Tp"),
+                ("CdOrPrtry", "Prtry", "CdtrRefInf/Tp"),
+                ("CdtrRefInf", "Ref", "CdtrRefInf/Ref"),
+            )
+        }
         self.events = secure_iterparse(
             source, (self.tag_group, self.tag_block, self.tag_transaction)
         )
@@ -204,8 +234,12 @@ class _Reader:
                 f" the limit is {self.max_rows}",
             )
         initiating_party = (element.findtext(self.path("InitgPty", "Nm")) or "").strip()
+        created_at = (element.findtext(self.path("CreDtTm")) or "").strip()
+        control_sum_text = (element.findtext(self.path("CtrlSum")) or "").strip()
         element.clear()
         return FileHeader(
+            created_at=created_at[:40],
+            declared_control_sum_text=control_sum_text[:40],
             format=self.parser.format,
             message_id=message_id,
             declared_count=self.declared_count,
@@ -215,6 +249,7 @@ class _Reader:
 
     def rows(self) -> Iterator[ParsedRow]:
         count = 0
+        blocks = 0
         control_sum = Decimal(0)
         block: _Block | None = None
         while (element := self._next()) is not None:
@@ -225,7 +260,8 @@ class _Reader:
                         "FF01", f"CdtTrfTxInf outside a PmtInf on line {element.sourceline}"
                     )
                 if block is None or block.element is not parent:
-                    block = self._block(parent)
+                    blocks += 1
+                    block = self._block(parent, blocks)
                 count += 1
                 if count > self.max_rows:
                     raise too_many_rows(self.max_rows)
@@ -269,7 +305,7 @@ class _Reader:
             return f"PmtInf {identifier[:35]!r}"
         return f"the PmtInf on line {element.sourceline}"
 
-    def _block(self, element: etree._Element) -> _Block:
+    def _block(self, element: etree._Element, index: int) -> _Block:
         # Called at the block's first CdtTrfTxInf: everything before it in the PmtInf has been
         # parsed, and is pruned right after, so this is the one chance to read it.
         path = self.path
@@ -282,12 +318,18 @@ class _Reader:
         if not debtor_account:
             raise FileRejected("FF01", f"{label} has no DbtrAcct/Id/IBAN or DbtrAcct/Id/Othr/Id")
         declared_count = element.findtext(path("NbOfTxs"))
+        execution_date, execution_datetime = self._execution_date(element, label)
         return _Block(
             element=element,
             label=label,
             payment_information_id=(element.findtext(path("PmtInfId")) or "").strip(),
             debtor_account=debtor_account,
-            execution_date=self._execution_date(element, label),
+            execution_date=execution_date,
+            execution_datetime=execution_datetime,
+            ultimate_debtor=(element.findtext(path("UltmtDbtr", "Nm")) or "").strip()[
+                :MAX_VALUE_LENGTH
+            ],
+            index=index,
             declared_count=(
                 None if declared_count is None else _count(declared_count, f"{label} NbOfTxs")
             ),
@@ -296,7 +338,7 @@ class _Reader:
             ),
         )
 
-    def _execution_date(self, element: etree._Element, label: str) -> date:
+    def _execution_date(self, element: etree._Element, label: str) -> tuple[date, datetime | None]:
         wrapper = element.find(self.path("ReqdExctnDt"))
         if wrapper is None:
             raise FileRejected("FF01", f"{label} has no ReqdExctnDt")
@@ -313,7 +355,10 @@ class _Reader:
         try:
             if match is None:
                 raise ValueError(text)
-            return date.fromisoformat(match.group(1))
+            if pattern is _DATE_TIME:
+                # The date the sender wrote, in its own time zone: 23:30-05:00 is that day.
+                return date.fromisoformat(match.group(1)), datetime.fromisoformat(text)
+            return date.fromisoformat(match.group(1)), None
         except ValueError:
             expected = "a date and time" if pattern is _DATE_TIME else "a date (YYYY-MM-DD)"
             raise FileRejected("FF01", f"{label} {what} {text[:40]!r} is not {expected}") from None
@@ -323,30 +368,40 @@ class _Reader:
     ) -> tuple[ParsedRow, Decimal | None]:
         texts: dict[str, str] = {}
         remittance: list[str] = []
-        amount_element = None
+        fields = self.fields
         for field in self.select_fields(element):
-            tag = field.tag
-            if tag == self.t_remittance:
-                if text := (field.text or "").strip():
+            parent = field.getparent()
+            name = fields.get((parent.tag if parent is not None else "", field.tag))
+            if name is None:
+                continue
+            text = (field.text or "").strip()
+            if name == "Ustrd":
+                if text:
                     remittance.append(text)
-            elif tag == self.t_amount:
-                amount_element = field
-            else:
-                texts[tag] = (field.text or "").strip()
+            elif name == "InstdAmt" or name == "EqvtAmt/Amt":
+                texts["amount"] = text
+                texts["currency"] = (field.get("Ccy") or "").strip()
+                texts["amount_kind"] = name
+            elif name not in texts:  # the first Strd/CdtrRefInf with a reference counts
+                texts[name] = text
         problems: list[str] = []
-        instruction_id = texts.get(self.t_instruction_id, "")
+        equivalent = texts.get("amount_kind") == "EqvtAmt/Amt"
         values = {
-            "CdtrAcct": texts.get(self.t_iban) or texts.get(self.t_other_id, ""),
-            "InstdAmt": "",
-            "InstdAmt/@Ccy": "",
+            "CdtrAcct": texts.get("CdtrAcct/IBAN") or texts.get("CdtrAcct/Othr/Id", ""),
+            "Amt": texts.get("amount", ""),
+            "Amt/@Ccy": texts.get("currency", ""),
+            "CcyOfTrf": texts.get("EqvtAmt/CcyOfTrf", "") if equivalent else "",
             "RmtInf/Ustrd": " ".join(remittance),
-            "Cdtr/Nm": texts.get(self.t_creditor_name, ""),
-            "EndToEndId": texts.get(self.t_end_to_end_id, ""),
-            "InstrId": instruction_id,
+            "Cdtr/Nm": texts.get("Cdtr/Nm", ""),
+            "EndToEndId": texts.get("EndToEndId", ""),
+            "InstrId": texts.get("InstrId", ""),
+            "UETR": texts.get("UETR", ""),
+            "CdtrRefInf/Ref": texts.get("CdtrRefInf/Ref", ""),
+            "CdtrRefInf/Tp": texts.get("CdtrRefInf/Tp", ""),
+            "CdtrAgt/BIC": texts.get("CdtrAgt/BIC", ""),
+            "UltmtDbtr/Nm": texts.get("UltmtDbtr/Nm", "") or block.ultimate_debtor,
+            "UltmtCdtr/Nm": texts.get("UltmtCdtr/Nm", ""),
         }
-        if amount_element is not None:
-            values["InstdAmt"] = (amount_element.text or "").strip()
-            values["InstdAmt/@Ccy"] = (amount_element.get("Ccy") or "").strip()
         if max(map(len, values.values())) > MAX_VALUE_LENGTH:
             for name, text in values.items():
                 if len(text) > MAX_VALUE_LENGTH:
@@ -354,22 +409,35 @@ class _Reader:
                     values[name] = text[:MAX_VALUE_LENGTH]
         if not values["CdtrAcct"]:
             problems.append("no creditor account (CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id)")
-        amount = values["InstdAmt"]
+        amount = values["Amt"]
+        what = "EqvtAmt/Amt" if equivalent else "InstdAmt"
         if not amount:
-            problems.append("no amount (Amt/InstdAmt)")
-        elif not values["InstdAmt/@Ccy"]:
-            problems.append("InstdAmt has no Ccy")
+            problems.append("no amount (Amt/InstdAmt or Amt/EqvtAmt/Amt)")
+        elif not values["Amt/@Ccy"]:
+            problems.append(f"{what} has no Ccy")
+        if problem := references.problem(values["CdtrRefInf/Tp"], values["CdtrRefInf/Ref"]):
+            problems.append(problem)
         row = ParsedRow(
             row=count,
             creditor_account=values["CdtrAcct"],
             amount=amount,
-            currency=values["InstdAmt/@Ccy"],
-            reference=values["RmtInf/Ustrd"] or values["InstrId"],
+            currency=values["Amt/@Ccy"],
+            reference=values["RmtInf/Ustrd"] or values["CdtrRefInf/Ref"],
             creditor_name=values["Cdtr/Nm"],
             end_to_end_id=values["EndToEndId"],
             debtor_account=block.debtor_account,
             execution_date=block.execution_date,
+            execution_datetime=block.execution_datetime,
             payment_information_id=block.payment_information_id,
+            block=block.index,
+            instruction_id=values["InstrId"],
+            uetr=values["UETR"],
+            transfer_currency=values["CcyOfTrf"],
+            creditor_reference=values["CdtrRefInf/Ref"],
+            creditor_reference_type=values["CdtrRefInf/Tp"],
+            creditor_agent_bic=values["CdtrAgt/BIC"],
+            ultimate_debtor=values["UltmtDbtr/Nm"],
+            ultimate_creditor=values["UltmtCdtr/Nm"],
             problem="; ".join(problems),
         )
         return row, parse_decimal(amount)

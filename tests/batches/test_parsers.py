@@ -297,9 +297,13 @@ def test_pain001_03_header_and_rows():
         debtor_account="DE89370400440532013000",
         execution_date=date(2026, 5, 4),
         payment_information_id="PMT-03-A",
+        block=1,
+        instruction_id="INSTR-1",
+        creditor_agent_bic="DEUTDEFFXXX",
     )
-    # No RmtInf: the reference falls back to InstrId; NOTPROVIDED is kept as is.
-    assert (rows[1].creditor_account, rows[1].reference) == ("ACC-0002", "INSTR-2")
+    # No RmtInf: no reference (InstrId is the sender's own, kept apart); NOTPROVIDED as is.
+    assert (rows[1].creditor_account, rows[1].reference) == ("ACC-0002", "")
+    assert rows[1].instruction_id == "INSTR-2"
     assert (rows[1].end_to_end_id, rows[1].creditor_name) == ("NOTPROVIDED", "Bob & Sons")
     # Several Ustrd lines are joined; values are stripped; no InstrId is fine.
     assert (rows[2].creditor_account, rows[2].reference) == ("ACC-0003", "Invoice 7 and 8")
@@ -335,7 +339,7 @@ def test_pain001_09_rows_carry_their_own_blocks_debtor_account_and_date():
         "USD",
         "Licence <2026>",
     )
-    assert rows[1].reference == "I-2"
+    assert (rows[1].reference, rows[1].instruction_id) == ("", "I-2")
 
 
 def test_detect_picks_the_parser_by_content():
@@ -501,7 +505,7 @@ def test_pain001_row_problems():
 
     assert [row.problem for row in rows] == [
         "no creditor account (CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id)",
-        "no amount (Amt/InstdAmt)",
+        "no amount (Amt/InstdAmt or Amt/EqvtAmt/Amt)",
         "InstdAmt has no Ccy",
         "RmtInf/Ustrd is longer than 500 characters",
         "",
