@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from batches import schemas
+
 from . import references
 from .base import (
     HEAD_SIZE,
@@ -40,17 +42,23 @@ _DATE_TIME = re.compile(
 
 
 def secure_iterparse(
-    source: _Rejoined | BinaryIO, tags: tuple[str, ...]
+    source: _Rejoined | _Lines | BinaryIO,
+    tags: tuple[str, ...] | None,
+    *,
+    schema: etree.XMLSchema | None = None,
+    events: tuple[str, ...] = ("end",),
 ) -> etree.iterparse[tuple[str, etree._Element]]:
-    """lxml's iterparse with every door to the outside closed.
+    """lxml's iterparse with every door to the outside closed, validating as it goes.
 
     `parse` refuses a DTD before this runs; these options are the second lock: entities stay
     unexpanded, no DTD is loaded, nothing is fetched, and huge text nodes or deep trees fail.
+    With `schema`, libxml2 validates each element as it is parsed (memory stays flat).
     """
     return etree.iterparse(
         source,
-        events=("end",),
+        events=events,  # type: ignore[arg-type]
         tag=tags,
+        schema=schema,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -75,6 +83,43 @@ class _Rejoined:
         else:
             data, self._head = self._head[:size], self._head[size:]
         return data
+
+
+class _Lines:
+    """The stream a line at a time, so that a schema error is seen at the line that has it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.readline(size if size and size > 0 else -1)
+
+
+_NAMESPACE_IN_MESSAGE = re.compile(r"\{urn:[^}]*\}")
+
+
+def schema_error_line(stream: BinaryIO, schema: etree.XMLSchema) -> tuple[int, str]:
+    # `schema` must not be the one of a parse still alive (see batches.schemas.schema).
+    """Where in `stream` the first schema error is, and libxml2's message for it.
+
+    libxml2 reports no line for errors found while streaming, so the file is read once more,
+    a line at a time, up to the first error; elements are dropped as they end.
+    """
+    stream.seek(0)
+    events = secure_iterparse(_Lines(stream), None, schema=schema, events=("start", "end"))
+    line = 0
+    try:
+        for event, element in events:
+            line = element.sourceline or line
+            if events.error_log:
+                break
+            if event == "end":
+                _prune(element)
+    except etree.XMLSyntaxError:
+        pass
+    errors = [error for error in events.error_log if error.level_name in ("ERROR", "FATAL")]
+    message = errors[0].message if errors else "the file does not follow its schema"
+    return line, _NAMESPACE_IN_MESSAGE.sub("", message)
 
 
 class Pain001Parser:
@@ -107,7 +152,7 @@ class Pain001Parser:
                 f"the root element is {prolog.root} in namespace {prolog.namespace or '(none)'},"
                 f" not Document in {self.namespace}",
             )
-        reader = _Reader(self, _Rejoined(head, stream), max_rows)
+        reader = _Reader(self, _Rejoined(head, stream), max_rows, stream)
         header = reader.group_header()
         return ParsedFile(header, reader.rows())
 
@@ -131,7 +176,9 @@ class _Block:
 
 
 class _Reader:
-    def __init__(self, parser: Pain001Parser, source: _Rejoined, max_rows: int) -> None:
+    def __init__(
+        self, parser: Pain001Parser, source: _Rejoined, max_rows: int, stream: BinaryIO
+    ) -> None:
         ns = "{" + parser.namespace + "}"
 
         def path(*steps: str) -> str:
@@ -140,6 +187,8 @@ class _Reader:
         self.parser = parser
         self.max_rows = max_rows
         self.tag_document = ns + "CstmrCdtTrfInitn"
+        self.tag_root = ns + "Document"
+        self.root_ended = False
         self.tag_group = ns + "GrpHdr"
         self.tag_block = ns + "PmtInf"
         self.tag_transaction = ns + "CdtTrfTxInf"
@@ -195,20 +244,62 @@ class _Reader:
                 ("CdtrRefInf", "Ref", "CdtrRefInf/Ref"),
             )
         }
+        self.stream = stream
+        self.schema = schemas.schema(parser.format)
         self.events = secure_iterparse(
-            source, (self.tag_group, self.tag_block, self.tag_transaction)
+            source,
+            (self.tag_group, self.tag_block, self.tag_transaction, self.tag_root),
+            schema=self.schema,
         )
         self.declared_count = 0
         self.declared_control_sum: Decimal | None = None
 
     def _next(self) -> etree._Element | None:
         try:
-            return next(self.events)[1]
+            element = next(self.events)[1]
         except StopIteration:
+            # With a schema and entities unresolved, libxml2 may end a cut-short file without
+            # an error; the root's end is the proof that the file is whole.
+            if not self.root_ended:
+                raise self._malformed() from None
             return None
-        except etree.ParseError as error:
+        except etree.ParseError:
+            if self._schema_failed():
+                raise self._schema_rejection() from None
+            raise self._malformed() from None
+        # Checked at every element handed out, before anything is read from it: what the
+        # schema refuses never reaches the checks below, and a bad file stops early.
+        if self.events.error_log and self._schema_failed():
+            raise self._schema_rejection()
+        if element.tag == self.tag_root:
+            self.root_ended = True
+            return self._next()
+        return element
+
+    def _malformed(self) -> FileRejected:
+        """Why the file is not well-formed XML, from a second pass without the schema.
+
+        Validating hides the parser's own message (it becomes "no element found"), so the
+        file is read again as plain XML, which says what is wrong and on which line.
+        """
+        self.stream.seek(0)
+        events = secure_iterparse(_Lines(self.stream), None)
+        try:
+            for _, element in events:
+                _prune(element)
+        except etree.XMLSyntaxError as error:
             line = error.position[0] if error.position else "?"
-            raise FileRejected("FF01", f"malformed XML on line {line}: {error.msg}") from None
+            return FileRejected("FF01", f"malformed XML on line {line}: {error.msg}"[:500])
+        return FileRejected("FF01", "malformed XML: the file ends before its Document does")
+
+    def _schema_failed(self) -> bool:
+        return any(error.domain_name == "SCHEMASV" for error in self.events.error_log)
+
+    def _schema_rejection(self) -> FileRejected:
+        line, message = schema_error_line(self.stream, schemas.schema(self.parser.format))
+        return FileRejected(
+            "FF01", f"not a valid {self.parser.format} file: line {line}: {message}"[:500]
+        )
 
     def group_header(self) -> FileHeader:
         element = self._next()

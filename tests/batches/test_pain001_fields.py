@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from batches import services
-from batches.parsers import parse
+from batches import schemas, services
+from batches.parsers import FileRejected, parse
 from batches.parsers.references import creditor_reference_is_valid, qr_reference_is_valid
 from tests.factories import AccountFactory, fund
 
@@ -240,3 +240,45 @@ def test_the_api_items_and_the_batch_page_carry_the_file_fields(swiss, client):
         "2026-05-04T08:15:30.123+02:00",
     ):
         assert shown in page, shown
+
+
+# --- the official XSD, checked while streaming ----------------------------------------------
+
+
+def test_a_schema_error_refuses_the_file_with_its_line_and_the_schemas_message():
+    data = (FILES / "sps_qr_two_debtors.xml").read_bytes()
+    lines = data.split(b"\n")
+    line = next(n for n, text in enumerate(lines, 1) if b"INSTR-CHF-2" in text)
+    # An InstrId longer than Max35Text, in the second transaction.
+    data = data.replace(b"INSTR-CHF-2", b"I" * 36)
+
+    with pytest.raises(FileRejected) as caught:
+        list(parse(io.BytesIO(data), max_rows=10))
+
+    assert caught.value.code == "FF01"
+    assert caught.value.message == (
+        f"not a valid pain.001.001.09 file: line {line}: Element 'InstrId': [facet 'maxLength']"
+        " The value has a length of '36'; this exceeds the allowed maximum length of '35'."
+    )
+
+
+def test_each_version_is_checked_against_its_own_schema():
+    # BICFI is .09's name; a .03 file must say BIC.
+    data = (FILES / "epc_sct_no_instrid.xml").read_bytes().replace(b"BIC>", b"BICFI>")
+
+    with pytest.raises(FileRejected) as caught:
+        list(parse(io.BytesIO(data), max_rows=10))
+
+    assert caught.value.message.startswith("not a valid pain.001.001.03 file: line 24: ")
+    assert "Element 'BICFI': This element is not expected." in caught.value.message
+
+
+def test_the_schemas_come_from_the_installed_packages():
+    assert schemas.schema_path("pain.001.001.03").parts[-3:] == (
+        "sepaxml",
+        "schemas",
+        "pain.001.001.03.xsd",
+    )
+    assert "site-packages" in str(schemas.schema_path("pain.001.001.09"))
+    for message in schemas.SOURCES:
+        assert schemas.schema(message) is not None
