@@ -14,7 +14,13 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -28,9 +34,10 @@ from accounts.models import User
 from accounts.roles import APPROVER, OPERATOR, has_role
 from accounts.selectors import audit_events_of
 from batches import selectors, services
-from batches.api.views import csv_response, xml_response
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
+from batches.pain002 import DEFAULT_VERSION, VERSIONS
+from batches.responses import csv_response, unknown_version, xml_response
 
 PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")
@@ -317,8 +324,11 @@ def batch_report_csv(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
 @operator_required
 def batch_report_xml(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
     batch = _batch(batch_id)
+    version = request.GET.get("version", DEFAULT_VERSION)
+    if version not in VERSIONS:
+        return HttpResponseBadRequest(unknown_version(version), content_type="text/plain")
     _report_taken(request, batch, "report.xml")
-    return xml_response(batch)
+    return xml_response(batch, version)
 
 
 @never_cache

@@ -254,7 +254,7 @@ class _Reader:
         self.declared_count = 0
         self.declared_control_sum: Decimal | None = None
 
-    def _next(self) -> etree._Element | None:
+    def _next(self, *, check_schema: bool = True) -> etree._Element | None:
         try:
             element = next(self.events)[1]
         except StopIteration:
@@ -269,7 +269,7 @@ class _Reader:
             raise self._malformed() from None
         # Checked at every element handed out, before anything is read from it: what the
         # schema refuses never reaches the checks below, and a bad file stops early.
-        if self.events.error_log and self._schema_failed():
+        if check_schema and self.events.error_log and self._schema_failed():
             raise self._schema_rejection()
         if element.tag == self.tag_root:
             self.root_ended = True
@@ -302,7 +302,12 @@ class _Reader:
         )
 
     def group_header(self) -> FileHeader:
-        element = self._next()
+        # The schema's verdict waits for the first row: libxml2 reads ahead, so an error far
+        # into the file may already be logged, and the report of a refused file still names
+        # its MsgId, NbOfTxs and CtrlSum as far as the GrpHdr can be read.
+        element = self._next(check_schema=False)
+        if element is not None and self._schema_failed():
+            return self._header_as_written(element)
         if element is None:
             raise FileRejected("FF01", "the file has no GrpHdr: it is not a credit transfer")
         parent = element.getparent()
@@ -337,6 +342,25 @@ class _Reader:
             declared_control_sum=self.declared_control_sum,
             initiating_party=initiating_party,
         )
+
+    def _header_as_written(self, element: etree._Element) -> FileHeader:
+        """What a GrpHdr says, read leniently: the file is refused at the first row anyway."""
+        if element.tag != self.tag_group:
+            raise self._schema_rejection()
+
+        def text(name: str) -> str:
+            return (element.findtext(self.path(name)) or "").strip()[:40]
+
+        count, control_sum = text("NbOfTxs"), text("CtrlSum")
+        header = FileHeader(
+            format=self.parser.format,
+            message_id=text("MsgId"),
+            created_at=text("CreDtTm"),
+            declared_count=int(count) if _COUNT.fullmatch(count) else None,
+            declared_control_sum_text=control_sum if parse_decimal(control_sum) is not None else "",
+        )
+        element.clear()
+        return header
 
     def rows(self) -> Iterator[ParsedRow]:
         count = 0
