@@ -47,6 +47,29 @@ UPLOAD_COLUMNS = [
 ]
 
 
+# What each column of the CSV upload format means, for the upload page and the sample file.
+CSV_COLUMNS = [
+    ("creditor_account", True, "the payee's account number at this hub (an IBAN or our number)"),
+    ("amount", True, "a decimal in major units with a point, no thousands separator: 1250.00"),
+    ("currency", True, "ISO 4217 code; must be the debtor account's currency: EUR"),
+    (
+        "reference",
+        True,
+        "remittance text for the payee; the column is required, a cell may be empty",
+    ),
+    ("creditor_name", False, "the payee's name, shown to the approver"),
+    ("end_to_end_id", False, "your id for the payment, echoed in the reports; unique in the file"),
+]
+SAMPLE_ROWS = [
+    ("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
+    ("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+]
+
+
+def sample_csv() -> Iterator[str]:
+    return csv_lines(UPLOAD_COLUMNS, SAMPLE_ROWS)
+
+
 def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
     return batch.items.filter(**filters).order_by("row").iterator(chunk_size=5000)
 

@@ -20,6 +20,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseBase,
+    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -33,7 +34,7 @@ from accounts.keyset import keyset_page
 from accounts.models import User
 from accounts.roles import APPROVER, OPERATOR, has_role
 from accounts.selectors import audit_events_of
-from batches import selectors, services
+from batches import reports, selectors, services
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
 from batches.pain002 import DEFAULT_VERSION, VERSIONS
@@ -163,7 +164,15 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return redirect("batches:detail", batch_id=batch.pk)
     else:
         form = BatchUploadForm()
-    return render(request, "batches/upload.html", {"form": form})
+    return render(request, "batches/upload.html", {"form": form, "columns": reports.CSV_COLUMNS})
+
+
+@operator_required
+def batch_sample_csv(request: HttpRequest) -> HttpResponseBase:
+    """A CSV in the upload format with two rows, to start from."""
+    response = StreamingHttpResponse(reports.sample_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="batch-sample.csv"'
+    return response
 
 
 # --- one batch ----------------------------------------------------------------------------
