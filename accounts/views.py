@@ -10,6 +10,7 @@ its statement: read only (freezing an account stays in the admin).
 from __future__ import annotations
 
 from base64 import b32encode
+from datetime import date, timedelta
 from typing import cast
 from urllib.parse import urlencode
 from uuid import UUID
@@ -24,6 +25,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -211,12 +213,28 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "ledger/account_list.html", {"form": form, "page": page})
 
 
+STATEMENT_DAYS = 30
+
+
+def _statement_period(request: HttpRequest) -> tuple[selectors.Period, str]:
+    """The statement's period from ?from=&to= (the last 30 days by default), and why not."""
+    today = timezone.localdate()
+    default = selectors.period(today - timedelta(days=STATEMENT_DAYS - 1), today)
+    try:
+        first = date.fromisoformat(request.GET.get("from") or default.first_day.isoformat())
+        last = date.fromisoformat(request.GET.get("to") or default.last_day.isoformat())
+        return selectors.period(first, last), ""
+    except ValueError as error:  # a bad date, or PeriodError
+        return default, f"The period was not understood ({error}); showing the last 30 days."
+
+
 @never_cache
 @operator_required
 def account_detail(request: HttpRequest, account_id: UUID) -> HttpResponse:
     account = get_object_or_404(Account.objects.select_related("merchant"), pk=account_id)
+    span, period_error = _statement_period(request)
     statement = keyset_page(
-        selectors.account_entries(account=account),
+        selectors.period_entries(account=account, span=span),
         ordering=("-id",),
         cursor=request.GET.get("cursor", ""),
         size=STATEMENT_PAGE_SIZE,
@@ -226,6 +244,9 @@ def account_detail(request: HttpRequest, account_id: UUID) -> HttpResponse:
         "ledger/account_detail.html",
         {
             "account": account,
+            "span": span,
+            "period_error": period_error,
+            "balances": selectors.balances(account, span),
             "statement": statement,
             "holds": selectors.account_active_holds(account=account),
             "audit_events": selectors.audit_events_of(target=account),

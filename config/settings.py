@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "batches",
+    "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
 ]
 
 MIDDLEWARE = [
