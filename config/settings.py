@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "batches",
+    "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
 ]
 
 MIDDLEWARE = [
