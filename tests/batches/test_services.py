@@ -67,6 +67,7 @@ def test_happy_path_csv_is_validated_approved_and_paid(desk):
         (("PAYEE0000", "1.001", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "abc", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "-5.00", "EUR", "r", ""), "AM02"),
+        (("PAYEE0000", "99.9999999999999999999999999999", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "1.00", "USD", "r", ""), "AM03"),
         (("PAYEE0000", "1.00", "XYZ", "r", ""), "AM03"),
     ],
@@ -284,6 +285,19 @@ def test_pain001_happy_path_pays_from_the_pmtinf_debtor(desk, pain_accounts):
     assert batch.status == "completed"
     pain_accounts.refresh_from_db()
     assert pain_accounts.balance == 1_000_000 - 126075
+
+
+def test_an_over_precise_pain001_amount_is_refused_not_rounded(desk, pain_accounts):
+    # 10.2499999999999999999999999999 rounds to 10.25 at Decimal's default 28 digits.
+    content = PAIN.replace(">10.25<", ">10.2499999999999999999999999999<").replace(
+        "<CtrlSum>1260.75<", "<CtrlSum>1260.7499999999999999999999999999<"
+    )
+    batch = validated(desk, content, name="pain.xml", debtor_account_number="")
+    assert batch.status == "awaiting_approval", batch.error_message
+    assert (batch.valid_count, batch.invalid_count) == (2, 1)
+    item = batch.items.get(status="invalid")
+    assert item.error_code == "AM02"
+    assert batch.total_amount == 125050
 
 
 def test_a_repeated_msgid_is_an_invalid_dupl_batch(desk, pain_accounts):
