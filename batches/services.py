@@ -202,11 +202,12 @@ class _Checked:
 
 
 def _targets(**filters) -> dict[str, _Target]:
+    """Customer accounts only: a row naming a system account finds no account (AC01)."""
     return {
         number: _Target(id_, number, status, currency)
-        for id_, number, status, currency in Account.objects.filter(**filters).values_list(
-            "id", "number", "status", "currency"
-        )
+        for id_, number, status, currency in Account.objects.filter(
+            kind=Account.Kind.CUSTOMER, **filters
+        ).values_list("id", "number", "status", "currency")
     }
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "payments.limits.BodySizeLimitMiddleware",  # first: refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +89,7 @@ MIDDLEWARE = [
 
 # The merchant API (/api/v1/, see config/wsgi.py) needs none of the browser's middleware.
 API_MIDDLEWARE = [
+    "payments.limits.BodySizeLimitMiddleware",  # first: refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -168,8 +170,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "payments.api.parsers.JSONParser",
+        "payments.api.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
@@ -195,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.models.Account.Status",
     },
 }
+# Failed API-key authentications allowed per client address and window; past it, 429.
+API_AUTH_FAILURE_RATE = os.environ.get("API_AUTH_FAILURE_RATE", "20/minute")
 PAYMENT_AUTHORIZATION_TTL = int(os.environ.get("PAYMENT_AUTHORIZATION_TTL", 7 * 24 * 3600))
 IDEMPOTENCY_KEY_TTL = int(os.environ.get("IDEMPOTENCY_KEY_TTL", 24 * 3600))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
@@ -246,10 +250,16 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
-    # Both only take effect once SECURE_HSTS_SECONDS is set (behind HTTPS).
+    # On by default: a year. Browsers only heed it on HTTPS responses, so a plain-HTTP
+    # demo is unaffected; SECURE_HSTS_SECONDS=0 turns it off.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+    # A bank's hub lives on a domain that is HTTPS throughout (`check --deploy` asks for
+    # both); a domain that is not sets them to false.
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# X-Forwarded-Proto says "this came over HTTPS" only when a proxy of ours wrote it: with
+# no proxy declared, a client could send it and be taken for a secure request.
+if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Content Security Policy (django-csp): nothing inline, nothing from another site.
@@ -299,6 +309,15 @@ BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))
 # Uploads above this size go to a temporary file, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The limit first: it stops an upload past BATCH_MAX_FILE_BYTES before the handler
+# behind it writes that chunk to the disk (payments/limits.py).
+FILE_UPLOAD_HANDLERS = [
+    "payments.limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# A body other than an upload (a payment is a few hundred bytes) is refused past this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 2_621_440))  # Django's 2.5 MB
 
 LOGGING = {
     "version": 1,

@@ -88,6 +88,8 @@ def payment_authorize(
         raise InvalidAmount("amount must be greater than zero")
     if debtor.merchant_id != merchant.pk:
         raise AccountNotFound("the debtor account is not the merchant's")
+    if Account.Kind.SYSTEM in (debtor.kind, creditor.kind):
+        raise AccountNotFound("a merchant's payment never moves a system account")
     if debtor.pk == creditor.pk:
         raise SameAccount("the debtor and the creditor account must differ")
     now = now or timezone.now()
