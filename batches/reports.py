@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts import money
-from accounts.csvsafe import csv_lines
+from accounts.ledger import money
 from batches.models import Batch, BatchItem
 from batches.pain002 import TransactionStatus, write_pain002
+from common.csvsafe import csv_lines
 
 RESULT_COLUMNS = [
     "row",

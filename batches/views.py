@@ -20,18 +20,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts import audit
-from accounts.audit import Actor
-from accounts.decorators import AuthenticatedHttpRequest, operator_required
-from accounts.errors import LedgerError
-from accounts.keyset import keyset_page
+from accounts.identity import audit
+from accounts.identity.audit import Actor, audit_events_of
+from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
+from accounts.identity.roles import APPROVER, OPERATOR, has_role
+from accounts.ledger.errors import LedgerError
 from accounts.models import User
-from accounts.roles import APPROVER, OPERATOR, has_role
-from accounts.selectors import audit_events_of
 from batches import selectors, services
 from batches.api.views import csv_response, xml_response
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
+from common.keyset import keyset_page
 from payments.limits import upload_too_large
 
 PAGE_SIZE = 50

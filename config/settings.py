@@ -122,7 +122,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # The payment hot path (accounts.pgsql) prepares its statements once per connection:
+    # The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
     # Django leaves psycopg's prepared statements off unless a threshold is given. Set
     # DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
     DATABASES["default"]["OPTIONS"] = {
@@ -191,6 +191,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # ReDoc's default theme names Montserrat and Roboto, which drf-spectacular's page fetches
+    # from Google Fonts; templates/drf_spectacular/redoc.html does not: system fonts instead.
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+                "headings": {
+                    "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
+                },
+                "code": {"fontFamily": 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace'},
+            },
+        },
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "payments.models.Payment.Status",
@@ -237,9 +250,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # How many proxies of ours stand in front and append to X-Forwarded-For; 0 (default):
 # none, and the header is ignored. The audit trail and the lock-out read the same address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
-AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.identity.audit.client_ip"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "accounts.identity.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 
 # --- Security headers (secure cookies and HSTS outside DEBUG) -------------------

@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from rest_framework.test import APIClient
 
-from accounts import ledger
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import posting
 from batches import services
 from batches.models import Batch
 from payments import services as payment_services
@@ -120,7 +120,7 @@ def test_a_merchant_never_sees_the_staff_user_names(api, desk):
 
 
 def test_a_batch_row_cannot_pay_into_a_system_account(desk):
-    funding = ledger.funding_account("EUR")
+    funding = posting.funding_account("EUR")
     batch = desk.upload(
         desk.csv(
             ("PAYEE0000", "1.00", "EUR", "ok", "E1"), (funding.number, "5.00", "EUR", "x", "E2")

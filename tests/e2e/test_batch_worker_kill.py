@@ -17,18 +17,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from accounts import roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
-from accounts.selectors import ledger_verify
 from batches import services
 from batches.models import Batch, BatchItem
 from payments.models import Payment
-from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, MerchantFactory, fund
 from tests.helpers import make_operator
 
-pytestmark = [pytest.mark.e2e, requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 20_000

@@ -36,7 +36,7 @@ def test_make_run_serves_login_admin_and_a_worker_without_any_server(tmp_path):
         from rq import Queue
 
         queue = Queue("default", connection=Redis(unix_socket_path=str(tmp_path / "redis.sock")))
-        job = queue.enqueue("accounts.jobs.verify_ledger")
+        job = queue.enqueue("accounts.ledger.jobs.verify_ledger")
         deadline = time.monotonic() + 60
         while (
             job.get_status(refresh=True) not in ("finished", "failed")

@@ -204,9 +204,9 @@ def test_the_throttle_honours_the_trusted_proxy(shop, frozen_clock, settings):
 
 
 def test_a_merchant_cannot_pay_into_a_system_account(shop):
-    from accounts import ledger
+    from accounts.ledger import posting
 
-    funding = ledger.funding_account("EUR")
+    funding = posting.funding_account("EUR")
     before = Account.objects.get(pk=funding.pk).balance
 
     response = shop.pay(creditor_account=funding.number)

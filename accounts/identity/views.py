@@ -1,10 +1,8 @@
-"""The two-step login of the dashboard and the admin, and the dashboard's account pages.
+"""The two-step login of the dashboard and the admin.
 
 `/accounts/login/` checks the password (django-axes counts the failures),
 `/accounts/verify/` asks for the code of the user's TOTP device, and
 `/accounts/enroll/` sets a first device up for a user who has none yet.
-`/ledger/accounts/` lists accounts and `/ledger/accounts/<id>/` shows one with
-its statement: read only (freezing an account stays in the admin).
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 from base64 import b32encode
 from typing import cast
 from urllib.parse import urlencode
-from uuid import UUID
 
 import qrcode
 import qrcode.image.svg
@@ -22,7 +19,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render, resolve_url
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -32,12 +29,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, selectors, services
-from accounts.audit import Actor
-from accounts.decorators import operator_required, second_step_url
-from accounts.forms import AccountSearchForm, OTPTokenForm
-from accounts.keyset import keyset_page
-from accounts.models import Account, User
+from accounts.identity import audit, services
+from accounts.identity.audit import Actor
+from accounts.identity.decorators import second_step_url
+from accounts.identity.forms import OTPTokenForm
+from accounts.identity.models import User
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -186,48 +182,4 @@ def locked_out(
         },
         # django-axes puts its defaults into settings at run time (axes.conf).
         status=settings.AXES_HTTP_RESPONSE_CODE,  # type: ignore[misc]
-    )
-
-
-# --- The dashboard's account pages ------------------------------------------------------------
-
-ACCOUNTS_PAGE_SIZE = 50
-STATEMENT_PAGE_SIZE = 50
-
-
-@never_cache
-@operator_required
-def account_list(request: HttpRequest) -> HttpResponse:
-    form = AccountSearchForm(request.GET or None)
-    page = None
-    if not form.is_bound or form.is_valid():
-        filters = form.search_kwargs() if form.is_bound else {}
-        page = keyset_page(
-            selectors.accounts_search(**filters),
-            ordering=("number",),
-            cursor=request.GET.get("cursor", ""),
-            size=ACCOUNTS_PAGE_SIZE,
-        )
-    return render(request, "ledger/account_list.html", {"form": form, "page": page})
-
-
-@never_cache
-@operator_required
-def account_detail(request: HttpRequest, account_id: UUID) -> HttpResponse:
-    account = get_object_or_404(Account.objects.select_related("merchant"), pk=account_id)
-    statement = keyset_page(
-        selectors.account_entries(account=account),
-        ordering=("-id",),
-        cursor=request.GET.get("cursor", ""),
-        size=STATEMENT_PAGE_SIZE,
-    )
-    return render(
-        request,
-        "ledger/account_detail.html",
-        {
-            "account": account,
-            "statement": statement,
-            "holds": selectors.account_active_holds(account=account),
-            "audit_events": selectors.audit_events_of(target=account),
-        },
     )
