@@ -145,6 +145,10 @@ RQ_QUEUES = {
     "webhooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# A job run through the outbox (payments/outbox.py) writes a heartbeat this often; one
+# silent for three beats is taken for dead and enqueued again by the sweep (config/cron.py).
+OUTBOX_HEARTBEAT_SECONDS = int(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", 10))
+OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", 10))
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Cache (API throttling counters are shared by every web process) -----------

@@ -14,6 +14,7 @@ from accounts.models import Account, AuditEvent
 from batches import services
 from batches.models import Batch
 from payments.models import Payment
+from tests.helpers import run_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -326,5 +327,7 @@ def test_a_finished_batch_tells_the_merchant_and_mails_the_maker(
     delivery = WebhookDelivery.objects.get(merchant=desk.merchant)
     assert delivery.event_type == "batch.completed"
     assert delivery.payload["data"]["succeeded_count"] == 1
+    assert mailoutbox == []  # the mail is an outbox job, run by a worker:
+    run_outbox()
     assert [m.to for m in mailoutbox] == [["maker@bank.example"]]
     assert "completed" in mailoutbox[0].subject.lower()
