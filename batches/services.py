@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import BinaryIO, cast
 from uuid import UUID
 
+import structlog
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
@@ -34,7 +35,7 @@ from accounts.ledger.errors import (
 from accounts.models import Account, Merchant, User
 from batches import parsers, selectors
 from batches.models import Approval, Batch, BatchItem
-from payments import outbox, webhooks
+from payments import metrics, outbox, webhooks
 from payments.models import MerchantAPIKey, OutboxJob, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
 
@@ -133,6 +134,7 @@ def batch_upload(
         # The same file raced in through another request: this copy is the duplicate.
         _mark_duplicate(batch, "this file was uploaded before")
         batch.save()
+    structlog.contextvars.bind_contextvars(batch_id=str(batch.id))
     audit.record(
         actor=actor, action="batch.upload", target=batch, file=batch.file_name, sha256=sha256
     )
@@ -313,6 +315,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     One transaction: a worker killed part-way leaves nothing behind, and the
     job simply runs again.
     """
+    structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     batch = Batch.objects.select_for_update().get(pk=batch_id)
     if batch.status not in (Batch.Status.UPLOADED, Batch.Status.VALIDATING):
         return batch
@@ -551,6 +554,7 @@ def batch_resume_stalled(*, now: datetime | None = None) -> list[UUID]:
 def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
     """Pay every valid row not yet paid, a chunk per transaction; safe to run again."""
     chunk_size = chunk_size or settings.BATCH_CHUNK_SIZE
+    structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch_id)
         if batch.status not in (Batch.Status.APPROVED, Batch.Status.EXECUTING):
@@ -628,6 +632,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
         # Counted from the outcomes of the rows this transaction changes, committed with
         # them: a crash rolls both back together, so the counts can never drift.
         paid = sum(1 for _, refusal in results if refusal is None)
+        transaction.on_commit(lambda: _count_rows(paid, len(results) - paid))
         Batch.objects.filter(pk=batch.pk).update(
             succeeded_count=F("succeeded_count") + paid,
             failed_count=F("failed_count") + (len(results) - paid),
@@ -635,6 +640,13 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             updated_at=timezone.now(),
         )
         return True
+
+
+def _count_rows(paid: int, failed: int) -> None:
+    metrics.BATCH_ROWS.labels("paid").inc(paid)
+    metrics.BATCH_ROWS.labels("failed").inc(failed)
+    metrics.PAYMENTS.labels(Payment.Status.COMPLETED, "batch").inc(paid)
+    metrics.PAYMENTS.labels(Payment.Status.FAILED, "batch").inc(failed)
 
 
 def _store_progress(batch: Batch) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.logs import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_api_key",  # its abstract key model; payments.MerchantAPIKey is ours
     "django_rq",
+    "django_prometheus",
     "django_htmx",  # serves htmx as a static file (no CDN)
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -73,7 +76,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "payments.limits.BodySizeLimitMiddleware",  # first: refuses a body too large before any read
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logs.RequestContextMiddleware",  # a request id on every log line, one line a request
+    "payments.limits.BodySizeLimitMiddleware",  # refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,12 +89,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into its page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # The merchant API (/api/v1/, see config/wsgi.py) needs none of the browser's middleware.
 API_MIDDLEWARE = [
-    "payments.limits.BodySizeLimitMiddleware",  # first: refuses a body too large before any read
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logs.RequestContextMiddleware",  # a request id on every log line, one line a request
+    "payments.limits.BodySizeLimitMiddleware",  # refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -115,6 +123,9 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'payhub.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # django-prometheus's engine: PostgreSQL's, counting queries, errors and their time.
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN: SQLite then serialises writers
     # instead of failing one of them with "database is locked" on upgrade.
@@ -336,11 +347,15 @@ FILE_UPLOAD_HANDLERS = [
 # A body other than an upload (a payment is a few hundred bytes) is refused past this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 2_621_440))  # Django's 2.5 MB
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal.
+configure_structlog()
+LOGGING = logging_config(
+    os.environ.get("LOG_LEVEL", "INFO"), json=os.environ.get("LOG_FORMAT", "json") != "console"
+)
+
+# --- Operations ---------------------------------------------------------------------------
+# Who may read /metrics (config/metrics.py): these networks, and the token when one is set.
+METRICS_ALLOWED_NETWORKS = env_list(
+    "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

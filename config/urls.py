@@ -11,7 +11,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from config import views
+from config import metrics, views
 
 # ReDoc's page (templates/drf_spectacular/redoc.html) on top of the site's policy. The <style>
 # elements ReDoc adds as it renders carry the page's nonce (its init script hands it over). The
@@ -32,6 +32,8 @@ REDOC_CSP = {
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
     path("payments/", include("payments.urls")),  # dashboard: payment search, export, page
     path("ledger/", include("accounts.dashboard_urls")),  # dashboard: accounts, statements

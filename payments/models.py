@@ -266,6 +266,8 @@ class OutboxJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # The request that asked for the work: the job's log lines carry it too.
+    request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
+import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -27,6 +28,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from payments import metrics
 from payments.models import OutboxJob
 
 logger = logging.getLogger(__name__)
@@ -66,7 +68,12 @@ def schedule(
     try:
         with transaction.atomic():
             row = OutboxJob.objects.create(
-                key=key, job=job, args=args, queue=queue, due_at=due_at or timezone.now()
+                key=key,
+                job=job,
+                args=args,
+                queue=queue,
+                due_at=due_at or timezone.now(),
+                request_id=str(structlog.contextvars.get_contextvars().get("request_id", ""))[:64],
             )
     except IntegrityError:  # the same key, asked for by a concurrent transaction
         return OutboxJob.objects.get(key=key, done_at__isnull=True)
@@ -122,6 +129,11 @@ def sweep(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     sent = []
     for row in due(now=now):
+        metrics.OUTBOX_RESENT.labels(
+            "heartbeat stopped"
+            if row.heartbeat_at is not None
+            else ("never sent" if not row.rq_job_id else "lost")
+        ).inc()
         if row.heartbeat_at is not None:
             logger.warning(
                 "outbox job %s (%s) stalled: last heartbeat %s; enqueued again",
@@ -145,10 +157,15 @@ def run(outbox_id: int) -> Any:
     OutboxJob.objects.filter(pk=outbox_id).update(
         started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        job=row.key, outbox_id=row.pk, request_id=row.request_id or None, **_ids_of(row.key)
+    )
     try:
         with heartbeat(outbox_id):
             result = import_string(row.job)(*row.args)
     except Exception:
+        metrics.OUTBOX_RUNS.labels(row.job, "failed").inc()
         failed_at = timezone.now()
         OutboxJob.objects.filter(pk=outbox_id).update(
             last_error=traceback.format_exc()[-4000:],
@@ -160,7 +177,15 @@ def run(outbox_id: int) -> Any:
     OutboxJob.objects.filter(pk=outbox_id, done_at__isnull=True).update(
         done_at=timezone.now(), heartbeat_at=None
     )
+    metrics.OUTBOX_RUNS.labels(row.job, "done").inc()
     return result
+
+
+def _ids_of(key: str) -> dict[str, str]:
+    """The object a job is about, for its log lines: "batch.execute:<id>" -> batch_id."""
+    kind, _, rest = key.partition(".")
+    _verb, _, object_id = rest.partition(":")
+    return {f"{kind}_id": object_id} if object_id else {}
 
 
 @contextmanager
