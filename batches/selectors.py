@@ -92,6 +92,11 @@ def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
     )
 
 
+def first_items(batch: Batch, *, limit: int) -> list[BatchItem]:
+    """The batch's first rows in file order, with what their file said of each payment."""
+    return list(batch.items.select_related("debtor_account").order_by("row")[:limit])
+
+
 def may_decide(batch: Batch, user: User) -> bool:
     """Whether `user` may approve or reject `batch` now (what the services will accept)."""
     if batch.status != Batch.Status.AWAITING_APPROVAL or not user.is_authenticated:

@@ -12,6 +12,7 @@ from drf_spectacular.views import (
 )
 
 from config import metrics, views
+from statements.api import StatementView
 
 # ReDoc's page (templates/drf_spectacular/redoc.html) on top of the site's policy. The <style>
 # elements ReDoc adds as it renders carry the page's nonce (its init script hands it over). The
@@ -37,7 +38,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
     path("payments/", include("payments.urls")),  # dashboard: payment search, export, page
     path("ledger/", include("accounts.dashboard_urls")),  # dashboard: accounts, statements
+    path("ledger/", include("statements.urls")),  # dashboard: statement downloads
     path("batches/", include("batches.urls")),  # dashboard: batches, upload, decisions
+    path("api/v1/accounts/<uuid:pk>/statement/", StatementView.as_view(), name="statement"),
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("batches.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
