@@ -289,16 +289,14 @@ def test_pain001_happy_path_pays_from_the_pmtinf_debtor(desk, pain_accounts):
 
 
 def test_an_over_precise_pain001_amount_is_refused_not_rounded(desk, pain_accounts):
-    # 10.2499999999999999999999999999 rounds to 10.25 at Decimal's default 28 digits.
+    # 10.2499999999999999999999999999 rounds to 10.25 at Decimal's default 28 digits; the
+    # schema allows InstdAmt 5 decimals, so the file is refused whole and nothing is paid.
     content = PAIN.replace(">10.25<", ">10.2499999999999999999999999999<").replace(
         "<CtrlSum>1260.75<", "<CtrlSum>1260.7499999999999999999999999999<"
     )
     batch = validated(desk, content, name="pain.xml", debtor_account_number="")
-    assert batch.status == "awaiting_approval", batch.error_message
-    assert (batch.valid_count, batch.invalid_count) == (2, 1)
-    item = batch.items.get(status="invalid")
-    assert item.error_code == "AM02"
-    assert batch.total_amount == 125050
+    assert batch.status == "invalid" and batch.error_code == "FF01", batch.error_message
+    assert batch.valid_count == 0 and batch.total_amount == 0
 
 
 def test_a_repeated_msgid_is_an_invalid_dupl_batch(desk, pain_accounts):
