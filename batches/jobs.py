@@ -15,6 +15,10 @@ def execute_batch(batch_id: str) -> str:
     return services.batch_execute(batch_id=UUID(batch_id)).status
 
 
+def mail_maker(batch_id: str) -> None:
+    services.batch_mail_maker(batch_id=UUID(batch_id))
+
+
 def start_due_batches() -> int:
     return len(services.batch_start_due())
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO, cast
 from uuid import UUID
 
-import django_rq
+import structlog
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
@@ -35,8 +35,8 @@ from accounts.ledger.errors import (
 from accounts.models import Account, Merchant, User
 from batches import parsers, selectors
 from batches.models import Approval, Batch, BatchItem
-from payments import webhooks
-from payments.models import MerchantAPIKey, Payment
+from payments import metrics, outbox, webhooks
+from payments.models import MerchantAPIKey, OutboxJob, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
 
 ROW_CHUNK = 5000
@@ -54,9 +54,14 @@ class NotAllowed(BatchError):
     status = 403
 
 
-def _enqueue(job: str, batch_id: UUID) -> None:
-    transaction.on_commit(
-        lambda: django_rq.get_queue("batches").enqueue(job, str(batch_id)), robust=True
+def _enqueue(verb: str, batch_id: UUID) -> None:
+    """Ask for a batch's background work in the current transaction (the outbox): the row
+    commits with the batch's new state, so a lost job or a Redis outage only delays it."""
+    outbox.schedule(
+        key=f"batch.{verb}:{batch_id}",
+        job=f"batches.jobs.{verb}_batch",
+        args=[str(batch_id)],
+        queue="batches",
     )
 
 
@@ -129,11 +134,12 @@ def batch_upload(
         # The same file raced in through another request: this copy is the duplicate.
         _mark_duplicate(batch, "this file was uploaded before")
         batch.save()
+    structlog.contextvars.bind_contextvars(batch_id=str(batch.id))
     audit.record(
         actor=actor, action="batch.upload", target=batch, file=batch.file_name, sha256=sha256
     )
     if batch.status == Batch.Status.UPLOADED:
-        _enqueue("batches.jobs.validate_batch", batch.id)
+        _enqueue("validate", batch.id)
     return batch
 
 
@@ -237,11 +243,12 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _targets(**filters) -> dict[str, _Target]:
+    """Customer accounts only: a row naming a system account finds no account (AC01)."""
     return {
         number: _Target(id_, number, status, currency)
-        for id_, number, status, currency in Account.objects.filter(**filters).values_list(
-            "id", "number", "status", "currency"
-        )
+        for id_, number, status, currency in Account.objects.filter(
+            kind=Account.Kind.CUSTOMER, **filters
+        ).values_list("id", "number", "status", "currency")
     }
 
 
@@ -343,6 +350,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     One transaction: a worker killed part-way leaves nothing behind, and the
     job simply runs again.
     """
+    structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     batch = Batch.objects.select_for_update().get(pk=batch_id)
     if batch.status not in (Batch.Status.UPLOADED, Batch.Status.VALIDATING):
         return batch
@@ -493,7 +501,7 @@ def _start_or_schedule(batch: Batch, today: date) -> None:
     else:
         batch.status = Batch.Status.EXECUTING
         batch.save(update_fields=["status", "updated_at"])
-        _enqueue("batches.jobs.execute_batch", batch.id)
+        _enqueue("execute", batch.id)
 
 
 @transaction.atomic
@@ -557,26 +565,41 @@ def batch_start_due(*, today: date | None = None) -> list[UUID]:
     return started
 
 
-def batch_resume_stalled(*, now: datetime | None = None, stalled_after: int = 120) -> list[UUID]:
-    """Re-enqueue executions whose worker died: executing, and no progress for a while.
+@transaction.atomic
+def batch_resume_stalled(*, now: datetime | None = None) -> list[UUID]:
+    """Batches waiting for validation or in execution with no pending outbox job ask for
+    one again (a batch from before the outbox, or a job that ended early); the outbox's
+    sweep then enqueues it. A job whose worker died is the sweep's: its heartbeat stops.
 
-    Running an execution twice is safe (the batch row lock serialises chunks and
-    paid rows are skipped), so a false alarm costs nothing but a no-op job.
+    Running either job twice is safe (the batch row lock serialises them; validation
+    starts over, execution skips paid rows), so a false alarm costs a no-op job.
     """
-    cutoff = (now or timezone.now()) - timedelta(seconds=stalled_after)
-    stalled = list(
-        Batch.objects.filter(status=Batch.Status.EXECUTING, updated_at__lt=cutoff).values_list(
-            "id", flat=True
+    now = now or timezone.now()
+    waiting: dict[str, str] = {
+        Batch.Status.UPLOADED: "validate",
+        Batch.Status.VALIDATING: "validate",
+        Batch.Status.EXECUTING: "execute",
+    }
+    pending_keys = set(
+        OutboxJob.objects.filter(done_at__isnull=True, key__startswith="batch.").values_list(
+            "key", flat=True
         )
     )
-    for batch_id in stalled:
-        django_rq.get_queue("batches").enqueue("batches.jobs.execute_batch", str(batch_id))
-    return stalled
+    resumed = []
+    for batch_id, status in Batch.objects.filter(
+        status__in=waiting, updated_at__lt=now - timedelta(seconds=60)
+    ).values_list("id", "status"):
+        verb = waiting[status]
+        if f"batch.{verb}:{batch_id}" not in pending_keys:
+            _enqueue(verb, batch_id)
+            resumed.append(batch_id)
+    return resumed
 
 
 def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
     """Pay every valid row not yet paid, a chunk per transaction; safe to run again."""
     chunk_size = chunk_size or settings.BATCH_CHUNK_SIZE
+    structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch_id)
         if batch.status not in (Batch.Status.APPROVED, Batch.Status.EXECUTING):
@@ -654,6 +677,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
         # Counted from the outcomes of the rows this transaction changes, committed with
         # them: a crash rolls both back together, so the counts can never drift.
         paid = sum(1 for _, refusal in results if refusal is None)
+        transaction.on_commit(lambda: _count_rows(paid, len(results) - paid))
         Batch.objects.filter(pk=batch.pk).update(
             succeeded_count=F("succeeded_count") + paid,
             failed_count=F("failed_count") + (len(results) - paid),
@@ -661,6 +685,13 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             updated_at=timezone.now(),
         )
         return True
+
+
+def _count_rows(paid: int, failed: int) -> None:
+    metrics.BATCH_ROWS.labels("paid").inc(paid)
+    metrics.BATCH_ROWS.labels("failed").inc(failed)
+    metrics.PAYMENTS.labels(Payment.Status.COMPLETED, "batch").inc(paid)
+    metrics.PAYMENTS.labels(Payment.Status.FAILED, "batch").inc(failed)
 
 
 def _store_progress(batch: Batch) -> None:
@@ -701,7 +732,12 @@ def _finish(batch_id: UUID) -> Batch:
     event = "batch.failed" if batch.status == Batch.Status.FAILED else "batch.completed"
     webhooks.emit(merchant=batch.merchant, event_type=event, data=batch_event_data(batch))
     if batch.uploaded_by and batch.uploaded_by.email:
-        transaction.on_commit(lambda: _mail_maker(batch), robust=True)
+        outbox.schedule(
+            key=f"batch.mail:{batch.id}",
+            job="batches.jobs.mail_maker",
+            args=[str(batch.id)],
+            queue="default",
+        )
     return batch
 
 
@@ -718,8 +754,11 @@ def batch_event_data(batch: Batch) -> dict:
     }
 
 
-def _mail_maker(batch: Batch) -> None:
-    assert batch.uploaded_by is not None  # sent only for a batch uploaded by a user
+def batch_mail_maker(*, batch_id: UUID) -> None:
+    """Tell whoever uploaded the batch how it ended (an outbox job: at least once)."""
+    batch = Batch.objects.select_related("uploaded_by").get(pk=batch_id)
+    if batch.uploaded_by is None or not batch.uploaded_by.email:
+        return
     send_mail(
         subject=f"Batch {batch.file_name}: {batch.get_status_display().lower()}",
         message=(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -38,6 +39,7 @@ from batches.models import Approval, Batch
 from batches.pain002 import DEFAULT_VERSION, VERSIONS
 from batches.responses import csv_response, unknown_version, xml_response
 from common.keyset import keyset_page
+from payments.limits import upload_too_large
 
 PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")
@@ -138,6 +140,13 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         raise PermissionDenied("uploading batches is for the operator role")
     if request.method == "POST":
         form = BatchUploadForm(request.POST, request.FILES)
+        if upload_too_large(request):
+            # Stopped while streaming in (payments/limits.py): the file never fully arrived.
+            form = BatchUploadForm(request.POST)
+            form.add_error(
+                None, f"the file is too large: the limit is {settings.BATCH_MAX_FILE_BYTES} bytes"
+            )
+            return render(request, "batches/upload.html", {"form": form}, status=413)
         if form.is_valid():
             account = form.cleaned_data["debtor_account"]
             try:

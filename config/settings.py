@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.logs import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_api_key",  # its abstract key model; payments.MerchantAPIKey is ours
     "django_rq",
+    "django_prometheus",
     "django_htmx",  # serves htmx as a static file (no CDN)
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -75,6 +78,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logs.RequestContextMiddleware",  # a request id on every log line, one line a request
+    "payments.limits.BodySizeLimitMiddleware",  # refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,11 +91,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into its page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # The merchant API (/api/v1/, see config/wsgi.py) needs none of the browser's middleware.
 API_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logs.RequestContextMiddleware",  # a request id on every log line, one line a request
+    "payments.limits.BodySizeLimitMiddleware",  # refuses a body too large before any read
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -134,6 +144,8 @@ else:
             "CONN_MAX_AGE": 60,
         }
     }
+# django-prometheus's engine: PostgreSQL's, counting queries, errors and their time.
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
 # Django leaves psycopg's prepared statements off unless a threshold is given. Set
@@ -158,6 +170,10 @@ RQ_QUEUES = {
     "webhooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# A job run through the outbox (payments/outbox.py) writes a heartbeat this often; one
+# silent for three beats is taken for dead and enqueued again by the sweep (config/cron.py).
+OUTBOX_HEARTBEAT_SECONDS = int(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", 10))
+OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", 10))
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Cache (API throttling counters are shared by every web process) -----------
@@ -183,8 +199,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "payments.api.parsers.JSONParser",
+        "payments.api.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
@@ -223,6 +239,8 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.models.Account.Status",
     },
 }
+# Failed API-key authentications allowed per client address and window; past it, 429.
+API_AUTH_FAILURE_RATE = os.environ.get("API_AUTH_FAILURE_RATE", "20/minute")
 PAYMENT_AUTHORIZATION_TTL = int(os.environ.get("PAYMENT_AUTHORIZATION_TTL", 7 * 24 * 3600))
 IDEMPOTENCY_KEY_TTL = int(os.environ.get("IDEMPOTENCY_KEY_TTL", 24 * 3600))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
@@ -274,10 +292,16 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
-    # Both only take effect once SECURE_HSTS_SECONDS is set (behind HTTPS).
+    # On by default: a year. Browsers only heed it on HTTPS responses, so a plain-HTTP
+    # demo is unaffected; SECURE_HSTS_SECONDS=0 turns it off.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+    # A bank's hub lives on a domain that is HTTPS throughout (`check --deploy` asks for
+    # both); a domain that is not sets them to false.
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# X-Forwarded-Proto says "this came over HTTPS" only when a proxy of ours wrote it: with
+# no proxy declared, a client could send it and be taken for a secure request.
+if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Content Security Policy (django-csp): nothing inline, nothing from another site.
@@ -327,12 +351,25 @@ BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))
 # Uploads above this size go to a temporary file, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The limit first: it stops an upload past BATCH_MAX_FILE_BYTES before the handler
+# behind it writes that chunk to the disk (payments/limits.py).
+FILE_UPLOAD_HANDLERS = [
+    "payments.limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# A body other than an upload (a payment is a few hundred bytes) is refused past this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 2_621_440))  # Django's 2.5 MB
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal.
+configure_structlog()
+LOGGING = logging_config(
+    os.environ.get("LOG_LEVEL", "INFO"), json=os.environ.get("LOG_FORMAT", "json") != "console"
+)
+
+# --- Operations ---------------------------------------------------------------------------
+# Who may read /metrics (config/metrics.py): these networks, and the token when one is set.
+METRICS_ALLOWED_NETWORKS = env_list(
+    "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

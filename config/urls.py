@@ -11,7 +11,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from config import views
+from config import metrics, views
 from statements.api import StatementView
 
 # ReDoc's page (templates/drf_spectacular/redoc.html) on top of the site's policy. The <style>
@@ -33,6 +33,8 @@ REDOC_CSP = {
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),  # login, verify (second factor), logout
     path("payments/", include("payments.urls")),  # dashboard: payment search, export, page
     path("ledger/", include("accounts.dashboard_urls")),  # dashboard: accounts, statements

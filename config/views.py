@@ -90,23 +90,68 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "home.html", context)
 
 
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and Redis both answer, 503 otherwise."""
-    checks: dict[str, str] = {}
+def _check_database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "ok"
+        return "ok"
     except Exception as error:  # noqa: BLE001 - any failure means unhealthy
-        checks["database"] = f"error: {type(error).__name__}"
+        return f"error: {type(error).__name__}"
+
+
+def _check_redis() -> str:
     try:
         django_rq.get_connection("default").ping()
-        checks["redis"] = "ok"
+        return "ok"
     except Exception as error:  # noqa: BLE001
-        checks["redis"] = f"error: {type(error).__name__}"
+        return f"error: {type(error).__name__}"
+
+
+_migrations_applied = False  # once all are applied, this process need not look again
+
+
+def _check_migrations() -> str:
+    """ "ok" when no migration of the code is left unapplied in the database."""
+    global _migrations_applied
+    if _migrations_applied:
+        return "ok"
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as error:  # noqa: BLE001
+        return f"error: {type(error).__name__}"
+    if plan:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _backwards in plan[:5])
+        return f"missing: {len(plan)} unapplied ({names})"
+    _migrations_applied = True
+    return "ok"
+
+
+def _answer(checks: dict[str, str]) -> JsonResponse:
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: 200 while the process runs and the database and Redis answer, else 503."""
+    return _answer({"database": _check_database(), "redis": _check_redis()})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness, for a load balancer to send traffic: the database and Redis answer and
+    every migration is applied; else 503 naming what is missing."""
+    database = _check_database()
+    return _answer(
+        {
+            "database": database,
+            "redis": _check_redis(),
+            "migrations": _check_migrations() if database == "ok" else "unknown: no database",
+        }
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -15,6 +15,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
 API_PREFIX = "/api/v1/"
+# Probes and the scraper need none of the browser's middleware either.
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class APIHandler(WSGIHandler):
@@ -36,5 +38,6 @@ api = APIHandler()
 
 
 def application(environ, start_response):
-    handler = api if environ.get("PATH_INFO", "").startswith(API_PREFIX) else browser
+    path = environ.get("PATH_INFO", "")
+    handler = api if path.startswith(API_PREFIX) or path in OPERATIONS_PATHS else browser
     return handler(environ, start_response)

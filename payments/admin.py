@@ -16,7 +16,14 @@ from accounts.ledger.admin import MoneyInline
 from accounts.ledger.errors import LedgerError
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from payments import services
-from payments.models import MerchantAPIKey, Payment, Refund, WebhookAttempt, WebhookDelivery
+from payments.models import (
+    MerchantAPIKey,
+    OutboxJob,
+    Payment,
+    Refund,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 # The library's own key model is unused: keys belong to merchants (MerchantAPIKey).
 if admin.site.is_registered(APIKey):
@@ -180,3 +187,38 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "=payment__id", "=merchant__id", "merchant__name")
     list_select_related = ("merchant",)
     inlines = [WebhookAttemptInline]
+
+
+class OutboxPendingFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("done", "Done"), ("failing", "Pending, last run failed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(done_at__isnull=True)
+        if self.value() == "done":
+            return queryset.filter(done_at__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(done_at__isnull=True).exclude(last_error="")
+        return queryset
+
+
+@admin.register(OutboxJob)
+class OutboxJobAdmin(ReadOnlyAdmin):
+    """The background work of the hub (payments/outbox.py): read-only, the sweep retries."""
+
+    list_display = (
+        "id",
+        "key",
+        "queue",
+        "due_at",
+        "enqueue_count",
+        "attempts",
+        "heartbeat_at",
+        "done_at",
+    )
+    list_filter = (OutboxPendingFilter, "queue", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=key", "=rq_job_id", "key")

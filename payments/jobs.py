@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from payments import idempotency, services, webhooks
+from payments import idempotency, outbox, services, webhooks
 
 
 def deliver_webhook(delivery_id: str) -> str:
@@ -13,7 +13,7 @@ def deliver_webhook(delivery_id: str) -> str:
 
 
 def deliver_due_webhooks() -> int:
-    return webhooks.deliver_due()
+    return webhooks.enqueue_due()
 
 
 def expire_authorizations() -> int:
@@ -22,3 +22,11 @@ def expire_authorizations() -> int:
 
 def purge_idempotency_keys() -> int:
     return idempotency.purge_expired()
+
+
+def sweep_outbox() -> int:
+    return len(outbox.sweep())
+
+
+def purge_outbox() -> int:
+    return outbox.purge_done()

@@ -79,16 +79,19 @@ class Connection:
         self.sock = None
 
 
-def prepared_request(url, job: dict) -> bytes:
+def prepared_request(url, job: dict) -> tuple[bytes, bytes]:
+    """The request's bytes around its Idempotency-Key, which each payment has of its own
+    (as a real client sends): the key goes between the two halves."""
     body = json.dumps(job["body"]).encode()
     head = (
         f"POST {url.path} HTTP/1.1\r\n"
         f"Host: {url.hostname}:{url.port}\r\n"
         f"Authorization: Bearer {job['key']}\r\n"
         "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Idempotency-Key: "
     )
-    return head.encode() + body
+    return head.encode(), b"\r\n\r\n" + body
 
 
 def run(config: dict) -> dict:
@@ -101,15 +104,21 @@ def run(config: dict) -> dict:
     start_barrier = threading.Barrier(clients + 1)
     deadline_box: list[float] = []
 
+    run_id = config.get("run_id", str(time.time_ns()))
+
     def client(index: int) -> None:
-        request = prepared_request(url, config["jobs"][index % len(config["jobs"])])
+        before_key, after_key = prepared_request(url, config["jobs"][index % len(config["jobs"])])
+        key_prefix = f"{run_id}-{index}-".encode()
         connection = Connection(url.hostname, url.port)
         start_barrier.wait()
         deadline = deadline_box[0]
+        sent = 0
         while True:
             began = time.perf_counter()
             if began >= deadline:
                 break
+            sent += 1
+            request = b"".join((before_key, key_prefix, str(sent).encode(), after_key))
             try:
                 status, payload = connection.exchange(request)
                 elapsed = time.perf_counter() - began

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +33,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.models import Account, LedgerTransaction, Merchant
-from payments import webhooks
+from payments import metrics, webhooks
 from payments.models import MerchantAPIKey, Payment, Refund
 
 # Refusals caused by an account's state: recorded as a failed payment.
@@ -89,6 +90,8 @@ def payment_authorize(
         raise InvalidAmount("amount must be greater than zero")
     if debtor.merchant_id != merchant.pk:
         raise AccountNotFound("the debtor account is not the merchant's")
+    if Account.Kind.SYSTEM in (debtor.kind, creditor.kind):
+        raise AccountNotFound("a merchant's payment never moves a system account")
     if debtor.pk == creditor.pk:
         raise SameAccount("the debtor and the creditor account must differ")
     now = now or timezone.now()
@@ -161,6 +164,8 @@ def payment_authorize(
             data=webhooks.payment_data(payment),
             payment=payment,
         )
+    structlog.contextvars.bind_contextvars(payment_id=str(payment.id))
+    metrics.PAYMENTS.labels(payment.status, "api" if batch_id is None else "batch").inc()
     return payment
 
 

@@ -3,6 +3,11 @@
 `emit` records a delivery inside the caller's transaction and enqueues its
 first attempt on commit; `deliver` signs and POSTs it outside any database
 transaction, records the attempt, and schedules a retry with backoff.
+
+A WebhookDelivery row is its own outbox row (see payments/outbox.py): written with
+the payment, pending until a job marks it delivered or failed, and `enqueue_due`
+(config/cron.py, every 15 s) sends a job for each one due, so a lost first job or a
+Redis outage delays an event but never drops it. No second row on the payment's path.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from standardwebhooks.webhooks import Webhook
 
 from accounts.ledger import money
@@ -186,3 +193,30 @@ def deliver_due(*, now: datetime | None = None, limit: int = 500) -> int:
     for delivery_id in due:
         deliver(delivery_id=delivery_id, now=now)
     return len(due)
+
+
+def enqueue_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Send a delivery job for each pending delivery that is due (a retry, or a first
+    attempt whose job was lost) and has none waiting in the queue; how many were sent.
+
+    Jobs rather than attempts inline: one endpoint that hangs for WEBHOOK_TIMEOUT must
+    not hold up every other merchant's events behind it."""
+    now = now or timezone.now()
+    queue = django_rq.get_queue("webhooks", commit_mode="auto")
+    sent = 0
+    for delivery_id, attempt_count in (
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", "attempt_count")[:limit]
+    ):
+        job_id = f"webhook-{delivery_id}-{attempt_count}"
+        try:
+            if Job.fetch(job_id, connection=queue.connection).get_status() == JobStatus.QUEUED:
+                continue
+        except NoSuchJobError:
+            pass
+        queue.enqueue("payments.jobs.deliver_webhook", str(delivery_id), job_id=job_id)
+        sent += 1
+    return sent

@@ -60,3 +60,12 @@ def admin_client(client, db):
     """pytest-django's admin_client, but through the second factor that the admin requires."""
     otp_login(client, UserFactory(username="admin", is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture(autouse=True)
+def _forget_blocked_addresses():
+    """The failed-authentication throttle remembers blocked addresses per process."""
+    from payments.api import auth
+
+    yield
+    getattr(auth, "_blocked", {}).clear()

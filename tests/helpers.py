@@ -56,3 +56,32 @@ def make_operator(*roles_: str, **fields) -> User:
     for role in roles_ or (roles.OPERATOR,):
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
+
+
+def run_outbox() -> int:
+    """Run every due outbox job in this process, as a worker would; how many ran."""
+    from django.utils import timezone
+
+    from payments import outbox
+    from payments.models import OutboxJob
+
+    ran = 0
+    for outbox_id in OutboxJob.objects.filter(
+        done_at__isnull=True, due_at__lte=timezone.now()
+    ).values_list("id", flat=True):
+        outbox.run(outbox_id)
+        ran += 1
+    return ran
+
+
+def perform_queued(queue_name: str) -> int:
+    """Take every job off an RQ queue and perform it in this process (a worker's work,
+    inside the test's transaction); how many ran."""
+    import django_rq
+
+    queue = django_rq.get_queue(queue_name)
+    jobs = queue.get_jobs()
+    queue.empty()
+    for job in jobs:
+        job.perform()
+    return len(jobs)

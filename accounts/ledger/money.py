@@ -48,17 +48,41 @@ def to_minor(amount: str | Decimal | int, currency: str, *, allow_zero: bool = F
         raise InvalidAmount("amount must be a finite number")
     if value < 0:
         raise InvalidAmount("amount must not be negative")
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
+    minor_int = _exact_minor(value, exponent)
+    if minor_int is None:
         raise InvalidAmount(
             f"{currency} amounts have {exponent} decimal{'s' if exponent != 1 else ''} at most"
         )
-    minor_int = int(minor)
     if minor_int == 0 and not allow_zero:
         raise ZeroAmount("amount must be greater than zero")
     if minor_int > MAX_MINOR:
         raise InvalidAmount("amount is too large")
     return minor_int
+
+
+def _exact_minor(value: Decimal, exponent: int) -> int | None:
+    """`value` in minor units, exactly, or None when it has more decimals than `exponent`.
+
+    Integer arithmetic on the digits: Decimal's own arithmetic (`scaleb`, `quantize`)
+    rounds to the context's 28 digits, which once turned "99.9999999999999999999999999999"
+    into 100.00. Sizes past MAX_MINOR come back as MAX_MINOR + 1 without building a
+    number of a million digits.
+    """
+    _sign, digits, digits_exponent = value.as_tuple()
+    assert isinstance(digits_exponent, int)  # finite: checked by the caller
+    shift = digits_exponent + exponent  # value * 10**exponent == int(digits) * 10**shift
+    if shift < 0:
+        dropped = digits[shift:]
+        if any(dropped):
+            return None
+        digits = digits[:shift]
+        shift = 0
+    significant = len(digits) - next((i for i, d in enumerate(digits) if d), len(digits))
+    if significant == 0:
+        return 0
+    if significant + shift > len(str(MAX_MINOR)):
+        return MAX_MINOR + 1
+    return int("".join(map(str, digits)) or "0") * 10**shift
 
 
 def to_decimal(minor: int, currency: str) -> Decimal:
@@ -79,8 +103,8 @@ def amount_lookup(text: str, field: str = "amount") -> Q | None:
     value = Decimal(text)
     match = Q()
     for exponent in sorted(set(iso4217.EXPONENTS.values())):
-        minor = value.scaleb(exponent)
-        if minor == minor.to_integral_value() and 0 < minor <= MAX_MINOR:
+        minor = _exact_minor(value, exponent)
+        if minor is not None and 0 < minor <= MAX_MINOR:
             codes = [code for code, exp in iso4217.EXPONENTS.items() if exp == exponent]
-            match |= Q(**{field: int(minor), "currency__in": codes})
+            match |= Q(**{field: minor, "currency__in": codes})
     return match or None

@@ -16,7 +16,8 @@ from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
 
 
 def accounts_of_merchant(*, merchant: Merchant) -> QuerySet[Account]:
-    return Account.objects.filter(merchant=merchant).order_by("number")
+    """The merchant's own customer accounts: a system account is never a merchant's to read."""
+    return Account.objects.filter(merchant=merchant, kind=Account.Kind.CUSTOMER).order_by("number")
 
 
 def account_entries(*, account: Account) -> QuerySet[LedgerEntry]:

@@ -1,8 +1,17 @@
-"""Merchant authentication: `Authorization: Bearer <key>`, per-key throttling."""
+"""Merchant authentication: `Authorization: Bearer <key>`, per-key throttling, and a
+throttle on failed authentication per client address.
+
+A successful request pays nothing for the failure throttle (no Redis round trip): a
+failed one counts in Redis, shared by every process, and once an address is over its
+budget each process that sees it fail remembers the block in memory, so even a valid
+key from that address is refused there until the window ends.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -14,6 +23,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
+from accounts.identity.audit import client_ip
 from accounts.ledger import pgsql
 from accounts.models import Merchant
 from payments.models import MerchantAPIKey
@@ -51,6 +61,77 @@ def _active_key(prefix: str) -> MerchantAPIKey | None:
     return api_key
 
 
+def clock() -> float:
+    """The failure throttle's time (a function of its own, so that tests can freeze it)."""
+    return time.time()
+
+
+# Client address (or IPv6 /64) -> the time its block ends, as this process learnt it.
+_blocked: dict[str, float] = {}
+_BLOCKED_MAX = 10_000
+
+
+def _failure_budget() -> tuple[int, int]:
+    """(failures allowed, window in seconds) from API_AUTH_FAILURE_RATE, e.g. 20/minute."""
+    count, _, period = settings.API_AUTH_FAILURE_RATE.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[:1] or "m"]
+    return int(count), seconds
+
+
+def _address_key(request) -> str:
+    """Who is failing: the client address (accounts.audit.client_ip, which honours
+    TRUSTED_PROXY_COUNT); an IPv6 client by its /64, which one host holds whole."""
+    address = client_ip(request)
+    if address is None:
+        return "unknown"
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
+
+
+def _throttled(wait: float) -> exceptions.Throttled:
+    return exceptions.Throttled(
+        wait=max(1, int(wait + 0.999)),
+        detail="too many failed authentication attempts from your address",
+    )
+
+
+def _check_not_blocked(address: str, now: float) -> None:
+    until = _blocked.get(address)
+    if until is None:
+        return
+    if now < until:
+        raise _throttled(until - now)
+    _blocked.pop(address, None)
+
+
+def _failed(address: str, now: float, message: str) -> exceptions.APIException:
+    """Count a failed attempt; the error to raise: 401, or 429 once over the budget."""
+    limit, seconds = _failure_budget()
+    window = int(now // seconds)
+    key = f"payhub:auth-failures:{address}:{window}"
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, seconds + 1)
+        count, _ = pipe.execute()
+    except RedisError:
+        logger.warning("failed-authentication counters unavailable; not throttled")
+        return exceptions.AuthenticationFailed(message)
+    if count <= limit:
+        return exceptions.AuthenticationFailed(message)
+    until = (window + 1) * seconds
+    if len(_blocked) >= _BLOCKED_MAX:
+        for stale in [a for a, end in _blocked.items() if end <= now]:
+            del _blocked[stale]
+        if len(_blocked) >= _BLOCKED_MAX:
+            _blocked.clear()
+    _blocked[address] = until
+    logger.warning("authentication failures over budget; address blocked until window end")
+    return _throttled(until - now)
+
+
 class BearerAPIKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -58,16 +139,21 @@ class BearerAPIKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        if _blocked:  # a dictionary look-up: no round trip on the hot path
+            address = _address_key(request)
+            _check_not_blocked(address, clock())
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise exceptions.AuthenticationFailed("use the header 'Authorization: Bearer <key>'")
+            raise _failed(
+                _address_key(request), clock(), "use the header 'Authorization: Bearer <key>'"
+            )
         key = key.strip()
         prefix, _, _ = key.partition(".")
         api_key = _active_key(prefix)
         if api_key is None or not api_key.is_valid(key):
-            raise exceptions.AuthenticationFailed("the API key is not valid or was revoked")
+            raise _failed(_address_key(request), clock(), "the API key is not valid or was revoked")
         if api_key.has_expired:
-            raise exceptions.AuthenticationFailed("the API key has expired")
+            raise _failed(_address_key(request), clock(), "the API key has expired")
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
             MerchantAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -50,6 +50,11 @@ def error_body(code: str, detail: str, errors: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     headers = {}
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own refusal of a body past DATA_UPLOAD_MAX_MEMORY_SIZE (a 400 there).
+        return Response(
+            error_body("request_too_large", "the request body is too large"), status=413
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("not found")
     elif isinstance(exc, PermissionDenied):

@@ -195,11 +195,20 @@ class PaymentCreateSerializer(serializers.Serializer):
         found = selectors.accounts_by_number(
             numbers=[attrs["debtor_account"], attrs["creditor_account"]]
         )
+        # The hub's own (system) accounts are neither paid from nor into by a merchant: they
+        # answer as unknown numbers, so the API does not even tell that they exist.
         debtor = found.get(attrs["debtor_account"])
         attrs["debtor"] = (
-            debtor if debtor and debtor.merchant_id == self.context["merchant"].pk else None
+            debtor
+            if debtor
+            and debtor.merchant_id == self.context["merchant"].pk
+            and debtor.kind == Account.Kind.CUSTOMER
+            else None
         )
-        attrs["creditor"] = found.get(attrs["creditor_account"])
+        creditor = found.get(attrs["creditor_account"])
+        attrs["creditor"] = (
+            creditor if creditor and creditor.kind == Account.Kind.CUSTOMER else None
+        )
         if attrs["debtor"] is None:
             errors["debtor_account"] = [f"you have no account {attrs['debtor_account']!r}"]
         if attrs["creditor"] is None:

@@ -42,6 +42,12 @@ def test_to_minor(amount, currency, minor):
         ("10", "XYZ", UnknownCurrency),
         ("10", "eur", UnknownCurrency),
         ("99999999999999999999", "EUR", InvalidAmount),
+        # Past Decimal's default 28 digits of precision: refused, never rounded.
+        ("99.9999999999999999999999999999", "EUR", InvalidAmount),
+        ("0.0000000000000000000000000000001", "EUR", InvalidAmount),
+        ("1." + "0" * 40 + "1", "EUR", InvalidAmount),
+        (Decimal("99.9999999999999999999999999999"), "EUR", InvalidAmount),
+        ("9" * 5000, "EUR", InvalidAmount),
     ],
 )
 def test_to_minor_refuses(amount, currency, error):
@@ -61,3 +67,19 @@ def test_to_minor_refuses(amount, currency, error):
 )
 def test_to_major(minor, currency, text):
     assert money.to_major(minor, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "minor"),
+    [
+        ("12.50" + "0" * 40, 1250),  # trailing zeros at any length are not extra precision
+        ("0" * 40 + "7.10", 710),
+        ("10000000000000.00", money.MAX_MINOR),
+    ],
+)
+def test_to_minor_is_exact_at_any_length(amount, minor):
+    assert money.to_minor(amount, "EUR") == minor
+
+
+def test_amount_lookup_does_not_round_an_over_precise_search():
+    assert money.amount_lookup("99.9999999999999999999999999999") is None

@@ -14,6 +14,7 @@ from accounts.models import Account, AuditEvent
 from batches import services
 from batches.models import Batch
 from payments.models import Payment
+from tests.helpers import run_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +68,7 @@ def test_happy_path_csv_is_validated_approved_and_paid(desk):
         (("PAYEE0000", "1.001", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "abc", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "-5.00", "EUR", "r", ""), "AM02"),
+        (("PAYEE0000", "99.9999999999999999999999999999", "EUR", "r", ""), "AM02"),
         (("PAYEE0000", "1.00", "USD", "r", ""), "AM03"),
         (("PAYEE0000", "1.00", "XYZ", "r", ""), "AM03"),
     ],
@@ -286,6 +288,17 @@ def test_pain001_happy_path_pays_from_the_pmtinf_debtor(desk, pain_accounts):
     assert pain_accounts.balance == 1_000_000 - 126075
 
 
+def test_an_over_precise_pain001_amount_is_refused_not_rounded(desk, pain_accounts):
+    # 10.2499999999999999999999999999 rounds to 10.25 at Decimal's default 28 digits; the
+    # schema allows InstdAmt 5 decimals, so the file is refused whole and nothing is paid.
+    content = PAIN.replace(">10.25<", ">10.2499999999999999999999999999<").replace(
+        "<CtrlSum>1260.75<", "<CtrlSum>1260.7499999999999999999999999999<"
+    )
+    batch = validated(desk, content, name="pain.xml", debtor_account_number="")
+    assert batch.status == "invalid" and batch.error_code == "FF01", batch.error_message
+    assert batch.valid_count == 0 and batch.total_amount == 0
+
+
 def test_a_repeated_msgid_is_an_invalid_dupl_batch(desk, pain_accounts):
     validated(desk, PAIN, name="pain.xml", debtor_account_number="")
     # Another file (other bytes) that reuses the MsgId.
@@ -312,5 +325,7 @@ def test_a_finished_batch_tells_the_merchant_and_mails_the_maker(
     delivery = WebhookDelivery.objects.get(merchant=desk.merchant)
     assert delivery.event_type == "batch.completed"
     assert delivery.payload["data"]["succeeded_count"] == 1
+    assert mailoutbox == []  # the mail is an outbox job, run by a worker:
+    run_outbox()
     assert [m.to for m in mailoutbox] == [["maker@bank.example"]]
     assert "completed" in mailoutbox[0].subject.lower()

@@ -220,7 +220,7 @@ def test_a_refused_upload_says_why_and_makes_nothing(desk, change, expected):
 
 
 def test_the_services_refusal_is_shown_and_makes_nothing(desk, settings):
-    settings.BATCH_MAX_FILE_BYTES = 10  # the service's own check, past the form's
+    settings.BATCH_MAX_FILE_BYTES = 10  # stopped while streaming in, before the service's check
 
     response = client_of(desk.maker).post(
         "/batches/upload/",
@@ -232,7 +232,7 @@ def test_the_services_refusal_is_shown_and_makes_nothing(desk, settings):
         },
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 413
     assert "the limit is" in response.content.decode()
     assert not Batch.objects.exists()
 

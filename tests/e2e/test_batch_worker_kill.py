@@ -16,7 +16,6 @@ import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.utils import timezone
 
 from accounts.identity import roles
 from accounts.identity.audit import Actor
@@ -24,7 +23,8 @@ from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
 from batches import services
 from batches.models import Batch, BatchItem
-from payments.models import Payment
+from payments import outbox
+from payments.models import OutboxJob, Payment
 from tests.factories import AccountFactory, MerchantFactory, fund
 from tests.helpers import make_operator
 
@@ -47,6 +47,7 @@ def worker_env() -> dict[str, str]:
         "DATABASE_URL": url,
         "REDIS_URL": settings.REDIS_URL,
         "BATCH_CHUNK_SIZE": "500",
+        "OUTBOX_HEARTBEAT_SECONDS": "1",
     }
 
 
@@ -117,8 +118,12 @@ def test_worker_killed_mid_batch_pays_every_row_exactly_once():
     assert killed_at.status == "executing"
     assert 0 < killed_at.processed_count < batch.valid_count, "the kill must land mid-batch"
 
-    # then: the stalled execution is found, a new worker finishes it
-    assert services.batch_resume_stalled(now=timezone.now() + timedelta(hours=1)) == [batch.id]
+    # then: the outbox sees the dead worker's heartbeat stop, and a new worker finishes it
+    job = OutboxJob.objects.get(key=f"batch.execute:{batch.id}")
+    assert job.heartbeat_at is not None and job.done_at is None
+    assert job.pk in outbox.sweep(
+        now=job.heartbeat_at + outbox.stale_after() + timedelta(seconds=1)
+    )
     worker = start_worker()
     try:
         deadline = time.monotonic() + 300

@@ -20,7 +20,12 @@ class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append(
-            {"auth": self.headers["Authorization"], "path": self.path, **json.loads(body)}
+            {
+                "auth": self.headers["Authorization"],
+                "path": self.path,
+                "idempotency_key": self.headers["Idempotency-Key"],
+                **json.loads(body),
+            }
         )
         status, payload = type(self).answers[(len(type(self).seen) - 1) % len(type(self).answers)]
         content = json.dumps(payload, separators=(",", ":")).encode()
@@ -70,3 +75,6 @@ def test_completed_payments_are_counted_and_other_answers_are_errors(receiver):
         ("Bearer key0", "r0", "/api/v1/payments/"),
         ("Bearer key1", "r1", "/api/v1/payments/"),
     }
+    # every payment carries an Idempotency-Key of its own, as a real client sends
+    keys = [s["idempotency_key"] for s in handler.seen]
+    assert all(keys) and len(set(keys)) == len(keys)

@@ -251,3 +251,26 @@ def test_payment_events_are_linked_to_their_payment_and_old_ones_are_linked_by_t
         "payment.completed"
     ]
     assert WebhookDelivery.objects.filter(payment__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_lost_first_job_is_sent_again_by_the_sweep_once(receiver):
+    from payments import jobs
+
+    endpoint = receiver()
+    merchant, account, payee = merchant_paying_to(endpoint.url)
+    endpoint.secret = merchant.webhook_secret
+    services.payment_authorize(
+        merchant=merchant, debtor=account, creditor=payee, amount=100, currency="EUR"
+    )  # the first job, on commit, never ran here: as good as lost
+    queue = django_rq.get_queue("webhooks")
+    queue.empty()
+
+    assert jobs.deliver_due_webhooks() == 1
+    assert jobs.deliver_due_webhooks() == 0  # already waiting in the queue
+    job = queue.get_jobs()[0]
+    queue.empty()
+    job.perform()
+
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert len(endpoint.accepted) == 1

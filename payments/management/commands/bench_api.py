@@ -1,8 +1,12 @@
 """`manage.py bench_api`: payments per second and latency through the real stack.
 
-Starts gunicorn on this settings' database (PostgreSQL for real figures),
-then a load generator in another process at 1, 8 and 32 concurrent clients,
-each posting authorize-and-capture payments for `--seconds`.
+Starts gunicorn (config/gunicorn.py) on this settings' database, then a load generator
+in another process at 1, 8 and 32 concurrent clients, each posting authorize-and-capture
+payments for `--seconds`, every one with its own Idempotency-Key. `--shape`:
+
+- spread: a merchant and a debtor account per client, paying 8 payees (today's figures);
+- hot-creditor: a merchant per client, every one paying into one collection account;
+- hot-debtor: one merchant account paying out from every client (its row lock is the limit).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from accounts.models import Account, LedgerTransaction, Merchant
 from payments import services
 
 BASE_DIR = Path(settings.BASE_DIR)
+SHAPES = ("spread", "hot-creditor", "hot-debtor")
 
 
 def free_port() -> int:
@@ -46,18 +51,26 @@ class Command(BaseCommand):
             "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 0)) or None
         )
         parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+        parser.add_argument("--shape", choices=SHAPES, default="spread")
 
-    def handle(self, *args, seconds, clients, workers, threads, **options):
+    def handle(self, *args, seconds, clients, workers, threads, shape, **options):
         levels = [int(level) for level in clients.split(",")]
-        jobs = self._setup(max(levels))
+        jobs = self._setup(max(levels), shape)
         workers = workers or (os.cpu_count() or 2) * 2
         port = free_port()
-        env = {**os.environ, "API_THROTTLE_RATE": "1000000/second", "SECURE_COOKIES": "false"}
+        env = {
+            **os.environ,
+            "API_THROTTLE_RATE": "1000000/second",
+            "SECURE_COOKIES": "false",
+            "LOG_LEVEL": "WARNING",
+        }
         server = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "-c",
+                "config/gunicorn.py",
                 "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
@@ -87,6 +100,8 @@ class Command(BaseCommand):
             json.dumps(
                 {
                     "database": connection.display_name,
+                    "shape": shape,
+                    "idempotency_keys": True,
                     "gunicorn_workers": workers,
                     "gunicorn_threads": threads,
                     "seconds_per_level": seconds,
@@ -96,42 +111,56 @@ class Command(BaseCommand):
             )
         )
 
-    def _setup(self, clients: int) -> list[dict]:
-        """One merchant, one funded debtor account and one key per client, as in production
-        where many merchants pay at once (a single hot account serialises on its row lock)."""
+    def _setup(self, clients: int, shape: str) -> list[dict]:
+        """Merchants, funded debtor accounts and keys for the shape (see the module's doc)."""
         actor = Actor.system("bench_api")
-        jobs = []
-        creditors = []
-        for index in range(8):
-            number = f"BENCHPAYEE{index:04d}"
-            account = Account.objects.filter(number=number).first() or account_open(
-                currency="EUR", number=number, actor=actor
+
+        def account(number: str, merchant: Merchant | None = None) -> Account:
+            found = Account.objects.filter(number=number).first()
+            return found or account_open(
+                currency="EUR",
+                merchant_id=merchant.pk if merchant else None,
+                number=number,
+                actor=actor,
             )
-            creditors.append(account)
-        for index in range(clients):
-            name = f"Bench merchant {index:03d}"
-            merchant = Merchant.objects.filter(name=name).first() or merchant_create(
+
+        def merchant_named(name: str) -> Merchant:
+            return Merchant.objects.filter(name=name).first() or merchant_create(
                 name=name, actor=actor
             )
-            number = f"BENCHDEBTOR{index:04d}"
-            account = Account.objects.filter(number=number).first() or account_open(
-                currency="EUR", merchant_id=merchant.pk, number=number, actor=actor
-            )
-            if account.balance < money.to_minor("1000000", "EUR"):
+
+        def funded(debtor: Account) -> Account:
+            if debtor.balance < money.to_minor("1000000", "EUR"):
                 posting.transfer(
                     debtor_id=posting.funding_account("EUR").pk,
-                    creditor_id=account.pk,
+                    creditor_id=debtor.pk,
                     amount=money.to_minor("100000000", "EUR"),
                     currency="EUR",
                     kind=LedgerTransaction.Kind.FUNDING,
                     reference="bench funding",
                 )
+            return debtor
+
+        if shape == "hot-creditor":
+            creditors = [account("BENCHCOLLECTION")]
+        else:
+            creditors = [account(f"BENCHPAYEE{index:04d}") for index in range(8)]
+        if shape == "hot-debtor":
+            payer = merchant_named("Bench payout merchant")
+            payouts = [funded(account("BENCHPAYOUT", payer))]
+        jobs = []
+        for index in range(clients):
+            if shape == "hot-debtor":
+                merchant, debtor = payer, payouts[0]
+            else:
+                merchant = merchant_named(f"Bench merchant {index:03d}")
+                debtor = funded(account(f"BENCHDEBTOR{index:04d}", merchant))
             _, key = services.api_key_create(merchant=merchant, name="bench", actor=actor)
             jobs.append(
                 {
                     "key": key,
                     "body": {
-                        "debtor_account": number,
+                        "debtor_account": debtor.number,
                         "creditor_account": creditors[index % len(creditors)].number,
                         "amount": "1.00",
                         "currency": "EUR",
