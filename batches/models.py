@@ -201,6 +201,9 @@ class Approval(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.CharField(max_length=500, blank=True)
     validated_sha256 = models.CharField(max_length=64, help_text="what was approved")
+    # The decision is signed with a fresh authenticator code: its TOTP time step (a code is
+    # accepted once: django-otp refuses any step not after the device's last one).
+    otp_time_step = models.BigIntegerField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.identity.roles import APPROVER, has_role
 from accounts.ledger import money
@@ -92,11 +94,17 @@ def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
     )
 
 
+def approval_barred_until(user: User) -> datetime | None:
+    """Until when a recent reset or role grant bars `user` from deciding, if it does now."""
+    barred = user.approval_barred_until
+    return barred if barred is not None and barred > timezone.now() else None
+
+
 def may_decide(batch: Batch, user: User) -> bool:
     """Whether `user` may approve or reject `batch` now (what the services will accept)."""
     if batch.status != Batch.Status.AWAITING_APPROVAL or not user.is_authenticated:
         return False
-    if not (user.is_superuser or has_role(user, APPROVER)):
+    if not has_role(user, APPROVER) or approval_barred_until(user) is not None:
         return False
     if batch.uploaded_by_id == user.pk:
         return False

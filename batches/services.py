@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit
 from accounts.identity.audit import Actor
@@ -51,6 +52,13 @@ class BatchError(LedgerError):
 
 class NotAllowed(BatchError):
     code = "not_allowed"
+    status = 403
+
+
+class CodeRefused(BatchError):
+    """The decision's authenticator code is missing, wrong, or was used before."""
+
+    code = "otp_refused"
     status = 403
 
 
@@ -385,19 +393,70 @@ def _store(checker, chunk, counts, totals, approval_digest, latest_date):
 # --- four eyes ----------------------------------------------------------------------------
 
 
-def _check_approver(batch: Batch, user: User) -> None:
-    if not (user.is_superuser or has_role(user, APPROVER)):
+def _check_approver(batch: Batch, user: User, now: datetime) -> None:
+    # Superuser status is not the approver role: an admin approves only if made an approver.
+    if not has_role(user, APPROVER):
         raise NotAllowed("only an approver may approve or reject a batch")
     if batch.uploaded_by_id == user.pk:
         raise NotAllowed("you uploaded this batch: another approver must decide on it")
+    barred = User.objects.filter(pk=user.pk).values_list("approval_barred_until", flat=True)[0]
+    if barred is not None and barred > now:
+        raise NotAllowed(
+            "your credentials or roles changed recently: you may not approve or reject "
+            f"before {timezone.localtime(barred):%Y-%m-%d %H:%M %Z}"
+        )
+
+
+def _sign(*, user: User, otp_token: str, actor: Actor, batch_id: UUID, decision: str) -> int:
+    """Check a fresh code of the user's authenticator; its time step, or CodeRefused.
+
+    Runs in a transaction of its own, committed whatever the decision becomes: a
+    wrong code counts towards django-otp's throttle and stays in the trail, and a
+    right one is spent (django-otp accepts a step only after the device's last one,
+    so a code used at sign-in, or for another decision, is refused).
+    """
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user_id=user.pk, confirmed=True)
+            .order_by("pk")
+            .first()
+        )
+        refusal = ""
+        if device is None:
+            refusal = "you have no authenticator: enrol one first"
+        elif not device.verify_is_allowed()[0]:
+            refusal = "too many wrong codes in a row: wait a little and try again"
+        elif not (otp_token or "").strip():
+            refusal = "enter the code that your authenticator app shows now"
+        elif not device.verify_token(otp_token.strip()):
+            refusal = "the authenticator code is wrong or was used before: wait for a new one"
+        if not refusal:
+            assert device is not None
+            return device.last_t
+        audit.record(
+            actor=actor,
+            action="batch.decision_code_refused",
+            target=Batch.objects.filter(pk=batch_id).first(),
+            decision=decision,
+            reason=refusal,
+        )
+    raise CodeRefused(refusal)
 
 
 def _decide(
-    *, batch_id: UUID, approver: User, decision: str, actor: Actor, reason: str = ""
+    *,
+    batch_id: UUID,
+    approver: User,
+    decision: str,
+    actor: Actor,
+    otp_time_step: int,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> Batch:
     """Lock the batch, check that this approver may decide now, record the decision."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
-    _check_approver(batch, approver)
+    _check_approver(batch, approver, now or timezone.now())
     if batch.status != Batch.Status.AWAITING_APPROVAL:
         raise InvalidState(
             f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
@@ -411,34 +470,51 @@ def _decide(
         decision=decision,
         reason=reason[:500],
         validated_sha256=batch.validated_sha256,
+        otp_time_step=otp_time_step,
         ip=actor.ip,
     )
     return batch
 
 
-@transaction.atomic
 def batch_approve(
-    *, batch_id: UUID, approver: User, actor: Actor, today: date | None = None
+    *,
+    batch_id: UUID,
+    approver: User,
+    actor: Actor,
+    otp_token: str,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> Batch:
-    batch = _decide(
-        batch_id=batch_id, approver=approver, decision=Approval.Decision.APPROVE, actor=actor
+    """One approval, signed with a fresh authenticator code; the last one needed starts it."""
+    step = _sign(
+        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="approve"
     )
-    approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
-    needed = selectors.approvals_required(batch)
-    audit.record(
-        actor=actor,
-        action="batch.approve",
-        target=batch,
-        approvals=approvals,
-        needed=needed,
-        validated_sha256=batch.validated_sha256,
-    )
-    if approvals >= needed:
-        batch.status = Batch.Status.APPROVED
-        batch.approved_at = timezone.now()
-        batch.save(update_fields=["status", "approved_at", "updated_at"])
-        _start_or_schedule(batch, today or timezone.localdate())
-    return batch
+    with transaction.atomic():
+        batch = _decide(
+            batch_id=batch_id,
+            approver=approver,
+            decision=Approval.Decision.APPROVE,
+            actor=actor,
+            otp_time_step=step,
+            now=now,
+        )
+        approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
+        needed = selectors.approvals_required(batch)
+        audit.record(
+            actor=actor,
+            action="batch.approve",
+            target=batch,
+            approvals=approvals,
+            needed=needed,
+            validated_sha256=batch.validated_sha256,
+            otp_time_step=step,
+        )
+        if approvals >= needed:
+            batch.status = Batch.Status.APPROVED
+            batch.approved_at = timezone.now()
+            batch.save(update_fields=["status", "approved_at", "updated_at"])
+            _start_or_schedule(batch, today or timezone.localdate())
+        return batch
 
 
 def _start_or_schedule(batch: Batch, today: date) -> None:
@@ -451,24 +527,40 @@ def _start_or_schedule(batch: Batch, today: date) -> None:
         _enqueue("batches.jobs.execute_batch", batch.id)
 
 
-@transaction.atomic
-def batch_reject(*, batch_id: UUID, approver: User, reason: str, actor: Actor) -> Batch:
+def batch_reject(
+    *,
+    batch_id: UUID,
+    approver: User,
+    reason: str,
+    actor: Actor,
+    otp_token: str,
+    now: datetime | None = None,
+) -> Batch:
+    """An approver says no, with a reason, signed like an approval."""
     reason = reason.strip()
     if not reason:
         raise BatchError("a rejection needs a reason")
-    batch = _decide(
-        batch_id=batch_id,
-        approver=approver,
-        decision=Approval.Decision.REJECT,
-        actor=actor,
-        reason=reason,
+    step = _sign(
+        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="reject"
     )
-    batch.status = Batch.Status.REJECTED
-    batch.decision_reason = reason[:500]
-    batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "decision_reason", "finished_at", "updated_at"])
-    audit.record(actor=actor, action="batch.reject", target=batch, reason=reason)
-    return batch
+    with transaction.atomic():
+        batch = _decide(
+            batch_id=batch_id,
+            approver=approver,
+            decision=Approval.Decision.REJECT,
+            actor=actor,
+            otp_time_step=step,
+            reason=reason,
+            now=now,
+        )
+        batch.status = Batch.Status.REJECTED
+        batch.decision_reason = reason[:500]
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "decision_reason", "finished_at", "updated_at"])
+        audit.record(
+            actor=actor, action="batch.reject", target=batch, reason=reason, otp_time_step=step
+        )
+        return batch
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
@@ -58,7 +59,8 @@ def may_upload(user: User) -> bool:
 
 
 def may_approve(user: User) -> bool:
-    return bool(user.is_superuser or has_role(user, APPROVER))
+    # The approver role, never superuser status alone.
+    return has_role(user, APPROVER)
 
 
 def _batch(batch_id: UUID) -> Batch:
@@ -197,6 +199,7 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         "may_cancel": batch.uploaded_by_id == user.pk and batch.status in CANCELLABLE,
         "is_uploader": batch.uploaded_by_id == user.pk,
         "is_approver": may_approve(user),
+        "barred_until": selectors.approval_barred_until(user),
         "reject_form": BatchRejectForm(),
         "audit_events": audit_events_of(target=batch),
     }
@@ -222,13 +225,17 @@ def batch_progress(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 # --- decisions ----------------------------------------------------------------------------
 
 
+@sensitive_post_parameters("otp_token")
 @operator_required
 @require_POST
 def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResponse:
     batch = _batch(batch_id)
     try:
         batch = services.batch_approve(
-            batch_id=batch.pk, approver=request.user, actor=Actor.from_request(request)
+            batch_id=batch.pk,
+            approver=request.user,
+            actor=Actor.from_request(request),
+            otp_token=request.POST.get("otp_token", ""),
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)
@@ -249,6 +256,7 @@ def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResp
     return redirect("batches:detail", batch_id=batch.pk)
 
 
+@sensitive_post_parameters("otp_token")
 @operator_required
 @require_POST
 def batch_reject(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResponse:
@@ -264,6 +272,7 @@ def batch_reject(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
             approver=request.user,
             reason=form.cleaned_data["reason"],
             actor=Actor.from_request(request),
+            otp_token=request.POST.get("otp_token", ""),
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.identity.middleware.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -294,6 +295,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payments-hub@localhos
 # The dashboard's CSV export of a payment search stops after this many rows.
 PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))
+# Someone else resetting a user's password or second factor, or granting the approver
+# role, bars that user from approving for this long (see docs/architecture.md).
+APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
 BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))

@@ -6,7 +6,13 @@ change it describes commit or roll back together.
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +45,50 @@ class Actor:
         user = user if user is not None and user.is_authenticated else None
         label = user.get_username() if user else "anonymous"
         return cls(label=label, user=user, ip=client_ip(request))
+
+
+_request: ContextVar[Any] = ContextVar("audit_request", default=None)
+_actor: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
+
+
+@contextmanager
+def during_request(request: Any) -> Iterator[None]:
+    """While a request is served, `current_actor` is its user (read when asked, after login)."""
+    token = _request.set(request)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Within a service that was told its actor, changes seen by signals carry that actor."""
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> Actor:
+    """Who is acting now: the service's actor, the request's user, or this process.
+
+    Outside a request (a management command, a shell) the operating-system user,
+    host and command line stand for the person: an auditor can still ask them.
+    """
+    actor = _actor.get()
+    if actor is not None:
+        return actor
+    request = _request.get()
+    if request is not None:
+        return Actor.from_request(request)
+    try:
+        who = getpass.getuser()
+    except Exception:  # no user name in this environment
+        who = "unknown"
+    command = " ".join(sys.argv[1:3])
+    return Actor.system(f"system: {who}@{socket.gethostname()} {command}".strip())
 
 
 def client_ip(request: Any) -> str | None:
@@ -80,8 +130,8 @@ def record(
         # No target when there is nothing to point at (a login with an unknown user name).
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        before=before,
-        after=after,
+        before=_jsonable(before),
+        after=_jsonable(after),
         detail={key: _jsonable(value) for key, value in detail.items()},
     )
 

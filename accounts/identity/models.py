@@ -20,6 +20,13 @@ class User(AbstractUser):
         related_name="users",
         help_text="Set for a merchant's own staff; empty for the hub's staff.",
     )
+    # Set when someone else resets this user's password or second factor, or grants the
+    # approver role: until then the user may sign in but not approve (APPROVAL_COOLOFF_HOURS).
+    approval_barred_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="No approval before this time: credentials reset or approver role granted.",
+    )
 
 
 class AuditEvent(models.Model):

@@ -14,6 +14,7 @@ from accounts.models import Account, AuditEvent
 from batches import services
 from batches.models import Batch
 from payments.models import Payment
+from tests.helpers import fresh_code
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,9 @@ def validated(desk, content, **kwargs) -> Batch:
 
 def approve(batch, *users):
     for user in users:
-        batch = services.batch_approve(batch_id=batch.id, approver=user, actor=Actor.for_user(user))
+        batch = services.batch_approve(
+            batch_id=batch.id, approver=user, actor=Actor.for_user(user), otp_token=fresh_code(user)
+        )
     return batch
 
 
@@ -117,7 +120,10 @@ def test_maker_can_never_approve_and_threshold_needs_two(desk, settings):
 
     with pytest.raises(NotAllowed):
         services.batch_approve(
-            batch_id=batch.id, approver=desk.maker, actor=Actor.for_user(desk.maker)
+            batch_id=batch.id,
+            approver=desk.maker,
+            actor=Actor.for_user(desk.maker),
+            otp_token=fresh_code(desk.maker),
         )
     batch = approve(batch, desk.checker)
     assert batch.status == "awaiting_approval"  # one of two
@@ -150,12 +156,14 @@ def test_reject_needs_a_reason_and_ends_the_batch(desk):
             approver=desk.checker,
             reason="  ",
             actor=Actor.for_user(desk.checker),
+            otp_token=fresh_code(desk.checker),
         )
     batch = services.batch_reject(
         batch_id=batch.id,
         approver=desk.checker,
         reason="wrong month",
         actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
     assert batch.status == "rejected" and batch.decision_reason == "wrong month"
     with pytest.raises(InvalidState):
@@ -224,7 +232,11 @@ def test_future_execution_date_waits_in_scheduled(desk):
         today=today,
     )
     batch = services.batch_approve(
-        batch_id=batch.id, approver=desk.checker, actor=Actor.for_user(desk.checker), today=today
+        batch_id=batch.id,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
+        today=today,
     )
     assert batch.status == "scheduled"
     assert services.batch_start_due(today=today + timedelta(days=1)) == []
