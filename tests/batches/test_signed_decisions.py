@@ -55,8 +55,11 @@ def test_a_session_without_a_code_cannot_decide(desk):
 
 def test_one_code_signs_one_decision(desk, settings):
     settings.BATCH_SECOND_APPROVAL_ABOVE = 1  # each batch waits for a second approver
-    first, second = awaiting(desk), services.batch_validate(
-        batch_id=desk.upload(desk.csv(("PAYEE0001", "11.00", "EUR", "inv-2", "E2"))).id
+    first, second = (
+        awaiting(desk),
+        services.batch_validate(
+            batch_id=desk.upload(desk.csv(("PAYEE0001", "11.00", "EUR", "inv-2", "E2"))).id
+        ),
     )
     code = fresh_code(desk.checker)
     actor = Actor.for_user(desk.checker)
