@@ -7,18 +7,22 @@ change it describes commit or roll back together.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import ipaddress
+import json
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from accounts.identity.models import AuditEvent, User
 
@@ -113,6 +117,12 @@ def client_ip(request: Any) -> str | None:
         return None
 
 
+# The chain's one writer at a time (pg_advisory_xact_lock's key, held until commit): two
+# transactions recording at once cannot both append after the same event and fork it.
+CHAIN_LOCK = 0x617564697400  # "audit"
+GENESIS = "0" * 64
+
+
 def record(
     *,
     actor: Actor,
@@ -122,7 +132,9 @@ def record(
     after: dict[str, Any] | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    """Append one event to the trail, chained to the one before it, in the caller's transaction."""
+    event = AuditEvent(
+        at=timezone.now(),
         actor=actor.user,
         actor_label=actor.label[:200],
         ip=actor.ip,
@@ -134,6 +146,64 @@ def record(
         after=_jsonable(after),
         detail={key: _jsonable(value) for key, value in detail.items()},
     )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        cursor.execute("SELECT hash FROM accounts_auditevent ORDER BY id DESC LIMIT 1")
+        head = cursor.fetchone()
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('accounts_auditevent', 'id'))")
+        (event.id,) = cursor.fetchone()
+        event.prev_hash = head[0] if head else GENESIS
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+    return event
+
+
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the event's fields and its predecessor's hash, as canonical JSON."""
+    at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
+    fields = {
+        "id": event.id,
+        "at": at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "ip": event.ip,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "before": event.before,
+        "after": event.after,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def verify_chain(*, chunk: int = 5000) -> dict[str, Any]:
+    """Walk the trail in id order: each event's hash, and its link to the one before.
+
+    An edited event no longer matches its hash; a deleted one leaves the next event
+    pointing at a hash that is not its predecessor's; two swapped ones do both.
+    """
+    broken: list[dict[str, Any]] = []
+    checked = 0
+    previous, previous_id = GENESIS, None
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk):
+        checked += 1
+        if event.prev_hash != previous:
+            broken.append(
+                {
+                    "id": event.id,
+                    "problem": "does not follow the event before it "
+                    f"({previous_id or 'the start'}): an event was deleted or reordered",
+                }
+            )
+        if event_hash(event) != event.hash:
+            broken.append(
+                {"id": event.id, "action": event.action, "problem": "edited after it was written"}
+            )
+        previous, previous_id = event.hash, event.id
+    return {"ok": not broken, "events_checked": checked, "broken": broken}
 
 
 def _jsonable(value: Any) -> Any:
