@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.ledger import money
-from accounts.models import Account, Merchant
+from accounts.models import Account, Hold, Merchant
 from payments.models import MerchantAPIKey, Payment
 
 
@@ -217,3 +217,18 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} by {self.approver_id}"
+
+
+class BatchHold(models.Model):
+    """The funds of an approved batch, held on one debtor account until the batch ends.
+
+    Placed when the last approval lands; execution pays the account's rows from it and
+    the rest is released when the batch ends (or is rejected or cancelled).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="holds")
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="batch_hold")
+
+    def __str__(self) -> str:
+        return f"hold {self.hold_id} of batch {self.batch_id}"

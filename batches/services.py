@@ -17,14 +17,14 @@ from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.identity.roles import APPROVER, has_role
-from accounts.ledger import bulk, money
+from accounts.ledger import bulk, money, posting
 from accounts.ledger import currency as iso4217
 from accounts.ledger.errors import (
     InvalidAmount,
@@ -33,9 +33,9 @@ from accounts.ledger.errors import (
     UnknownCurrency,
     ZeroAmount,
 )
-from accounts.models import Account, Merchant, User
+from accounts.models import Account, Hold, Merchant, User
 from batches import parsers, selectors
-from batches.models import Approval, Batch, BatchItem
+from batches.models import Approval, Batch, BatchHold, BatchItem
 from payments import webhooks
 from payments.models import MerchantAPIKey, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
@@ -53,6 +53,14 @@ class BatchError(LedgerError):
 class NotAllowed(BatchError):
     code = "not_allowed"
     status = 403
+
+
+class FundsShort(BatchError):
+    """The last approval cannot reserve the batch's total: the batch keeps waiting."""
+
+    code = "insufficient_funds"
+    reason_code = "AM04"
+    status = 409
 
 
 class CodeRefused(BatchError):
@@ -489,32 +497,94 @@ def batch_approve(
     step = _sign(
         user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="approve"
     )
-    with transaction.atomic():
-        batch = _decide(
-            batch_id=batch_id,
-            approver=approver,
-            decision=Approval.Decision.APPROVE,
-            actor=actor,
-            otp_time_step=step,
-            now=now,
-        )
-        approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
-        needed = selectors.approvals_required(batch)
-        audit.record(
-            actor=actor,
-            action="batch.approve",
-            target=batch,
-            approvals=approvals,
-            needed=needed,
-            validated_sha256=batch.validated_sha256,
-            otp_time_step=step,
-        )
-        if approvals >= needed:
-            batch.status = Batch.Status.APPROVED
-            batch.approved_at = timezone.now()
-            batch.save(update_fields=["status", "approved_at", "updated_at"])
-            _start_or_schedule(batch, today or timezone.localdate())
-        return batch
+    try:
+        with transaction.atomic():
+            batch = _decide(
+                batch_id=batch_id,
+                approver=approver,
+                decision=Approval.Decision.APPROVE,
+                actor=actor,
+                otp_time_step=step,
+                now=now,
+            )
+            approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
+            needed = selectors.approvals_required(batch)
+            audit.record(
+                actor=actor,
+                action="batch.approve",
+                target=batch,
+                approvals=approvals,
+                needed=needed,
+                validated_sha256=batch.validated_sha256,
+                otp_time_step=step,
+            )
+            if approvals >= needed:
+                _reserve_funds(batch)
+                batch.status = Batch.Status.APPROVED
+                batch.approved_at = timezone.now()
+                batch.save(update_fields=["status", "approved_at", "updated_at"])
+                _start_or_schedule(batch, today or timezone.localdate())
+            return batch
+    except FundsShort as short:
+        # The approval is rolled back with the holds; the refusal itself stays on record.
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action="batch.approve_refused",
+                target=Batch.objects.filter(pk=batch_id).first(),
+                reason_code=short.reason_code,
+                reason=short.detail,
+            )
+        raise
+
+
+def _reserve_funds(batch: Batch) -> list[BatchHold]:
+    """Hold each debtor account's share of the valid rows, or refuse them all (AM04).
+
+    One hold per debtor account, placed in ascending account order like every lock of
+    the ledger's; a shortfall on any account rolls back the others with the approval.
+    """
+    shares = (
+        batch.items.filter(status=BatchItem.Status.VALID)
+        .values_list("debtor_account_id", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    per_account: dict[UUID, tuple[str, int]] = {}
+    for debtor_id, currency, total in shares:
+        account_id = cast(UUID, debtor_id or batch.debtor_account_id)  # a valid row has one
+        known = per_account.get(account_id, (currency, 0))
+        per_account[account_id] = (currency, known[1] + total)
+    reserved = []
+    for account_id in sorted(per_account):
+        currency, total = per_account[account_id]
+        try:
+            hold = posting.place_hold(
+                account_id=account_id,
+                amount=total,
+                currency=currency,
+                reference=f"batch {batch.pk}",
+            )
+        except LedgerError as refusal:
+            number = Account.objects.filter(pk=account_id).values_list("number", flat=True).first()
+            short = FundsShort(
+                f"{refusal.reason_code}: the batch's {money.to_major(total, currency)} {currency} "
+                f"cannot be held on account {number} ({refusal.detail}); the batch waits"
+            )
+            short.reason_code = refusal.reason_code  # AM04, or AC06 for a frozen account
+            raise short from refusal
+        reserved.append(BatchHold.objects.create(batch=batch, hold=hold))
+    return reserved
+
+
+def _release_holds(batch: Batch) -> None:
+    """Give back what the batch still holds (its end, a rejection, a cancellation)."""
+    for hold_id in (
+        BatchHold.objects.filter(batch=batch, hold__status=Hold.Status.ACTIVE)
+        .order_by("hold__account_id")
+        .values_list("hold_id", flat=True)
+    ):
+        posting.release_hold(hold_id=hold_id)
 
 
 def _start_or_schedule(batch: Batch, today: date) -> None:
@@ -553,6 +623,7 @@ def batch_reject(
             reason=reason,
             now=now,
         )
+        _release_holds(batch)
         batch.status = Batch.Status.REJECTED
         batch.decision_reason = reason[:500]
         batch.finished_at = timezone.now()
@@ -579,6 +650,7 @@ def batch_cancel(
         Batch.Status.AWAITING_APPROVAL,
     ):
         raise InvalidState(f"a {batch.get_status_display().lower()} batch cannot be cancelled")
+    _release_holds(batch)
     batch.status = Batch.Status.CANCELLED
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "finished_at", "updated_at"])
@@ -669,6 +741,12 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
         results = payments_create_for_batch(
             merchant=batch.merchant,
             batch_id=batch.pk,
+            # Paid from the funds held at approval (none for a batch approved before holds).
+            holds=dict(
+                BatchHold.objects.filter(batch=batch, hold__status=Hold.Status.ACTIVE).values_list(
+                    "hold__account_id", "hold_id"
+                )
+            ),
             orders=[
                 BatchPaymentOrder(
                     batch_row=row,
@@ -729,6 +807,7 @@ def _finish(batch_id: UUID) -> Batch:
         return batch
     if batch.items.filter(status=BatchItem.Status.VALID).exists():
         return batch  # another worker is still paying
+    _release_holds(batch)  # what failed rows did not give back already
     _store_progress(batch)
     if batch.succeeded_count == batch.item_count:
         batch.status = Batch.Status.COMPLETED

@@ -170,6 +170,8 @@ class Hold(models.Model):
         max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
     )
     captured_amount = models.BigIntegerField(default=0)
+    # Given back before the hold closed: a batch row that failed returns its share.
+    released_amount = models.BigIntegerField(default=0)
     capture_transaction = models.OneToOneField(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="hold"
     )
@@ -184,6 +186,13 @@ class Hold(models.Model):
             models.CheckConstraint(
                 name="hold_captured_within_amount",
                 condition=Q(captured_amount__gte=0, captured_amount__lte=F("amount")),
+            ),
+            models.CheckConstraint(
+                name="hold_drawn_within_amount",
+                condition=Q(
+                    released_amount__gte=0,
+                    amount__gte=F("captured_amount") + F("released_amount"),
+                ),
             ),
         ]
 
