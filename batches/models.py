@@ -32,6 +32,9 @@ class Batch(models.Model):
         COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
         FAILED = "failed", "Failed"
 
+    # A batch in one of these can pay nothing: its file may be uploaded again.
+    REUSABLE = {"invalid", "cancelled", "rejected"}
+
     FINAL = {
         Status.INVALID,
         Status.REJECTED,
@@ -79,6 +82,23 @@ class Batch(models.Model):
     validated_sha256 = models.CharField(
         max_length=64, blank=True, help_text="what an approval binds to: file and valid rows"
     )
+    content_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="the rows' canonical values, sorted: the same payments however the file is saved",
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        db_index=False,
+        help_text="the earlier batch this file repeats (DUPL)",
+    )
+    flag_counts = models.JSONField(
+        default=dict, blank=True, help_text="rows per flag: new_payee, largest, duplicate"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -104,15 +124,22 @@ class Batch(models.Model):
         indexes = [models.Index(fields=["merchant", "-created_at"], name="batch_merchant_newest")]
         constraints = [
             # The same file, or the same pain.001 MsgId, is accepted once per merchant.
+            # Only batches that can still pay count (not invalid, cancelled or rejected).
             models.UniqueConstraint(
                 fields=["merchant", "file_sha256"],
                 name="batch_file_once_per_merchant",
-                condition=~Q(status="invalid"),
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"]),
             ),
             models.UniqueConstraint(
                 fields=["merchant", "message_id"],
                 name="batch_msgid_once_per_merchant",
-                condition=~Q(status="invalid") & ~Q(message_id=""),
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"]) & ~Q(message_id=""),
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "content_sha256"],
+                name="batch_content_once_per_merchant",
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"])
+                & ~Q(content_sha256=""),
             ),
         ]
 
@@ -156,6 +183,14 @@ class BatchItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     error_code = models.CharField(max_length=4, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
+    # What the approver should look at twice (FLAG_* bits), set at validation.
+    flags = models.PositiveSmallIntegerField(default=0, db_default=0)
+    duplicate_of_payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    duplicate_of_batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     # One row per payment (partial unique below): rows not yet paid skip that index.
     payment = models.ForeignKey(
         Payment,
@@ -165,6 +200,10 @@ class BatchItem(models.Model):
         related_name="batch_items",
         db_index=False,
     )
+
+    FLAG_NEW_PAYEE = 1  # this debtor never paid this creditor before
+    FLAG_LARGEST = 2  # among the batch's largest rows
+    FLAG_DUPLICATE = 4  # same creditor, amount and reference, or end-to-end id, as before
 
     class Meta:
         ordering = ["batch", "row"]
@@ -179,6 +218,18 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}"
+
+    @property
+    def is_new_payee(self) -> bool:
+        return bool(self.flags & self.FLAG_NEW_PAYEE)
+
+    @property
+    def is_largest(self) -> bool:
+        return bool(self.flags & self.FLAG_LARGEST)
+
+    @property
+    def is_possible_duplicate(self) -> bool:
+        return bool(self.flags & self.FLAG_DUPLICATE)
 
     @property
     def amount_shown(self) -> str:

@@ -16,7 +16,7 @@ import django_rq
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -131,12 +131,15 @@ def batch_upload(
         uploaded_by=uploaded_by,
         api_key=api_key,
     )
-    if (
+    earlier = (
         Batch.objects.filter(merchant=merchant, file_sha256=sha256)
-        .exclude(status=Batch.Status.INVALID)
-        .exists()
-    ):
-        _mark_duplicate(batch, "this file was uploaded before")
+        .exclude(status__in=Batch.REUSABLE)
+        .order_by("created_at")
+        .first()
+    )
+    if earlier is not None:
+        batch.duplicate_of = earlier
+        _mark_duplicate(batch, f"this file was uploaded before: batch {earlier.pk}")
     batch.file.save(f"{batch.id}.upload", upload, save=False)
     try:
         with transaction.atomic():
@@ -333,6 +336,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     counts = {"items": 0, "valid": 0, "invalid": 0}
     totals: dict[str, int] = {}
     latest_date: date | None = None
+    canonical: list[str] = []
     try:
         with batch.file.open("rb") as stream:
             # Opened "rb": a binary stream (the stubs type a FieldFile as File[Any]).
@@ -343,20 +347,29 @@ def batch_validate(*, batch_id: UUID) -> Batch:
                 batch.message_id
                 and Batch.objects.filter(merchant=batch.merchant, message_id=batch.message_id)
                 .exclude(pk=batch.pk)
-                .exclude(status=Batch.Status.INVALID)
+                .exclude(status__in=Batch.REUSABLE)
                 .exists()
             ):
+                batch.duplicate_of = (
+                    Batch.objects.filter(merchant=batch.merchant, message_id=batch.message_id)
+                    .exclude(pk=batch.pk)
+                    .exclude(status__in=Batch.REUSABLE)
+                    .order_by("created_at")
+                    .first()
+                )
                 return _reject_file(batch, "DUPL", f"MsgId {batch.message_id!r} was used before")
             chunk: list[parsers.ParsedRow] = []
             for row in parsed:
                 chunk.append(row)
                 if len(chunk) >= ROW_CHUNK:
                     latest_date = _store(
-                        checker, chunk, counts, totals, approval_digest, latest_date
+                        checker, chunk, counts, totals, approval_digest, latest_date, canonical
                     )
                     chunk = []
             if chunk:
-                latest_date = _store(checker, chunk, counts, totals, approval_digest, latest_date)
+                latest_date = _store(
+                    checker, chunk, counts, totals, approval_digest, latest_date, canonical
+                )
     except parsers.FileRejected as rejected:
         return _reject_file(batch, rejected.code, rejected.message)
     if counts["items"] == 0:
@@ -368,6 +381,25 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.total_amount = sum(totals.values()) if len(totals) == 1 else 0
     if batch.execution_date is None or (latest_date and latest_date > batch.execution_date):
         batch.execution_date = latest_date
+    # The same payments, whatever the bytes (line endings, BOM, header case, blank lines,
+    # 1.0 for 1.00, row order): a second copy of a batch that can still pay is DUPL.
+    batch.content_sha256 = hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()
+    earlier = (
+        Batch.objects.filter(merchant=batch.merchant, content_sha256=batch.content_sha256)
+        .exclude(pk=batch.pk)
+        .exclude(status__in=Batch.REUSABLE)
+        .order_by("created_at")
+        .first()
+    )
+    if earlier is not None:
+        batch.duplicate_of = earlier
+        return _reject_file(
+            batch,
+            "DUPL",
+            f"the same payments as batch {earlier.file_name} ({earlier.pk}), "
+            f"uploaded {timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}",
+        )
+    batch.flag_counts = _flag_rows(batch)
     batch.validated_sha256 = approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()
@@ -375,14 +407,32 @@ def batch_validate(*, batch_id: UUID) -> Batch:
         with transaction.atomic():
             batch.save()
     except IntegrityError:
-        return _reject_file(batch, "DUPL", f"MsgId {batch.message_id!r} was used before")
+        return _reject_file(
+            batch, "DUPL", "the same file, MsgId or payments was accepted at the same moment"
+        )
     return batch
 
 
-def _store(checker, chunk, counts, totals, approval_digest, latest_date):
+def _canonical(item: _Checked) -> str:
+    """A row as the payment it asks for, not as the file wrote it."""
+    row = item.row
+    amount = str(item.amount) if item.amount is not None else row.amount.strip()
+    return "|".join(
+        (
+            row.creditor_account.strip().upper(),
+            amount,
+            row.currency.strip().upper(),
+            row.reference.strip(),
+            row.end_to_end_id.strip(),
+        )
+    )
+
+
+def _store(checker, chunk, counts, totals, approval_digest, latest_date, canonical):
     checked = checker.check(chunk)
     bulk.insert(BatchItem, ITEM_COLUMNS, [item.values(checker.batch.pk) for item in checked])
     for item in checked:
+        canonical.append(_canonical(item))
         counts["items"] += 1
         if item.code:
             counts["invalid"] += 1
@@ -396,6 +446,122 @@ def _store(checker, chunk, counts, totals, approval_digest, latest_date):
         if row.execution_date and (latest_date is None or row.execution_date > latest_date):
             latest_date = row.execution_date
     return latest_date
+
+
+FLAG_SQL = [
+    # new payee: no completed payment from this debtor to this creditor, ever
+    """
+    UPDATE batches_batchitem AS i SET flags = i.flags | %(new_payee)s
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
+       AND NOT EXISTS (
+           SELECT 1 FROM payments_payment AS p
+            WHERE p.debtor_account_id = COALESCE(i.debtor_account_id, %(debtor)s)
+              AND p.creditor_account_id = i.creditor_account_id
+              AND p.status IN ('completed', 'refunded', 'partially_refunded'))
+    """,
+    # the largest rows
+    """
+    UPDATE batches_batchitem SET flags = flags | %(largest)s
+     WHERE id IN (SELECT id FROM batches_batchitem
+                   WHERE batch_id = %(batch)s AND status = 'valid'
+                   ORDER BY amount DESC, row LIMIT %(largest_rows)s)
+    """,
+    # the same creditor, amount and reference as a payment of the last days...
+    """
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_payment_id = d.payment_id
+      FROM (SELECT DISTINCT ON (i.id) i.id AS item_id, p.id AS payment_id
+              FROM batches_batchitem AS i
+              JOIN payments_payment AS p
+                ON p.creditor_account_id = i.creditor_account_id AND p.amount = i.amount
+               AND p.reference = left(i.reference, 140)
+             WHERE i.batch_id = %(batch)s AND i.status = 'valid' AND i.reference <> ''
+               AND p.merchant_id = %(merchant)s AND p.created_at >= %(since)s
+               AND p.status <> 'failed'
+             ORDER BY i.id, p.created_at DESC) AS d
+     WHERE i.id = d.item_id
+    """,
+    # ...or its end-to-end id
+    """
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_payment_id = d.payment_id
+      FROM (SELECT DISTINCT ON (i.id) i.id AS item_id, p.id AS payment_id
+              FROM batches_batchitem AS i
+              JOIN payments_payment AS p ON p.end_to_end_id = left(i.end_to_end_id, 35)
+             WHERE i.batch_id = %(batch)s AND i.status = 'valid' AND i.end_to_end_id <> ''
+               AND p.merchant_id = %(merchant)s AND p.created_at >= %(since)s
+               AND p.status <> 'failed'
+             ORDER BY i.id, p.created_at DESC) AS d
+     WHERE i.id = d.item_id AND i.duplicate_of_payment_id IS NULL
+    """,
+    # ...or a row of another batch of the last days that is still to be paid
+    """
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_batch_id = d.batch_id
+      FROM (SELECT DISTINCT ON (i.id) i.id AS item_id, o.batch_id
+              FROM batches_batchitem AS i
+              JOIN batches_batchitem AS o
+                ON o.batch_id IN (SELECT id FROM batches_batch
+                                   WHERE merchant_id = %(merchant)s AND id <> %(batch)s
+                                     AND created_at >= %(since)s
+                                     AND status IN ('awaiting_approval', 'approved', 'scheduled',
+                                                    'executing'))
+               AND o.status = 'valid'
+               AND o.creditor_account_id = i.creditor_account_id AND o.amount = i.amount
+               AND o.reference = i.reference
+             WHERE i.batch_id = %(batch)s AND i.status = 'valid' AND i.reference <> ''
+             ORDER BY i.id, o.batch_id) AS d
+     WHERE i.id = d.item_id AND i.duplicate_of_payment_id IS NULL
+    """,
+    """
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_batch_id = d.batch_id
+      FROM (SELECT DISTINCT ON (i.id) i.id AS item_id, o.batch_id
+              FROM batches_batchitem AS i
+              JOIN batches_batchitem AS o
+                ON o.batch_id IN (SELECT id FROM batches_batch
+                                   WHERE merchant_id = %(merchant)s AND id <> %(batch)s
+                                     AND created_at >= %(since)s
+                                     AND status IN ('awaiting_approval', 'approved', 'scheduled',
+                                                    'executing'))
+               AND o.status = 'valid' AND o.end_to_end_id = i.end_to_end_id
+             WHERE i.batch_id = %(batch)s AND i.status = 'valid' AND i.end_to_end_id <> ''
+             ORDER BY i.id, o.batch_id) AS d
+     WHERE i.id = d.item_id AND i.duplicate_of_payment_id IS NULL
+       AND i.duplicate_of_batch_id IS NULL
+    """,
+]
+
+
+def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
+    """Flag the valid rows an approver should look at twice; the count of each flag.
+
+    Set-based, after the rows are stored: one statement per flag, hash joins against
+    the merchant's payments and pending batches of the last BATCH_DUPLICATE_DAYS.
+    """
+    since = (now or timezone.now()) - timedelta(days=settings.BATCH_DUPLICATE_DAYS)
+    params = {
+        "batch": batch.pk,
+        "debtor": batch.debtor_account_id,
+        "merchant": batch.merchant_id,
+        "since": since,
+        "new_payee": BatchItem.FLAG_NEW_PAYEE,
+        "largest": BatchItem.FLAG_LARGEST,
+        "duplicate": BatchItem.FLAG_DUPLICATE,
+        "largest_rows": settings.BATCH_LARGEST_ROWS,
+    }
+    with connection.cursor() as cursor:
+        for statement in FLAG_SQL:
+            cursor.execute(statement, params)
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE flags & %(new_payee)s <> 0),"
+            "       count(*) FILTER (WHERE flags & %(largest)s <> 0),"
+            "       count(*) FILTER (WHERE flags & %(duplicate)s <> 0)"
+            "  FROM batches_batchitem WHERE batch_id = %(batch)s AND flags <> 0",
+            params,
+        )
+        new_payee, largest, duplicate = cursor.fetchone()
+    return {"new_payee": new_payee, "largest": largest, "duplicate": duplicate}
 
 
 # --- four eyes ----------------------------------------------------------------------------

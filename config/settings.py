@@ -298,6 +298,11 @@ BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOV
 # Someone else resetting a user's password or second factor, or granting the approver
 # role, bars that user from approving for this long (see docs/architecture.md).
 APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
+# Possible-duplicate rows: the same creditor, amount and reference, or end-to-end id, among
+# the merchant's payments and pending batches of this many days.
+BATCH_DUPLICATE_DAYS = int(os.environ.get("BATCH_DUPLICATE_DAYS", 90))
+# How many of a batch's largest rows are flagged for the approver.
+BATCH_LARGEST_ROWS = int(os.environ.get("BATCH_LARGEST_ROWS", 10))
 BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))
