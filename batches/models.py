@@ -74,6 +74,7 @@ class Batch(models.Model):
     valid_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
     total_amount = models.BigIntegerField(default=0, help_text="sum of the valid rows")
+    largest_amount = models.BigIntegerField(default=0, help_text="the largest valid row")
     processed_count = models.PositiveIntegerField(default=0)
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)

@@ -290,11 +290,22 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payments-hub@localhost")
+# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend, the SMTP server:
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
+# Where the dashboard is, for the links in e-mails.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Product knobs ------------------------------------------------------------
 # The dashboard's CSV export of a payment search stops after this many rows.
 PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))
+# ...and a batch with a row above this (major units); a merchant may have its own (admin).
+BATCH_SECOND_APPROVAL_ROW_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ROW_ABOVE", "5000"))
 # Someone else resetting a user's password or second factor, or granting the approver
 # role, bars that user from approving for this long (see docs/architecture.md).
 APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))

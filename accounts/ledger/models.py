@@ -20,6 +20,22 @@ class Merchant(models.Model):
     name = models.CharField(max_length=200)
     webhook_url = models.URLField(blank=True, max_length=500)
     webhook_secret = models.CharField(max_length=100, editable=False)
+    # Four eyes per merchant: a batch needs a second approver above these (major units of
+    # the batch's currency); empty means the settings' BATCH_SECOND_APPROVAL_* default.
+    second_approval_above = models.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="A batch total above this needs two approvers (empty: the hub's default).",
+    )
+    second_approval_row_above = models.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="A batch row above this needs two approvers (empty: the hub's default).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
