@@ -34,7 +34,7 @@ from accounts.ledger.errors import (
     ZeroAmount,
 )
 from accounts.models import Account, Hold, Merchant, User
-from batches import parsers, selectors
+from batches import notifications, parsers, selectors
 from batches.models import Approval, Batch, BatchHold, BatchItem
 from payments import webhooks
 from payments.models import MerchantAPIKey, Payment
@@ -379,6 +379,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.invalid_count = counts["invalid"]
     batch.currency = next(iter(totals)) if len(totals) == 1 else ""
     batch.total_amount = sum(totals.values()) if len(totals) == 1 else 0
+    batch.largest_amount = counts.get("largest", 0) if len(totals) == 1 else 0
     if batch.execution_date is None or (latest_date and latest_date > batch.execution_date):
         batch.execution_date = latest_date
     # The same payments, whatever the bytes (line endings, BOM, header case, blank lines,
@@ -410,6 +411,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
         return _reject_file(
             batch, "DUPL", "the same file, MsgId or payments was accepted at the same moment"
         )
+    notifications.batch_awaits_approval(batch)
     return batch
 
 
@@ -440,6 +442,7 @@ def _store(checker, chunk, counts, totals, approval_digest, latest_date, canonic
         row = item.row
         counts["valid"] += 1
         totals[row.currency] = totals.get(row.currency, 0) + item.amount
+        counts["largest"] = max(counts.get("largest", 0), item.amount)
         approval_digest.update(
             f"{row.row}|{item.debtor.id}|{item.creditor.id}|{item.amount}|{row.currency}\n".encode()
         )
@@ -660,6 +663,7 @@ def batch_approve(
     now: datetime | None = None,
 ) -> Batch:
     """One approval, signed with a fresh authenticator code; the last one needed starts it."""
+    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
     step = _sign(
         user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="approve"
     )
@@ -684,8 +688,11 @@ def batch_approve(
                 validated_sha256=batch.validated_sha256,
                 otp_time_step=step,
             )
-            if approvals >= needed:
+            if approvals < needed:
+                notifications.batch_awaits_approval(batch)  # the approvers still to decide
+            else:
                 _reserve_funds(batch)
+                notifications.batch_decided(batch, decision="approved", by=approver)
                 batch.status = Batch.Status.APPROVED
                 batch.approved_at = timezone.now()
                 batch.save(update_fields=["status", "approved_at", "updated_at"])
@@ -776,6 +783,8 @@ def batch_reject(
     reason = reason.strip()
     if not reason:
         raise BatchError("a rejection needs a reason")
+    # Who may not decide is told so before any code is checked (and spent); again under lock.
+    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
     step = _sign(
         user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="reject"
     )
@@ -797,6 +806,7 @@ def batch_reject(
         audit.record(
             actor=actor, action="batch.reject", target=batch, reason=reason, otp_time_step=step
         )
+        notifications.batch_decided(batch, decision="rejected", by=approver, reason=reason)
         return batch
 
 
