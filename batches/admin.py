@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.ledger import money
-from batches.models import Approval, Batch, BatchItem
+from batches.models import Approval, Batch, BatchHold, BatchItem
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -57,3 +57,21 @@ class BatchItemAdmin(ReadOnlyAdmin):
     list_filter = ("status", "error_code")
     search_fields = ("=batch__id", "=creditor_account_number", "=end_to_end_id", "=reference")
     raw_id_fields = ("batch", "creditor_account", "debtor_account", "payment")
+
+
+@admin.register(BatchHold)
+class BatchHoldAdmin(ReadOnlyAdmin):
+    """The funds an approved batch holds, per debtor account (written by the services only)."""
+
+    list_display = ("batch", "hold", "held_account", "hold_status")
+    search_fields = ("=batch__id", "=hold__id", "=hold__account__number")
+    list_select_related = ("batch", "hold__account")
+    list_filter = ("hold__status",)
+
+    @admin.display(description="account")
+    def held_account(self, obj: BatchHold) -> str:
+        return obj.hold.account.number
+
+    @admin.display(description="hold status")
+    def hold_status(self, obj: BatchHold) -> str:
+        return obj.hold.status

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey
 
+from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.admin import MoneyInline
@@ -83,6 +84,18 @@ class PaymentAdmin(ReadOnlyAdmin):
         if amount_match is not None:
             queryset |= self.model.objects.filter(amount_match)
         return queryset, may_have_duplicates
+
+    def changelist_view(self, request, extra_context=None):
+        # A search or a filter in the back office is a look at customers' payments: audited.
+        asked = {key: value for key, value in request.GET.items() if value and key != "p"}
+        if asked:
+            audit.record(
+                actor=Actor.from_request(request),
+                action="payments.admin_search",
+                target=None,
+                filters=asked,
+            )
+        return super().changelist_view(request, extra_context)
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Needed for the action below; every field stays read-only.

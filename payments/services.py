@@ -182,14 +182,19 @@ class BatchPaymentOrder:
 
 @transaction.atomic
 def payments_create_for_batch(
-    *, merchant: Merchant, batch_id: UUID, orders: list[BatchPaymentOrder]
+    *,
+    merchant: Merchant,
+    batch_id: UUID,
+    orders: list[BatchPaymentOrder],
+    holds: dict[UUID, int] | None = None,
 ) -> list[tuple[UUID, LedgerError | None]]:
     """Pay many rows of a batch at once through `ledger.transfer_many`.
 
     Each row becomes a completed payment or a failed one carrying the refusal;
     (batch_id, batch_row) is unique, so a row can never be paid twice. Returns
     (payment id, refusal or None) per order. No per-payment webhook: the batch
-    sends `batch.completed` when it ends.
+    sends `batch.completed` when it ends. `holds` (debtor account -> hold id) pays
+    from the funds reserved at approval.
     """
     outcomes = posting.transfer_many(
         [
@@ -202,7 +207,8 @@ def payments_create_for_batch(
                 description=f"batch {batch_id} row {order.batch_row}",
             )
             for order in orders
-        ]
+        ],
+        holds=holds,
     )
     now = timezone.now()
     results: list[tuple[UUID, LedgerError | None]] = []

@@ -57,6 +57,14 @@ def payment_search(request: HttpRequest) -> HttpResponse:
     page = None
     if not form.is_bound or form.is_valid():
         filters = form.search_kwargs() if form.is_bound else {}
+        if form.is_bound:
+            # Who looked for which payments, like the export: the back office's reads are audited.
+            audit.record(
+                actor=Actor.from_request(request),
+                action="payments.search",
+                target=None,
+                filters={key: value for key, value in request.GET.items() if value},
+            )
         page = keyset_page(
             selectors.payments_search(**filters),
             ordering=NEWEST_FIRST,

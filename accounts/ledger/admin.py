@@ -28,6 +28,10 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def save_model(self, request: HttpRequest, obj: Merchant, form, change: bool) -> None:
+        # A merchant's approval rule is a four-eyes control: who changed it is audited.
+        services.merchant_save(merchant=obj, actor=Actor.from_request(request))
+
     @admin.action(description="Rotate the webhook secret")
     def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
         for merchant in queryset:
