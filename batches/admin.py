@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.ledger import money
+from accounts.ledger.admin import money_field
 from batches.models import Approval, Batch, BatchItem
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 
@@ -27,7 +28,6 @@ class BatchAdmin(ReadOnlyAdmin):
         "item_count",
         "invalid_count",
         "total_display",
-        "currency",
         "execution_date",
     )
     list_filter = ("status", "format", "currency", ("created_at", admin.DateFieldListFilter))
@@ -35,11 +35,9 @@ class BatchAdmin(ReadOnlyAdmin):
     list_select_related = ("merchant",)
     date_hierarchy = "created_at"
     inlines = [ApprovalInline]
-    exclude = ("file",)
-
-    @admin.display(description="total", ordering="total_amount")
-    def total_display(self, obj: Batch) -> str:
-        return money.to_major(obj.total_amount, obj.currency) if obj.currency else "—"
+    exclude = ("file", "total_amount")
+    readonly_fields = ("total_display",)
+    total_display = money_field("total_amount", description="total of the valid rows")
 
 
 @admin.register(BatchItem)
@@ -48,8 +46,7 @@ class BatchItemAdmin(ReadOnlyAdmin):
         "batch_id",
         "row",
         "creditor_account_number",
-        "amount_text",
-        "currency",
+        "amount_display",
         "status",
         "error_code",
         "payment_id",
@@ -57,3 +54,12 @@ class BatchItemAdmin(ReadOnlyAdmin):
     list_filter = ("status", "error_code")
     search_fields = ("=batch__id", "=creditor_account_number", "=end_to_end_id", "=reference")
     raw_id_fields = ("batch", "creditor_account", "debtor_account", "payment")
+    exclude = ("amount",)
+    readonly_fields = ("amount_display",)
+
+    @admin.display(description="amount")
+    def amount_display(self, obj: BatchItem) -> str:
+        # A row whose amount did not parse shows what the file said.
+        if obj.amount is None:
+            return obj.amount_text or "—"
+        return money.display(obj.amount, obj.currency)

@@ -12,7 +12,7 @@ from rest_framework_api_key.models import APIKey
 
 from accounts.identity.audit import Actor
 from accounts.ledger import money
-from accounts.ledger.admin import MoneyInline
+from accounts.ledger.admin import MoneyInline, money_field
 from accounts.ledger.errors import LedgerError
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from payments import services
@@ -37,7 +37,6 @@ class PaymentAdmin(ReadOnlyAdmin):
         "debtor_number",
         "creditor_number",
         "amount_display",
-        "currency",
         "status",
         "reference",
         "failure_code",
@@ -65,9 +64,37 @@ class PaymentAdmin(ReadOnlyAdmin):
     def creditor_number(self, obj: Payment) -> str:
         return obj.creditor_account.number
 
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: Payment) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    fields = (
+        "id",
+        "status",
+        "merchant",
+        "debtor_account",
+        "creditor_account",
+        "amount_display",
+        "captured_amount_display",
+        "refunded_amount_display",
+        "refundable_display",
+        "reference",
+        "end_to_end_id",
+        "authorization_code",
+        "expires_at",
+        "failure_code",
+        "failure_message",
+        "hold",
+        "ledger_transaction",
+        "api_key",
+        "batch_id",
+        "batch_row",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    amount_display = money_field("amount")
+    captured_amount_display = money_field("captured_amount", description="captured")
+    refunded_amount_display = money_field("refunded_amount", description="refunded")
+    refundable_display = money_field(
+        "refundable_amount", description="left to refund", sortable=False
+    )
 
     def get_search_results(self, request, queryset, search_term):
         # An amount pasted as "12.50" matches payments of that amount in any currency.
@@ -77,14 +104,14 @@ class PaymentAdmin(ReadOnlyAdmin):
             queryset |= self.model.objects.filter(amount_match)
         return queryset, may_have_duplicates
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Needed for the action below; every field stays read-only.
+    def has_act_permission(self, request) -> bool:
+        # The actions below change a payment through its services; the page stays read-only.
         return request.user.has_perm("payments.change_payment")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    @admin.action(description="Void the selected authorizations (release their holds)")
+    @admin.action(
+        description="Void the selected authorizations (release their holds)",
+        permissions=["act"],
+    )
     def void_authorizations(self, request: HttpRequest, queryset) -> None:
         from accounts.identity import audit
 
@@ -100,14 +127,13 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("id", "payment", "amount_display", "currency", "reason", "created_at")
+    list_display = ("id", "payment", "amount_display", "reason", "created_at")
     list_filter = ("currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=payment__id", "=payment__reference")
     raw_id_fields = ("payment", "ledger_transaction")
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: Refund) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    fields = ("id", "payment", "amount_display", "reason", "ledger_transaction", "created_at")
+    readonly_fields = fields
+    amount_display = money_field("amount")
 
 
 @admin.register(MerchantAPIKey)

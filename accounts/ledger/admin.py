@@ -17,6 +17,25 @@ from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
+def money_field(
+    field: str, *, currency: str = "currency", description: str = "", sortable: bool = True
+):
+    """An admin column or read-only field showing `field` (minor units) as "1,234.50 EUR".
+
+    Assign it to a ModelAdmin or inline attribute and name that attribute in
+    `list_display`, `fields` or `readonly_fields`.
+    """
+
+    @admin.display(
+        description=description or field.replace("_", " "), ordering=field if sortable else None
+    )
+    def show(modeladmin, obj) -> str:
+        return money.display(getattr(obj, field), getattr(obj, currency))
+
+    show.__name__ = f"{field}_display"
+    return show
+
+
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
     list_display = ("name", "id", "webhook_url", "created_at")
@@ -100,57 +119,44 @@ class AccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="balance", ordering="balance")
-    def balance_display(self, obj: Account) -> str:
-        return money.to_major(obj.balance, obj.currency)
-
-    @admin.display(description="held", ordering="held")
-    def held_display(self, obj: Account) -> str:
-        return money.to_major(obj.held, obj.currency)
-
-    @admin.display(description="available")
-    def available_display(self, obj: Account) -> str:
-        return money.to_major(obj.available, obj.currency)
+    balance_display = money_field("balance")
+    held_display = money_field("held")
+    available_display = money_field("available", sortable=False)
 
     def save_model(self, request, obj, form, change):
-        # Only the holder's name is editable; record it in the audit trail.
-        from accounts.identity import audit
+        # Only the holder's name is editable: through the service, which records a
+        # change of name in the audit trail and nothing when the name stayed the same.
+        services.account_rename(account_id=obj.pk, name=obj.name, actor=Actor.from_request(request))
 
-        before = {"name": Account.objects.get(pk=obj.pk).name}
-        super().save_model(request, obj, form, change)
-        audit.record(
-            actor=Actor.from_request(request),
-            action="account.rename",
-            target=obj,
-            before=before,
-            after={"name": obj.name},
-        )
+    def log_change(self, request, obj, message):
+        # Django's own history row: only when a field changed, like the audit trail.
+        if message:
+            return super().log_change(request, obj, message)
+        return None
 
 
 class MoneyInline(ReadOnlyInline):
     """A read-only inline of rows that carry an amount and its currency."""
 
-    @admin.display(description="amount")
-    def amount_display(self, obj) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    amount_display = money_field("amount", sortable=False)
 
 
 class LedgerEntryInline(MoneyInline):
     model = LedgerEntry
-    fields = ("account", "amount_display", "balance_after", "created_at")
+    fields = ("account", "amount_display", "balance_after_display", "created_at")
+    balance_after_display = money_field("balance_after", sortable=False)
 
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "amount_display", "currency", "reference", "created_at")
+    list_display = ("id", "kind", "amount_display", "reference", "created_at")
     list_filter = ("kind", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=reference", "entries__account__number")
     date_hierarchy = "created_at"
     inlines = [LedgerEntryInline]
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: LedgerTransaction) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    fields = ("id", "kind", "amount_display", "reference", "description", "reverses", "created_at")
+    readonly_fields = fields
+    amount_display = money_field("amount")
 
 
 @admin.register(LedgerEntry)
@@ -160,7 +166,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "transaction_id",
         "account",
         "amount_display",
-        "currency",
         "balance_after_display",
         "created_at",
     )
@@ -168,14 +173,17 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     search_fields = ("=transaction__id", "=account__number", "=transaction__reference")
     list_select_related = ("account",)
     raw_id_fields = ("transaction", "account")
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: LedgerEntry) -> str:
-        return money.to_major(obj.amount, obj.currency)
-
-    @admin.display(description="balance after")
-    def balance_after_display(self, obj: LedgerEntry) -> str:
-        return money.to_major(obj.balance_after, obj.currency)
+    fields = (
+        "id",
+        "transaction",
+        "account",
+        "amount_display",
+        "balance_after_display",
+        "created_at",
+    )
+    readonly_fields = fields
+    amount_display = money_field("amount")
+    balance_after_display = money_field("balance_after", sortable=False)
 
 
 @admin.register(Hold)
@@ -184,7 +192,6 @@ class HoldAdmin(ReadOnlyAdmin):
         "id",
         "account",
         "amount_display",
-        "currency",
         "status",
         "reference",
         "created_at",
@@ -192,7 +199,17 @@ class HoldAdmin(ReadOnlyAdmin):
     list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=account__number", "=reference")
     list_select_related = ("account",)
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: Hold) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    fields = (
+        "id",
+        "account",
+        "amount_display",
+        "captured_amount_display",
+        "status",
+        "capture_transaction",
+        "reference",
+        "created_at",
+        "closed_at",
+    )
+    readonly_fields = fields
+    amount_display = money_field("amount")
+    captured_amount_display = money_field("captured_amount", description="captured")

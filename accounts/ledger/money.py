@@ -71,6 +71,18 @@ def to_major(minor: int, currency: str) -> str:
     return str(to_decimal(minor, currency))
 
 
+def to_grouped(minor: int, currency: str) -> str:
+    """Minor units as a page shows them, thousands grouped: 123450 EUR -> "1,234.50"."""
+    return f"{to_decimal(minor, currency):,f}"
+
+
+def display(minor: int | None, currency: str) -> str:
+    """An amount with its currency for a page: 123450 EUR -> "1,234.50 EUR"; "—" when unknown."""
+    if minor is None or not iso4217.is_known(currency or ""):
+        return "—"
+    return f"{to_grouped(minor, currency)} {currency}"
+
+
 def amount_lookup(text: str, field: str = "amount") -> Q | None:
     """A filter matching `text` ("12.50") as an amount in any currency, or None if not an amount."""
     text = text.strip()
