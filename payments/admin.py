@@ -7,15 +7,23 @@ created and revoked through actions that call services.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey
 
 from accounts.identity.audit import Actor
-from accounts.ledger import money
-from accounts.ledger.admin import MoneyInline, money_field
+from accounts.ledger.admin import (
+    CurrencyFilter,
+    MoneyInline,
+    account_number_filter,
+    amount_range_filter,
+    money_field,
+)
 from accounts.ledger.errors import LedgerError
-from common.admin import ReadOnlyAdmin, ReadOnlyInline
-from payments import services
+from accounts.models import Merchant
+from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
+from common.admin_filters import date_range_filter
+from payments import selectors, services
 from payments.models import MerchantAPIKey, Payment, Refund, WebhookAttempt, WebhookDelivery
 
 # The library's own key model is unused: keys belong to merchants (MerchantAPIKey).
@@ -28,8 +36,21 @@ class RefundInline(MoneyInline):
     fields = ("id", "amount_display", "reason", "ledger_transaction", "created_at")
 
 
+class FailureCodeFilter(admin.SimpleListFilter):
+    """The refusals a payment can record (a fixed list, not a DISTINCT over every payment)."""
+
+    title = "failure code"
+    parameter_name = "failure_code"
+
+    def lookups(self, request, model_admin):
+        return [(error.code, error.code) for error in services.ACCOUNT_STATE_FAILURES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(failure_code=self.value()) if self.value() else queryset
+
+
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -41,18 +62,22 @@ class PaymentAdmin(ReadOnlyAdmin):
         "reference",
         "failure_code",
     )
-    list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter), "failure_code")
-    search_fields = (
-        "=id",
-        "=reference",
-        "=end_to_end_id",
-        "=authorization_code",
-        "=debtor_account__number",
-        "=creditor_account__number",
-        "=batch_id",
+    list_filter = (
+        "status",
+        CurrencyFilter,
+        "merchant",
+        ("created_at", admin.DateFieldListFilter),
+        date_range_filter("created_at", "created (days)"),
+        amount_range_filter(),
+        account_number_filter("debtor_account", "creditor_account"),
+        FailureCodeFilter,
     )
+    # Documentation only: payment_quick_search (get_search_results) decides.
+    search_fields = ("id", "reference", "end_to_end_id")
+    search_help_text = selectors.QUICK_SEARCH_HELP
     list_select_related = ("merchant", "debtor_account", "creditor_account")
-    date_hierarchy = "created_at"
+    # Foreign keys are shown as links, never as <select>s of every account or hold.
+    raw_id_fields = ("merchant", "debtor_account", "creditor_account", "hold", "api_key")
     inlines = [RefundInline]
     actions = ["void_authorizations"]
 
@@ -90,19 +115,15 @@ class PaymentAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     amount_display = money_field("amount")
+
     captured_amount_display = money_field("captured_amount", description="captured")
     refunded_amount_display = money_field("refunded_amount", description="refunded")
     refundable_display = money_field(
         "refundable_amount", description="left to refund", sortable=False
     )
 
-    def get_search_results(self, request, queryset, search_term):
-        # An amount pasted as "12.50" matches payments of that amount in any currency.
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        amount_match = money.amount_lookup(search_term)
-        if amount_match is not None:
-            queryset |= self.model.objects.filter(amount_match)
-        return queryset, may_have_duplicates
+    def search_condition(self, term: str) -> Q | None:
+        return selectors.payment_quick_search(term)
 
     def has_act_permission(self, request) -> bool:
         # The actions below change a payment through its services; the page stays read-only.
@@ -126,14 +147,30 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("id", "payment", "amount_display", "reason", "created_at")
-    list_filter = ("currency", ("created_at", admin.DateFieldListFilter))
+    list_filter = (CurrencyFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=payment__id", "=payment__reference")
+    search_help_text = (
+        "A refund id or its first 8+ characters, or anything that finds its payment: "
+        + selectors.QUICK_SEARCH_HELP[0].lower()
+        + selectors.QUICK_SEARCH_HELP[1:]
+    )
+    list_select_related = ("payment",)
     raw_id_fields = ("payment", "ledger_transaction")
     fields = ("id", "payment", "amount_display", "reason", "ledger_transaction", "created_at")
     readonly_fields = fields
     amount_display = money_field("amount")
+
+    def search_condition(self, term: str) -> Q | None:
+        match = Q()
+        refund = selectors.id_prefix_q(term)
+        if refund is not None:
+            match |= refund
+        payments = selectors.payment_quick_search(term)
+        if payments is not None:
+            match |= Q(payment__in=Payment.objects.filter(payments).values("pk"))
+        return match or None
 
 
 @admin.register(MerchantAPIKey)
@@ -192,7 +229,7 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "merchant",
@@ -204,5 +241,28 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "event_type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=payment__id", "=merchant__id", "merchant__name")
+    search_help_text = (
+        "A delivery id or its message id (msg_…), a payment id or its first 8+ characters "
+        "(its events), or a merchant's id or part of its name."
+    )
     list_select_related = ("merchant",)
+    raw_id_fields = ("merchant", "payment")
     inlines = [WebhookAttemptInline]
+
+    def search_condition(self, term: str) -> Q | None:
+        text = term.removeprefix("msg_")
+        match = Q()
+        delivery = selectors.id_prefix_q(text)
+        if delivery is not None:
+            match |= delivery
+        payment = selectors.id_prefix_q(text, "payment_id")
+        if payment is not None:
+            match |= payment
+        merchants = list(
+            Merchant.objects.filter(Q(name__icontains=term) | (delivery or Q(pk=None))).values_list(
+                "pk", flat=True
+            )[:50]
+        )
+        if merchants:
+            match |= Q(merchant_id__in=merchants)
+        return match or None

@@ -106,6 +106,11 @@ class Payment(models.Model):
             ),
             models.Index(fields=["-created_at"], name="payment_newest"),
             models.Index(fields=["amount"], name="payment_amount"),
+            # The back office's filters by status and currency, newest first. Its searches
+            # for a fragment of a reference or an end-to-end id use the trigram indexes
+            # of migration 0005 (payment_reference_trgm, payment_e2e_trgm).
+            models.Index(fields=["status", "-created_at"], name="payment_status_newest"),
+            models.Index(fields=["currency", "-created_at"], name="payment_currency_newest"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.ledger import currency as iso4217
-from accounts.ledger import pgsql
+from accounts.ledger import money, pgsql
 from accounts.models import Account, LedgerEntry, LedgerTransaction, Merchant
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 
@@ -180,34 +179,100 @@ def daily_volume(*, currency: str, today: date, days: int = 30) -> list[DayPoint
     return points
 
 
-def _amount_range(amount_min: Decimal | None, amount_max: Decimal | None, currency: str) -> Q:
-    """Payments whose amount lies in [min, max] major units.
+# --- Search: every condition below is served by an index ----------------------------------
 
-    With a currency, the bounds are that currency's minor units. Without one,
-    each group of currencies that share an exponent gets its own bounds, rounded
-    inwards: 12.345 as a lower bound is 1235 cents and 13 yen.
+ID_PREFIX_MIN = 8  # hex digits: fewer would match thousands of payments per prefix
+FRAGMENT_MIN = 3  # characters: a trigram index needs a whole trigram to narrow anything
+_ELLIPSES = ("…", "...")
+
+
+def uuid_prefix_range(text: str) -> tuple[UUID, UUID] | None:
+    """The ids that start with `text` (8 to 32 hex digits, hyphens optional, a trailing
+    "…" as the lists truncate ids), as a closed range the primary key's index serves;
+    None when `text` is no such prefix."""
+    text = text.strip().lower()
+    for ellipsis in _ELLIPSES:
+        text = text.removesuffix(ellipsis)
+    digits = text.replace("-", "")
+    if not ID_PREFIX_MIN <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))
+
+
+def id_prefix_q(text: str, field: str = "pk") -> Q | None:
+    bounds = uuid_prefix_range(text)
+    if bounds is None:
+        return None
+    return Q(**{f"{field}__gte": bounds[0], f"{field}__lte": bounds[1]})
+
+
+def fragment_q(field: str, text: str) -> Q | None:
+    """`field` contains `text`, any case (a pg_trgm index on UPPER(field)); None when
+    `text` is shorter than a trigram."""
+    text = text.strip()
+    if len(text) < FRAGMENT_MIN:
+        return None
+    return Q(**{f"{field}__icontains": text})
+
+
+def account_ids_by_number(text: str) -> list[UUID]:
+    """The account whose number is `text` (as typed, or in capitals): the unique index."""
+    text = text.strip()
+    if not text or len(text) > 34:
+        return []
+    return list(
+        Account.objects.filter(number__in={text, text.upper()}).values_list("id", flat=True)
+    )
+
+
+def payment_quick_search(term: str) -> Q | None:
+    """One search box over payments, as the admin offers it. `term` is taken whole (no
+    splitting into words, quotes ignored) and matches a payment when it is:
+
+    - its id, or the first 8 or more characters of it (a truncated id, "86ebdfb9-bf3…");
+    - contained in its reference or its end-to-end id, in any case (3 characters or more);
+    - the number of its debtor or creditor account;
+    - its batch's id;
+    - its amount in major units ("12.50", in any currency).
+
+    None when the term can match nothing.
     """
-    if currency:
-        exponents = {iso4217.exponent(currency): [currency]}
-    else:
-        exponents = {}
-        for code, exponent in iso4217.EXPONENTS.items():
-            exponents.setdefault(exponent, []).append(code)
+    term = term.strip().strip('"').strip()
+    if not term:
+        return None
     match = Q()
-    for exponent, codes in sorted(exponents.items()):
-        bounds = Q(currency__in=codes) if not currency else Q()
-        if amount_min is not None:
-            bounds &= Q(amount__gte=int(amount_min.scaleb(exponent).to_integral(ROUND_CEILING)))
-        if amount_max is not None:
-            bounds &= Q(amount__lte=int(amount_max.scaleb(exponent).to_integral(ROUND_FLOOR)))
-        match |= bounds
-    return match
+    for condition in (
+        id_prefix_q(term),
+        fragment_q("reference", term),
+        fragment_q("end_to_end_id", term),
+        money.amount_lookup(term.replace(",", "")),
+    ):
+        if condition is not None:
+            match |= condition
+    accounts = account_ids_by_number(term)
+    if accounts:
+        match |= Q(debtor_account_id__in=accounts) | Q(creditor_account_id__in=accounts)
+    try:
+        match |= Q(batch_id=UUID(term))
+    except ValueError:
+        pass
+    return match or None
+
+
+QUICK_SEARCH_HELP = (
+    "Finds a payment by its id or its first 8+ characters, by 3+ characters of its "
+    "reference or end-to-end id (any case, anywhere in it), by a debtor or creditor "
+    "account number, by its batch id, or by its amount (12.50). The whole text is "
+    "searched as typed: no quotes needed."
+)
 
 
 def payments_search(
     *,
     reference: str = "",
-    payment_id: UUID | None = None,
+    end_to_end_id: str = "",
+    payment_id: UUID | str | None = None,
+    merchant_id: UUID | None = None,
     account: Account | None = None,
     status: str = "",
     currency: str = "",
@@ -219,14 +284,20 @@ def payments_search(
 ) -> QuerySet[Payment]:
     """Every merchant's payments matching all the given filters (the hub's staff see all).
 
-    Amounts are in major units; dates are calendar days of TIME_ZONE, both ends
-    included. Unordered: the caller pages it (newest first) or exports it.
+    `payment_id` is an id or its first 8+ characters; `reference` and `end_to_end_id`
+    match anywhere in any case (3+ characters, else exactly). Amounts are in major
+    units; dates are calendar days of TIME_ZONE, both ends included. Unordered: the
+    caller pages it (newest first) or exports it.
     """
     payments = Payment.objects.select_related("merchant", "debtor_account", "creditor_account")
-    if payment_id is not None:
-        payments = payments.filter(pk=payment_id)
-    if reference:
-        payments = payments.filter(reference=reference)
+    if payment_id is not None and payment_id != "":
+        prefix = id_prefix_q(str(payment_id))
+        payments = payments.filter(prefix) if prefix is not None else payments.none()
+    for field, text in (("reference", reference), ("end_to_end_id", end_to_end_id)):
+        if text:
+            payments = payments.filter(fragment_q(field, text) or Q(**{field: text}))
+    if merchant_id is not None:
+        payments = payments.filter(merchant_id=merchant_id)
     if account is not None:
         payments = payments.filter(Q(debtor_account=account) | Q(creditor_account=account))
     if status:
@@ -234,7 +305,7 @@ def payments_search(
     if currency:
         payments = payments.filter(currency=currency)
     if amount_min is not None or amount_max is not None:
-        payments = payments.filter(_amount_range(amount_min, amount_max, currency))
+        payments = payments.filter(money.amount_range(amount_min, amount_max, currency))
     if created_from is not None:
         payments = payments.filter(created_at__gte=day_bounds(created_from)[0])
     if created_to is not None:

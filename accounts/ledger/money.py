@@ -5,7 +5,7 @@ Nothing here ever touches a float: a float amount is refused outright.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.db.models import Q
 
@@ -96,3 +96,29 @@ def amount_lookup(text: str, field: str = "amount") -> Q | None:
             codes = [code for code, exp in iso4217.EXPONENTS.items() if exp == exponent]
             match |= Q(**{field: int(minor), "currency__in": codes})
     return match or None
+
+
+def amount_range(
+    low: Decimal | None, high: Decimal | None, currency: str = "", field: str = "amount"
+) -> Q:
+    """Rows whose `field` lies in [low, high] major units (either bound may be None).
+
+    With a currency, the bounds are that currency's minor units. Without one,
+    each group of currencies that share an exponent gets its own bounds, rounded
+    inwards: 12.345 as a lower bound is 1235 cents and 13 yen.
+    """
+    if currency:
+        exponents = {iso4217.exponent(currency): [currency]}
+    else:
+        exponents = {}
+        for code, exponent in iso4217.EXPONENTS.items():
+            exponents.setdefault(exponent, []).append(code)
+    match = Q()
+    for exponent, codes in sorted(exponents.items()):
+        bounds = Q(currency__in=codes) if not currency else Q()
+        if low is not None:
+            bounds &= Q(**{f"{field}__gte": int(low.scaleb(exponent).to_integral(ROUND_CEILING))})
+        if high is not None:
+            bounds &= Q(**{f"{field}__lte": int(high.scaleb(exponent).to_integral(ROUND_FLOOR))})
+        match |= bounds
+    return match
