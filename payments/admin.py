@@ -169,7 +169,9 @@ class RefundAdmin(IndexedSearchMixin, ReadOnlyAdmin):
             match |= refund
         payments = selectors.payment_quick_search(term)
         if payments is not None:
-            match |= Q(payment__in=Payment.objects.filter(payments).values("pk"))
+            # Looked up first (the payments' own indexes), then joined by key.
+            found = Payment.objects.filter(payments).order_by().values_list("pk", flat=True)
+            match |= Q(payment_id__in=list(found[:1000]))
         return match or None
 
 
