@@ -449,7 +449,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
                         reference=reference,
                         description=f"refund of payment {payment_id}",
                         at=refund_at,
-                        reverses=txn,
+                        reverses=None,  # as posting.reverse: only a full reversal links
                     )
                     rows.refunds.append(
                         {

@@ -6,12 +6,18 @@ created and revoked through actions that call services.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey
 
 from accounts.identity.audit import Actor
+from accounts.ledger import money
 from accounts.ledger.admin import (
     CurrencyFilter,
     MoneyInline,
@@ -19,12 +25,19 @@ from accounts.ledger.admin import (
     amount_range_filter,
     money_field,
 )
-from accounts.ledger.errors import LedgerError
 from accounts.models import Merchant
 from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
 from common.admin_filters import date_range_filter
-from payments import selectors, services
-from payments.models import MerchantAPIKey, Payment, Refund, WebhookAttempt, WebhookDelivery
+from payments import backoffice, selectors, services
+from payments.forms import BackOfficeActionForm
+from payments.models import (
+    BackOfficeAction,
+    MerchantAPIKey,
+    Payment,
+    Refund,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 # The library's own key model is unused: keys belong to merchants (MerchantAPIKey).
 if admin.site.is_registered(APIKey):
@@ -79,7 +92,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     # Foreign keys are shown as links, never as <select>s of every account or hold.
     raw_id_fields = ("merchant", "debtor_account", "creditor_account", "hold", "api_key")
     inlines = [RefundInline]
-    actions = ["void_authorizations"]
+    change_form_template = "admin/payments/payment/change_form.html"
 
     @admin.display(description="debtor", ordering="debtor_account__number")
     def debtor_number(self, obj: Payment) -> str:
@@ -125,25 +138,69 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     def search_condition(self, term: str) -> Q | None:
         return selectors.payment_quick_search(term)
 
-    def has_act_permission(self, request) -> bool:
-        # The actions below change a payment through its services; the page stays read-only.
+    def has_act_permission(self, request, obj=None) -> bool:
+        # Refunds, voids and reversals go through back-office actions; the page stays read-only.
         return request.user.has_perm("payments.change_payment")
 
-    @admin.action(
-        description="Void the selected authorizations (release their holds)",
-        permissions=["act"],
-    )
-    def void_authorizations(self, request: HttpRequest, queryset) -> None:
-        from accounts.identity import audit
+    def get_urls(self):
+        act = path(
+            "<uuid:payment_id>/act/",
+            self.admin_site.admin_view(self.act_view),
+            name="payments_payment_act",
+        )
+        return [act, *super().get_urls()]
 
-        for payment in queryset:
-            try:
-                services.payment_void(payment_id=payment.pk)
-                audit.record(
-                    actor=Actor.from_request(request), action="payment.void", target=payment
+    def act_view(self, request: HttpRequest, payment_id):
+        """A refund, void, reversal or webhook retry asked from the admin, with a reason:
+        the same back-office action as on the dashboard's payment page."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment, pk=payment_id)
+        change_url = reverse("admin:payments_payment_change", args=[payment.pk])
+        if request.method == "POST":
+            form = BackOfficeActionForm(request.POST, payment=payment)
+            if form.is_valid():
+                backoffice.request_action(request, payment, form.cleaned_data)
+                return redirect(change_url)
+        else:
+            form = BackOfficeActionForm(
+                initial={
+                    "kind": request.GET.get("kind", BackOfficeAction.Kind.REFUND),
+                    "delivery": request.GET.get("delivery"),
+                },
+                payment=payment,
+            )
+        kind = form["kind"].value()
+        return TemplateResponse(
+            request,
+            "admin/payments/payment/act.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": payment,
+                "title": f"{BackOfficeAction.Kind(kind).label if kind in BackOfficeAction.Kind.values else 'Action'}: payment {payment.pk}",
+                "form": form,
+                "kind": kind,
+                "change_url": change_url,
+                "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+                "refundable": money.display(payment.refundable_amount, payment.currency),
+            },
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = Payment.objects.filter(pk=object_id).first()
+        extra = {
+            "may_act": self.has_act_permission(request),
+            "timeline": selectors.payment_timeline(payment=payment) if payment else [],
+            "failed_deliveries": list(
+                WebhookDelivery.objects.filter(
+                    payment_id=object_id, status=WebhookDelivery.Status.FAILED
                 )
-            except LedgerError as error:
-                self.message_user(request, f"{payment.pk}: {error.detail}", messages.ERROR)
+            )
+            if payment
+            else [],
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
 
 @admin.register(Refund)
@@ -268,3 +325,50 @@ class WebhookDeliveryAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         if merchants:
             match |= Q(merchant_id__in=merchants)
         return match or None
+
+
+@admin.register(BackOfficeAction)
+class BackOfficeActionAdmin(ReadOnlyAdmin):
+    """Refunds, voids, reversals and webhook retries asked by the back office; those above
+    BACKOFFICE_SECOND_APPROVAL_ABOVE are approved here (or on the dashboard) by another
+    approver. Rejections, which need a reason, are made on the dashboard's queue."""
+
+    list_display = (
+        "requested_at",
+        "kind",
+        "status",
+        "payment",
+        "amount_display",
+        "reason",
+        "requested_by",
+        "decided_by",
+        "outcome",
+    )
+    list_filter = ("status", "kind", ("requested_at", admin.DateFieldListFilter))
+    list_select_related = ("payment", "requested_by", "decided_by")
+    search_fields = ("=id", "=payment__id")
+    search_help_text = "An action's id or its payment's id."
+    raw_id_fields = ("payment", "webhook_delivery", "requested_by", "decided_by")
+    fields = (
+        "id",
+        "kind",
+        "status",
+        "payment",
+        "webhook_delivery",
+        "amount_display",
+        "reason",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "outcome",
+    )
+    readonly_fields = fields
+    actions = ["approve_actions"]
+    amount_display = money_field("amount")
+
+    @admin.action(description="Approve the selected actions (you may not approve your own)")
+    def approve_actions(self, request: HttpRequest, queryset) -> None:
+        for action in queryset:
+            backoffice.decide_action(request, action.pk, {"decision": "approve"})

@@ -11,7 +11,7 @@ from accounts.ledger import money
 from accounts.ledger.errors import InvalidAmount
 from accounts.ledger.forms import clean_currency_code
 from accounts.models import Account, Merchant
-from payments.models import Payment
+from payments.models import BackOfficeAction, Payment
 from payments.selectors import uuid_prefix_range
 
 # Far above any payment (money.MAX_MINOR), yet in every currency's minor units within a bigint.
@@ -158,3 +158,52 @@ class PaymentSearchForm(forms.Form):
             "created_to": data.get("created_to"),
             "batch_id": data.get("batch"),
         }
+
+
+class BackOfficeActionForm(forms.Form):
+    """A clerk's action on a payment (or one of its webhook deliveries), with a reason."""
+
+    kind = forms.ChoiceField(choices=BackOfficeAction.Kind.choices, widget=forms.HiddenInput)
+    amount = forms.CharField(
+        label="Amount",
+        required=False,
+        max_length=24,
+        help_text="Major units (12.50); empty: all that is left. For a refund only.",
+        widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
+    )
+    reason = forms.CharField(
+        max_length=500,
+        error_messages={"required": "Say why: an action needs a reason."},
+        help_text="Why: it goes into the audit trail and to the approver.",
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
+    delivery = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, payment: Payment, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.payment = payment
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data.get("reason", "").strip()
+        if not reason:
+            raise forms.ValidationError("Say why: an action needs a reason.")
+        return reason
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None
+        text = (data.get("amount") or "").replace(",", "").strip()
+        data["amount_minor"] = None
+        if text and data.get("kind") == BackOfficeAction.Kind.REFUND:
+            try:
+                data["amount_minor"] = money.to_minor(text, self.payment.currency)
+            except InvalidAmount as error:
+                self.add_error("amount", error.detail)
+        if data.get("kind") == BackOfficeAction.Kind.WEBHOOK_RETRY and not data.get("delivery"):
+            self.add_error(None, "Which delivery should be sent again?")
+        return data
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(required=False, max_length=500)

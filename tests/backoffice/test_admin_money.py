@@ -60,6 +60,12 @@ def test_every_admin_change_page_shows_major_units_and_save_only_where_editable(
     superuser_client, world
 ):
     services.api_key_create(merchant=world.merchant, name="till", actor=Actor.system("tests"))
+    services.backoffice_action_request(
+        kind="void",
+        payment_id=world.authorized.pk,
+        reason="duplicate",
+        actor=Actor.for_user(User.objects.get(username="backoffice")),
+    )  # 7,654.32 EUR: waits for approval
     opened = []
     for model in admin.site._registry:
         if model._meta.app_label not in OUR_APPS:
