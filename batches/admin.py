@@ -6,9 +6,10 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.ledger import money
-from accounts.ledger.admin import money_field
+from accounts.ledger.admin import CurrencyFilter, money_field
 from batches.models import Approval, Batch, BatchItem
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
+from common.admin_filters import date_range_filter
 
 
 class ApprovalInline(ReadOnlyInline):
@@ -23,6 +24,7 @@ class BatchAdmin(ReadOnlyAdmin):
         "created_at",
         "merchant",
         "file_name",
+        "message_id",
         "format",
         "status",
         "item_count",
@@ -30,8 +32,18 @@ class BatchAdmin(ReadOnlyAdmin):
         "total_display",
         "execution_date",
     )
-    list_filter = ("status", "format", "currency", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "status",
+        "format",
+        CurrencyFilter,
+        ("created_at", admin.DateFieldListFilter),
+        date_range_filter("created_at", "uploaded (days)"),
+    )
     search_fields = ("=id", "=file_sha256", "=message_id", "file_name", "merchant__name")
+    search_help_text = (
+        "A batch id, the file's SHA-256 or MsgId (exact), or any part of the file name or "
+        "of the merchant's name (any case)."
+    )
     list_select_related = ("merchant",)
     date_hierarchy = "created_at"
     inlines = [ApprovalInline]
@@ -53,6 +65,11 @@ class BatchItemAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "error_code")
     search_fields = ("=batch__id", "=creditor_account_number", "=end_to_end_id", "=reference")
+    search_help_text = (
+        "A batch id, or a row's creditor account number, end-to-end id or reference, "
+        "each exact (any case); several words must each match."
+    )
+    list_select_related = ("batch",)
     raw_id_fields = ("batch", "creditor_account", "debtor_account", "payment")
     exclude = ("amount",)
     readonly_fields = ("amount_display",)

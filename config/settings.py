@@ -270,6 +270,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- I18N, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["config.formats"]  # ISO dates everywhere (config/formats/)
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
