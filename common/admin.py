@@ -32,6 +32,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     show_full_result_count = False
     paginator = LargeTablePaginator
+    list_per_page = 50  # a page of 100 rows costs its rendering twice over
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
