@@ -245,6 +245,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
     )
     list_filter = ("revoked", ("created", admin.DateFieldListFilter))
     search_fields = ("=prefix", "name", "merchant__name", "=merchant__id")
+    search_help_text = "A key's prefix (exact), part of its label or of its merchant's name."
     list_select_related = ("merchant",)
     fields = ("merchant", "name", "expiry_date", "prefix", "created", "last_used_at", "revoked")
     readonly_fields = ("prefix", "created", "last_used_at", "revoked")

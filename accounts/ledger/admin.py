@@ -134,6 +134,7 @@ def money_field(
 class MerchantAdmin(admin.ModelAdmin):
     list_display = ("name", "id", "webhook_url", "created_at")
     search_fields = ("name", "=id")
+    search_help_text = "Any part of the merchant's name (any case), or its id."
     readonly_fields = ("id", "created_at")
     exclude = ("webhook_secret",)
     actions = ["rotate_webhook_secret"]
