@@ -4,13 +4,15 @@ operator dashboard's search and figures (volumes, success rates, daily series).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import StrIndex, TruncDate, Upper
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from accounts.ledger import money, pgsql
@@ -215,6 +217,24 @@ def fragment_q(field: str, text: str) -> Q | None:
     return Q(**{f"{field}__icontains": text})
 
 
+_ID_SEPARATORS = re.compile(r"[-_/. ]")
+
+
+def id_fragment_q(field: str, text: str) -> Q | None:
+    """`fragment_q` for identifiers such as end-to-end ids, which share their prefixes and
+    zero padding (`E2E-0811-000059481`): their common trigrams make a trigram index read
+    long posting lists. The index is asked for the distinctive tail (`59481`: the last
+    segment without its leading zeros) and each row it finds is checked for the whole
+    text (STRPOS, any case)."""
+    whole = fragment_q(field, text)
+    text = text.strip()
+    core = _ID_SEPARATORS.split(text)[-1].lstrip("0")
+    if whole is None or len(core) < 4 or len(core) == len(text):
+        return whole
+    contains_whole = GreaterThan(StrIndex(Upper(field), Upper(Value(text))), 0)
+    return Q(**{f"{field}__icontains": core}) & Q(contains_whole)
+
+
 def account_ids_by_number(text: str) -> list[UUID]:
     """The account whose number is `text` (as typed, or in capitals): the unique index."""
     text = text.strip()
@@ -244,7 +264,7 @@ def payment_quick_search(term: str) -> Q | None:
     for condition in (
         id_prefix_q(term),
         fragment_q("reference", term),
-        fragment_q("end_to_end_id", term),
+        id_fragment_q("end_to_end_id", term),
         money.amount_lookup(term.replace(",", "")),
     ):
         if condition is not None:
@@ -293,9 +313,12 @@ def payments_search(
     if payment_id is not None and payment_id != "":
         prefix = id_prefix_q(str(payment_id))
         payments = payments.filter(prefix) if prefix is not None else payments.none()
-    for field, text in (("reference", reference), ("end_to_end_id", end_to_end_id)):
-        if text:
-            payments = payments.filter(fragment_q(field, text) or Q(**{field: text}))
+    if reference:
+        payments = payments.filter(fragment_q("reference", reference) or Q(reference=reference))
+    if end_to_end_id:
+        payments = payments.filter(
+            id_fragment_q("end_to_end_id", end_to_end_id) or Q(end_to_end_id=end_to_end_id)
+        )
     if merchant_id is not None:
         payments = payments.filter(merchant_id=merchant_id)
     if account is not None:

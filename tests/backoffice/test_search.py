@@ -124,3 +124,24 @@ def test_dashboard_filters_by_merchant(operator_client, world):
     html = _dashboard_finds(operator_client, merchant=str(world.merchant.pk))
     assert str(world.paid.pk) in html
     assert "How it searches" in html
+
+
+def test_a_whole_end_to_end_id_is_found_by_its_tail_and_checked_whole(superuser_client, world):
+    from payments import services
+
+    def pay(end_to_end_id: str):
+        return services.payment_authorize(
+            merchant=world.merchant,
+            debtor=world.debtor,
+            creditor=world.creditor,
+            amount=100,
+            currency="EUR",
+            end_to_end_id=end_to_end_id,
+        )
+
+    wanted, same_tail = pay("E2E-0811-000059481"), pay("E2E-0912-000059481")
+
+    html = _admin_finds(superuser_client, "e2e-0811-000059481")
+    assert str(wanted.pk) in html and str(same_tail.pk) not in html
+    html = _admin_finds(superuser_client, "59481")
+    assert str(wanted.pk) in html and str(same_tail.pk) in html
