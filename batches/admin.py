@@ -70,7 +70,7 @@ class BatchItemAdmin(ReadOnlyAdmin):
         "each exact (any case); several words must each match."
     )
     list_select_related = ("batch",)
-    raw_id_fields = ("batch", "creditor_account", "debtor_account", "payment")
+    autocomplete_fields = ("batch", "creditor_account", "debtor_account", "payment")
     exclude = ("amount",)
     readonly_fields = ("amount_display",)
 

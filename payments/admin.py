@@ -89,8 +89,8 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_fields = ("id", "reference", "end_to_end_id")
     search_help_text = selectors.QUICK_SEARCH_HELP
     list_select_related = ("merchant", "debtor_account", "creditor_account")
-    # Foreign keys are shown as links, never as <select>s of every account or hold.
-    raw_id_fields = ("merchant", "debtor_account", "creditor_account", "hold", "api_key")
+    # Foreign keys are links on these read-only pages; a form would search, never list them.
+    autocomplete_fields = ("merchant", "debtor_account", "creditor_account", "hold", "api_key")
     inlines = [RefundInline]
     change_form_template = "admin/payments/payment/change_form.html"
 
@@ -214,7 +214,7 @@ class RefundAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         + selectors.QUICK_SEARCH_HELP[1:]
     )
     list_select_related = ("payment",)
-    raw_id_fields = ("payment", "ledger_transaction")
+    autocomplete_fields = ("payment", "ledger_transaction")
     fields = ("id", "payment", "amount_display", "reason", "ledger_transaction", "created_at")
     readonly_fields = fields
     amount_display = money_field("amount")
@@ -306,7 +306,7 @@ class WebhookDeliveryAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         "(its events), or a merchant's id or part of its name."
     )
     list_select_related = ("merchant",)
-    raw_id_fields = ("merchant", "payment")
+    autocomplete_fields = ("merchant", "payment")
     inlines = [WebhookAttemptInline]
 
     def search_condition(self, term: str) -> Q | None:
@@ -349,7 +349,7 @@ class BackOfficeActionAdmin(ReadOnlyAdmin):
     list_select_related = ("payment", "requested_by", "decided_by")
     search_fields = ("=id", "=payment__id")
     search_help_text = "An action's id or its payment's id."
-    raw_id_fields = ("payment", "webhook_delivery", "requested_by", "decided_by")
+    autocomplete_fields = ("payment", "webhook_delivery", "requested_by", "decided_by")
     fields = (
         "id",
         "kind",

@@ -301,7 +301,7 @@ class LedgerEntryAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         "transaction's exact reference."
     )
     list_select_related = ("account",)
-    raw_id_fields = ("transaction", "account")
+    autocomplete_fields = ("transaction", "account")
     fields = (
         "id",
         "transaction",
