@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -123,8 +123,19 @@ def waiting_for(*, user: User) -> QuerySet[Batch]:
     )
 
 
-def batches_search(*, status: str = "", merchant: Merchant | None = None) -> QuerySet[Batch]:
-    """The dashboard's batch list: every merchant's, with the approvals given so far."""
+def batches_search(
+    *,
+    status: str = "",
+    merchant: Merchant | None = None,
+    file_name: str = "",
+    uploaded_from: date | None = None,
+    uploaded_to: date | None = None,
+) -> QuerySet[Batch]:
+    """The dashboard's batch list: every merchant's, with the approvals given so far.
+
+    `file_name` is any part of the file's name (any case) or its exact MsgId; the dates
+    are days of TIME_ZONE, both included (a range on the indexed upload time).
+    """
     batches = Batch.objects.select_related("merchant", "uploaded_by").annotate(
         approvals_given=Count("approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE))
     )
@@ -132,6 +143,14 @@ def batches_search(*, status: str = "", merchant: Merchant | None = None) -> Que
         batches = batches.filter(status=status)
     if merchant is not None:
         batches = batches.filter(merchant=merchant)
+    if file_name:
+        batches = batches.filter(Q(file_name__icontains=file_name) | Q(message_id=file_name))
+    zone = timezone.get_current_timezone()
+    if uploaded_from is not None:
+        batches = batches.filter(created_at__gte=datetime.combine(uploaded_from, time.min, zone))
+    if uploaded_to is not None:
+        next_day = uploaded_to + timedelta(days=1)
+        batches = batches.filter(created_at__lt=datetime.combine(next_day, time.min, zone))
     return batches
 
 

@@ -323,6 +323,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- I18N, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["config.formats"]  # ISO dates everywhere (config/formats/)
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -366,6 +367,11 @@ APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
 BATCH_DUPLICATE_DAYS = int(os.environ.get("BATCH_DUPLICATE_DAYS", 90))
 # How many of a batch's largest rows are flagged for the approver.
 BATCH_LARGEST_ROWS = int(os.environ.get("BATCH_LARGEST_ROWS", 10))
+# A back-office refund, void or reversal above this amount (major units, any currency)
+# waits for a second member of staff.
+BACKOFFICE_SECOND_APPROVAL_ABOVE = Decimal(
+    os.environ.get("BACKOFFICE_SECOND_APPROVAL_ABOVE", "1000")
+)
 BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))

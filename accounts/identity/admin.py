@@ -19,6 +19,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "merchant", "is_staff", "is_active", "last_login")
     list_filter = ("is_staff", "is_active", "groups")
     search_fields = ("username", "email", "first_name", "last_name")
+    search_help_text = "Part of a user name, e-mail address or name (any case)."
     list_select_related = ("merchant",)
     # UserAdmin sets its fieldsets; the stubs only know ModelAdmin's `... | None`.
     fieldsets = (  # type: ignore[misc]
@@ -35,6 +36,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_label", "ip", "action", "target_type", "target_id")
     list_filter = ("action", "target_type", ("at", admin.DateFieldListFilter))
     search_fields = ("=target_id", "actor_label", "action", "=ip")
+    search_help_text = "An object's id or an address (exact), or part of a user name or action."
     date_hierarchy = "at"
 
 

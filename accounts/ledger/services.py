@@ -163,6 +163,22 @@ def account_close(*, account_id: UUID, actor: Actor, reason: str = "") -> Accoun
 
 
 @transaction.atomic
+def account_rename(*, account_id: UUID, name: str, actor: Actor) -> Account:
+    """Set the holder's name; a name that does not change records nothing."""
+    account = Account.objects.select_for_update().get(pk=account_id)
+    name = name.strip()[:140]
+    if name == account.name:
+        return account
+    before = {"name": account.name}
+    account.name = name
+    account.save(update_fields=["name", "updated_at"])
+    audit.record(
+        actor=actor, action="account.rename", target=account, before=before, after={"name": name}
+    )
+    return account
+
+
+@transaction.atomic
 def account_fund(
     *, number: str, amount: str | Decimal, actor: Actor, reference: str = "funding"
 ) -> LedgerTransaction:
