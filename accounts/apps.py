@@ -7,8 +7,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and ledger"
 
     def ready(self) -> None:
-        from accounts import auth_events
-        from accounts.roles import sync_role_permissions
+        from accounts.identity import auth_events
+        from accounts.identity.roles import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="accounts.sync_role_permissions")
         auth_events.connect()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import views
+from accounts.ledger import views
 
 app_name = "ledger"
 

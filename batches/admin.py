@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts import money
-from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
+from accounts.ledger import money
 from batches.models import Approval, Batch, BatchItem
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
 class ApprovalInline(ReadOnlyInline):

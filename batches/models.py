@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts import money
+from accounts.ledger import money
 from accounts.models import Account, Merchant
 from payments.models import MerchantAPIKey, Payment
 

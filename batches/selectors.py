@@ -7,9 +7,9 @@ from typing import cast
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 
-from accounts import money
+from accounts.identity.roles import APPROVER, has_role
+from accounts.ledger import money
 from accounts.models import Merchant, User
-from accounts.roles import APPROVER, has_role
 from batches.models import Approval, Batch, BatchItem
 
 COUNTED = [BatchItem.Status.VALID, BatchItem.Status.PAID, BatchItem.Status.FAILED]

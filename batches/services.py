@@ -20,12 +20,19 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
-from accounts import audit, bulk, money
-from accounts import currency as iso4217
-from accounts.audit import Actor
-from accounts.errors import InvalidAmount, InvalidState, LedgerError, UnknownCurrency, ZeroAmount
+from accounts.identity import audit
+from accounts.identity.audit import Actor
+from accounts.identity.roles import APPROVER, has_role
+from accounts.ledger import bulk, money
+from accounts.ledger import currency as iso4217
+from accounts.ledger.errors import (
+    InvalidAmount,
+    InvalidState,
+    LedgerError,
+    UnknownCurrency,
+    ZeroAmount,
+)
 from accounts.models import Account, Merchant, User
-from accounts.roles import APPROVER, has_role
 from batches import parsers, selectors
 from batches.models import Approval, Batch, BatchItem
 from payments import webhooks

@@ -26,19 +26,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts import audit
-from accounts.audit import Actor
-from accounts.decorators import AuthenticatedHttpRequest, operator_required
-from accounts.errors import LedgerError
-from accounts.keyset import keyset_page
+from accounts.identity import audit
+from accounts.identity.audit import Actor, audit_events_of
+from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
+from accounts.identity.roles import APPROVER, OPERATOR, has_role
+from accounts.ledger.errors import LedgerError
 from accounts.models import User
-from accounts.roles import APPROVER, OPERATOR, has_role
-from accounts.selectors import audit_events_of
 from batches import reports, selectors, services
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
 from batches.pain002 import DEFAULT_VERSION, VERSIONS
 from batches.responses import csv_response, unknown_version, xml_response
+from common.keyset import keyset_page
 
 PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")

@@ -4,4 +4,4 @@ from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 
 
 class AdminConfig(DjangoAdminConfig):
-    default_site = "accounts.admin_site.HubAdminSite"
+    default_site = "accounts.identity.admin_site.HubAdminSite"

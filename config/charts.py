@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from accounts import money
+from accounts.ledger import money
 from payments.selectors import DayPoint
 
 WIDTH, HEIGHT = 760, 280

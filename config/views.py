@@ -16,9 +16,9 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from redis.exceptions import RedisError
 
-from accounts import currency as iso4217
-from accounts.decorators import AuthenticatedHttpRequest, operator_required
-from accounts.selectors import customer_balances_by_currency
+from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
+from accounts.ledger import currency as iso4217
+from accounts.ledger.selectors import customer_balances_by_currency
 from batches.views import batches_waiting
 from config.charts import volume_chart
 from payments import selectors as payment_selectors

@@ -10,10 +10,11 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey
 
-from accounts import money
-from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
-from accounts.audit import Actor
-from accounts.errors import LedgerError
+from accounts.identity.audit import Actor
+from accounts.ledger import money
+from accounts.ledger.admin import MoneyInline
+from accounts.ledger.errors import LedgerError
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from payments import services
 from payments.models import MerchantAPIKey, Payment, Refund, WebhookAttempt, WebhookDelivery
 
@@ -22,7 +23,7 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
-class RefundInline(ReadOnlyInline):
+class RefundInline(MoneyInline):
     model = Refund
     fields = ("id", "amount_display", "reason", "ledger_transaction", "created_at")
 
@@ -85,7 +86,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Void the selected authorizations (release their holds)")
     def void_authorizations(self, request: HttpRequest, queryset) -> None:
-        from accounts import audit
+        from accounts.identity import audit
 
         for payment in queryset:
             try:

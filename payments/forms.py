@@ -7,9 +7,9 @@ from typing import Any
 
 from django import forms
 
-from accounts import money
-from accounts.errors import InvalidAmount
-from accounts.forms import clean_currency_code
+from accounts.ledger import money
+from accounts.ledger.errors import InvalidAmount
+from accounts.ledger.forms import clean_currency_code
 from accounts.models import Account
 from payments.models import Payment
 

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, bulk, ledger, money, pgsql
-from accounts.audit import Actor
-from accounts.errors import (
+from accounts.identity import audit
+from accounts.identity.audit import Actor
+from accounts.ledger import bulk, money, pgsql, posting
+from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
     AccountNotFound,
@@ -109,17 +110,17 @@ def payment_authorize(
     # checked at commit, and checks that took their locks in another order
     # than the ledger's would deadlock with a concurrent payment. Holding the
     # locks, the refusal can be decided before posting anything.
-    locked = ledger.lock_accounts([debtor.pk, creditor.pk])
+    locked = posting.lock_accounts([debtor.pk, creditor.pk])
     try:
         if capture:
-            ledger.check_transfer(
+            posting.check_transfer(
                 debtor=locked[debtor.pk],
                 creditor=locked[creditor.pk],
                 amount=amount,
                 currency=currency,
             )
         else:
-            ledger.check_hold(account=locked[debtor.pk], amount=amount, currency=currency)
+            posting.check_hold(account=locked[debtor.pk], amount=amount, currency=currency)
     except ACCOUNT_STATE_FAILURES as refusal:
         payment.status = Payment.Status.FAILED
         payment.failure_code = refusal.code
@@ -128,7 +129,7 @@ def payment_authorize(
     else:
         if capture:
             # Authorize-and-capture in one posting: no hold is needed.
-            payment.ledger_transaction = ledger.transfer_locked(
+            payment.ledger_transaction = posting.transfer_locked(
                 accounts=locked,
                 debtor_id=debtor.pk,
                 creditor_id=creditor.pk,
@@ -140,15 +141,12 @@ def payment_authorize(
             payment.status = Payment.Status.COMPLETED
             payment.captured_amount = amount
         else:
-            payment.hold = ledger.place_hold(
+            payment.hold = posting.place_hold(
                 account_id=debtor.pk, amount=amount, currency=currency, reference=reference
             )
             payment.status = Payment.Status.AUTHORIZED
             payment.expires_at = now + timedelta(seconds=settings.PAYMENT_AUTHORIZATION_TTL)
-    if pgsql.available():
-        pgsql.insert(payment)  # the same row as save(), without the ORM's compiler
-    else:
-        payment.save()
+    pgsql.insert(payment)  # the same row as save(), without the ORM's compiler
     if payment.status == Payment.Status.COMPLETED:
         webhooks.emit(
             merchant=merchant,
@@ -188,9 +186,9 @@ def payments_create_for_batch(
     (payment id, refusal or None) per order. No per-payment webhook: the batch
     sends `batch.completed` when it ends.
     """
-    outcomes = ledger.transfer_many(
+    outcomes = posting.transfer_many(
         [
-            ledger.TransferOrder(
+            posting.TransferOrder(
                 debtor_id=order.debtor_id,
                 creditor_id=order.creditor_id,
                 amount=order.amount,
@@ -279,7 +277,7 @@ def payment_capture(
             "the capture amount must be more than zero and at most the authorized amount"
         )
     assert payment.hold_id is not None  # an authorized payment holds its funds
-    payment.ledger_transaction = ledger.capture_hold(
+    payment.ledger_transaction = posting.capture_hold(
         hold_id=payment.hold_id,
         creditor_id=payment.creditor_account_id,
         amount=amount,
@@ -305,7 +303,7 @@ def payment_void(*, payment_id: UUID, merchant: Merchant | None = None) -> Payme
     if payment.status != Payment.Status.AUTHORIZED:
         raise InvalidState(f"cannot void a {payment.status} payment")
     assert payment.hold_id is not None  # an authorized payment holds its funds
-    ledger.release_hold(hold_id=payment.hold_id)
+    posting.release_hold(hold_id=payment.hold_id)
     payment.status = Payment.Status.VOIDED
     payment.save(update_fields=["status", "updated_at"])
     return payment
@@ -323,7 +321,7 @@ def payment_expire(*, payment_id: UUID, now: datetime | None = None) -> Payment:
     ):
         return payment
     assert payment.hold_id is not None  # an authorized payment holds its funds
-    ledger.release_hold(hold_id=payment.hold_id)
+    posting.release_hold(hold_id=payment.hold_id)
     payment.status = Payment.Status.EXPIRED
     payment.save(update_fields=["status", "updated_at"])
     return payment
@@ -351,7 +349,7 @@ def payment_refund(
             f"{money.to_major(left, payment.currency)} {payment.currency} left to refund"
         )
     assert payment.ledger_transaction_id is not None  # a completed payment was posted
-    txn = ledger.reverse(
+    txn = posting.reverse(
         transaction_id=payment.ledger_transaction_id,
         amount=amount,
         kind=LedgerTransaction.Kind.REFUND,

@@ -14,12 +14,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from accounts import audit, money
-from accounts.audit import Actor
-from accounts.csvsafe import csv_lines
-from accounts.decorators import operator_required
-from accounts.keyset import keyset_page
-from accounts.selectors import audit_events_of
+from accounts.identity import audit
+from accounts.identity.audit import Actor, audit_events_of
+from accounts.identity.decorators import operator_required
+from accounts.ledger import money
+from common.csvsafe import csv_lines
+from common.keyset import keyset_page
 from payments import selectors
 from payments.forms import PaymentSearchForm
 from payments.models import Payment

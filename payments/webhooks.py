@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from accounts import money
+from accounts.ledger import money
 from accounts.models import Merchant
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 
-from accounts.selectors import accounts_of_merchant
+from accounts.ledger.selectors import accounts_of_merchant
 from payments.api.views import ERRORS
 from statements import camt053, exports, requests
 from statements.responses import statement_response

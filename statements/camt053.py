@@ -16,7 +16,7 @@ from uuid import UUID
 
 from lxml import etree
 
-from accounts import money
+from accounts.ledger import money
 from accounts.models import Account
 from batches.pain002 import is_iban
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
@@ -75,15 +75,21 @@ def write_camt053(
                     writer.balance("OPBD", balances.opening_booked, span.first_day.isoformat())
                     writer.balance("CLBD", balances.closing_booked, span.last_day.isoformat())
                     writer.balance("CLAV", balances.closing_available, span.last_day.isoformat())
+                    grouped = {}
+                    for batch_id, booking in batches.bookings.items():
+                        blocks = batches.blocks(batch_id)
+                        # One booking only when the period holds all of the batch's debits
+                        # (an execution across midnight is booked on two days: entry by entry).
+                        if (
+                            sum(block.count for block in blocks) == booking.count
+                            and sum(block.total for block in blocks) == booking.total
+                        ):
+                            grouped[batch_id] = (booking, blocks)
                     for line in lines:
-                        if line.amount < 0 and line.batch_id in batches.bookings:
-                            booking = batches.bookings[line.batch_id]
+                        if line.amount < 0 and line.batch_id in grouped:
+                            booking, blocks = grouped[line.batch_id]
                             if line.entry_id == booking.first_entry_id:
-                                writer.batch_entry(
-                                    booking,
-                                    batches.blocks(booking.batch_id),
-                                    batches.lines(booking.batch_id),
-                                )
+                                writer.batch_entry(booking, blocks, batches.lines(booking.batch_id))
                             continue  # written with its batch's booking
                         writer.entry(line)
 

@@ -13,9 +13,9 @@ from typing import BinaryIO
 
 from django.utils import timezone
 
-from accounts import money
-from accounts.csvsafe import csv_lines
+from accounts.ledger import money
 from accounts.models import Account
+from common.csvsafe import csv_lines
 from statements import selectors
 from statements.camt053 import DEFAULT_VERSION, Batches, write_camt053
 from statements.selectors import Line, Period
@@ -37,7 +37,7 @@ def write_camt(
         lines=selectors.lines(account, span),
         batches=Batches(
             bookings=selectors.batch_bookings(account, span),
-            blocks=lambda batch_id: selectors.block_totals(account, span, batch_id),
+            blocks=lambda batch_id: selectors.block_totals(account, batch_id),
             lines=lambda batch_id: selectors.batch_lines(account, span, batch_id),
         ),
     )

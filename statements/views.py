@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
 
-from accounts import audit
-from accounts.audit import Actor
-from accounts.decorators import operator_required
+from accounts.identity import audit
+from accounts.identity.audit import Actor
+from accounts.identity.decorators import operator_required
 from accounts.models import Account
 from statements import requests
 from statements.responses import statement_response

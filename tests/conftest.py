@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.factories import AccountFactory, UserFactory, fund
 from tests.helpers import make_operator, otp_login
-
-
-def on_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-requires_postgres = pytest.mark.skipif(
-    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
-    reason="needs PostgreSQL row locks and real concurrency; set DATABASE_URL to PostgreSQL",
-)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts import ledger
+from accounts.ledger import posting
 from accounts.models import Account, LedgerTransaction, Merchant, User
 
 
@@ -37,8 +37,8 @@ class UserFactory(DjangoModelFactory[User]):
 
 def fund(account: Account, minor: int) -> LedgerTransaction:
     """Credit an account from the funding account, through the ledger."""
-    source = ledger.funding_account(account.currency)
-    txn = ledger.transfer(
+    source = posting.funding_account(account.currency)
+    txn = posting.transfer(
         debtor_id=source.id,
         creditor_id=account.id,
         amount=minor,

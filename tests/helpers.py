@@ -15,7 +15,7 @@ from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import roles
+from accounts.identity import roles
 from accounts.models import User
 from tests.factories import UserFactory
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.errors import LedgerError
+from accounts.ledger.errors import LedgerError
 
 
 class JsonCommand(BaseCommand):

@@ -1,7 +1,7 @@
 """Database guards of the ledger, and the staff roles.
 
 - Entries and transactions are append-only: UPDATE and DELETE raise.
-- On PostgreSQL, a deferred constraint trigger checks at commit that every
+- A deferred constraint trigger checks at commit that every
   ledger transaction's entries sum to zero, so no code path can commit an
   unbalanced posting.
 - The roles are Django groups: operator, approver, admin.
@@ -46,35 +46,6 @@ DROP FUNCTION IF EXISTS ledger_check_balanced();
 DROP FUNCTION IF EXISTS ledger_refuse_change();
 """
 
-# SQLite: no UPDATE (DELETE stays possible so test databases can be flushed).
-SQLITE_FORWARD = [
-    """CREATE TRIGGER ledgerentry_append_only BEFORE UPDATE ON accounts_ledgerentry
-       BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
-    """CREATE TRIGGER ledgertransaction_append_only BEFORE UPDATE ON accounts_ledgertransaction
-       BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
-]
-SQLITE_REVERSE = [
-    "DROP TRIGGER IF EXISTS ledgerentry_append_only",
-    "DROP TRIGGER IF EXISTS ledgertransaction_append_only",
-]
-
-
-def guards_forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement)
-
-
-def guards_reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_REVERSE, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_REVERSE:
-            schema_editor.execute(statement)
-
-
 ROLES = ("operator", "approver", "admin")
 
 
@@ -95,6 +66,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(guards_forward, guards_reverse),
+        migrations.RunSQL([PG_FORWARD], [PG_REVERSE]),
         migrations.RunPython(roles_forward, roles_reverse),
     ]

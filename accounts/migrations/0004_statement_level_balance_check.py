@@ -56,17 +56,7 @@ CREATE CONSTRAINT TRIGGER ledgerentry_balanced AFTER INSERT ON accounts_ledgeren
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REVERSE, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0003_audit_target_id_length")]
 
-    operations = [migrations.RunPython(forward, reverse)]
+    operations = [migrations.RunSQL([FORWARD], [REVERSE])]

@@ -1,16 +1,13 @@
-"""Put back SQLite's append-only triggers on the ledger.
+"""Empty: this migration once put back SQLite's append-only triggers.
 
-SQLite alters a column by rebuilding its table, which drops the table's
-triggers: 0005 did that to accounts_ledgerentry and accounts_ledgertransaction.
-Any later migration that alters those tables must end the same way.
+The product runs on PostgreSQL only; the migration stays so that the migration
+history of existing databases (and the migrations that depend on it) is unchanged.
 """
 
 from django.db import migrations
-
-from accounts.dbguards import restore_sqlite_append_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0005_fewer_write_indexes")]
 
-    operations = [migrations.RunPython(restore_sqlite_append_only, migrations.RunPython.noop)]
+    operations: list[migrations.operations.base.Operation] = []

@@ -3,8 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from accounts.dbguards import restore_sqlite_append_only
-
 
 class Migration(migrations.Migration):
 
@@ -22,6 +20,4 @@ class Migration(migrations.Migration):
             model_name='ledgertransaction',
             constraint=models.UniqueConstraint(condition=models.Q(('reverses__isnull', False)), fields=('reverses',), name='ledger_reversed_once'),
         ),
-        # SQLite rebuilt the table above, dropping its append-only trigger.
-        migrations.RunPython(restore_sqlite_append_only, migrations.RunPython.noop),
     ]

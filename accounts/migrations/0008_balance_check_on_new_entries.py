@@ -49,17 +49,7 @@ END $$ LANGUAGE plpgsql;
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REVERSE, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0007_partial_unique_reversal")]
 
-    operations = [migrations.RunPython(forward, reverse)]
+    operations = [migrations.RunSQL([FORWARD], [REVERSE])]

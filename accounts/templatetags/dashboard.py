@@ -11,8 +11,8 @@ from typing import Any
 
 from django import template
 
-from accounts import currency as iso4217
-from accounts import money as amounts
+from accounts.ledger import currency as iso4217
+from accounts.ledger import money as amounts
 
 register = template.Library()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts import money
+from accounts.ledger import money
 from batches import selectors
 from batches.models import Approval, Batch, BatchItem
 

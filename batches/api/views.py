@@ -18,7 +18,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from batches import selectors, services
 from batches.api import serializers
 from batches.models import Batch

@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from accounts import pgsql
+from accounts.ledger import pgsql
 from accounts.models import Merchant
 from payments.models import MerchantAPIKey
 
@@ -37,12 +37,6 @@ class MerchantPrincipal:
 
 def _active_key(prefix: str) -> MerchantAPIKey | None:
     """The unrevoked key with this prefix, its merchant loaded: once per API request."""
-    if not pgsql.available():
-        return (
-            MerchantAPIKey.objects.select_related("merchant")
-            .filter(revoked=False, prefix=prefix)
-            .first()
-        )
     rows = pgsql.execute(
         f"SELECT {pgsql.columns(MerchantAPIKey, 'k')}, {pgsql.columns(Merchant, 'm')} "
         "FROM payments_merchantapikey k JOIN accounts_merchant m ON m.id = k.merchant_id "

@@ -14,7 +14,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from accounts.errors import LedgerError
+from accounts.ledger.errors import LedgerError
 
 logger = logging.getLogger("payments.api")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts import currency as iso4217
-from accounts import money
-from accounts.errors import LedgerError
+from accounts.ledger import currency as iso4217
+from accounts.ledger import money
+from accounts.ledger.errors import LedgerError
 from accounts.models import Account, LedgerEntry
 from payments import selectors
 from payments.models import Payment, Refund

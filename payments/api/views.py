@@ -15,10 +15,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger.selectors import account_entries, accounts_of_merchant
+from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
-from accounts.selectors import account_entries, accounts_of_merchant
-from accounts.services import merchant_rotate_webhook_secret
 from payments import selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter

@@ -6,8 +6,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.utils import DatabaseError
 
-from accounts import ledger
-from accounts.errors import (
+from accounts.ledger import posting
+from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
     CurrencyMismatch,
@@ -17,8 +17,8 @@ from accounts.errors import (
     SameAccount,
     UnknownCurrency,
 )
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction
-from accounts.selectors import ledger_verify
 from tests.factories import AccountFactory, fund
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def snapshot() -> tuple:
 def test_transfer_moves_money_with_balanced_entries(funded_account):
     creditor = AccountFactory(currency="EUR")
 
-    txn = ledger.transfer(
+    txn = posting.transfer(
         debtor_id=funded_account.id,
         creditor_id=creditor.id,
         amount=2550,
@@ -59,7 +59,7 @@ def test_transfer_moves_money_with_balanced_entries(funded_account):
 
 def test_transfer_of_the_whole_available_balance_is_allowed(funded_account):
     creditor = AccountFactory(currency="EUR")
-    ledger.transfer(
+    posting.transfer(
         debtor_id=funded_account.id, creditor_id=creditor.id, amount=100_000, currency="EUR"
     )
     funded_account.refresh_from_db()
@@ -86,7 +86,7 @@ def test_bad_transfers_are_refused_and_change_nothing(funded_account, change, er
     kwargs.update(change)
 
     with pytest.raises(error):
-        ledger.transfer(**kwargs)
+        posting.transfer(**kwargs)
 
     assert snapshot() == before
 
@@ -95,7 +95,7 @@ def test_creditor_in_another_currency_is_refused(funded_account):
     creditor = AccountFactory(currency="USD")
     before = snapshot()
     with pytest.raises(CurrencyMismatch):
-        ledger.transfer(
+        posting.transfer(
             debtor_id=funded_account.id, creditor_id=creditor.id, amount=100, currency="EUR"
         )
     assert snapshot() == before
@@ -117,7 +117,7 @@ def test_frozen_or_closed_accounts_neither_send_nor_receive(funded_account, side
     before = snapshot()
 
     with pytest.raises(error):
-        ledger.transfer(
+        posting.transfer(
             debtor_id=funded_account.id, creditor_id=creditor.id, amount=100, currency="EUR"
         )
 
@@ -125,7 +125,7 @@ def test_frozen_or_closed_accounts_neither_send_nor_receive(funded_account, side
 
 
 def test_hold_reduces_available_not_balance_and_release_gives_it_back(funded_account):
-    hold = ledger.place_hold(account_id=funded_account.id, amount=30_000, currency="EUR")
+    hold = posting.place_hold(account_id=funded_account.id, amount=30_000, currency="EUR")
     funded_account.refresh_from_db()
     assert (funded_account.balance, funded_account.held, funded_account.available) == (
         100_000,
@@ -133,7 +133,7 @@ def test_hold_reduces_available_not_balance_and_release_gives_it_back(funded_acc
         70_000,
     )
 
-    ledger.release_hold(hold_id=hold.id)
+    posting.release_hold(hold_id=hold.id)
 
     funded_account.refresh_from_db()
     hold.refresh_from_db()
@@ -143,21 +143,21 @@ def test_hold_reduces_available_not_balance_and_release_gives_it_back(funded_acc
 
 
 def test_hold_beyond_available_is_refused(funded_account):
-    ledger.place_hold(account_id=funded_account.id, amount=60_000, currency="EUR")
+    posting.place_hold(account_id=funded_account.id, amount=60_000, currency="EUR")
     with pytest.raises(InsufficientFunds):
-        ledger.place_hold(account_id=funded_account.id, amount=40_001, currency="EUR")
+        posting.place_hold(account_id=funded_account.id, amount=40_001, currency="EUR")
     creditor = AccountFactory(currency="EUR")
     with pytest.raises(InsufficientFunds):
-        ledger.transfer(
+        posting.transfer(
             debtor_id=funded_account.id, creditor_id=creditor.id, amount=40_001, currency="EUR"
         )
 
 
 def test_partial_capture_posts_the_amount_and_releases_the_rest(funded_account):
     creditor = AccountFactory(currency="EUR")
-    hold = ledger.place_hold(account_id=funded_account.id, amount=30_000, currency="EUR")
+    hold = posting.place_hold(account_id=funded_account.id, amount=30_000, currency="EUR")
 
-    txn = ledger.capture_hold(hold_id=hold.id, creditor_id=creditor.id, amount=12_000)
+    txn = posting.capture_hold(hold_id=hold.id, creditor_id=creditor.id, amount=12_000)
 
     funded_account.refresh_from_db()
     creditor.refresh_from_db()
@@ -171,32 +171,32 @@ def test_partial_capture_posts_the_amount_and_releases_the_rest(funded_account):
 
 def test_a_hold_is_captured_or_released_once(funded_account):
     creditor = AccountFactory(currency="EUR")
-    hold = ledger.place_hold(account_id=funded_account.id, amount=1000, currency="EUR")
-    ledger.capture_hold(hold_id=hold.id, creditor_id=creditor.id)
+    hold = posting.place_hold(account_id=funded_account.id, amount=1000, currency="EUR")
+    posting.capture_hold(hold_id=hold.id, creditor_id=creditor.id)
     with pytest.raises(InvalidState):
-        ledger.capture_hold(hold_id=hold.id, creditor_id=creditor.id)
+        posting.capture_hold(hold_id=hold.id, creditor_id=creditor.id)
     with pytest.raises(InvalidState):
-        ledger.release_hold(hold_id=hold.id)
+        posting.release_hold(hold_id=hold.id)
     funded_account.refresh_from_db()
     assert (funded_account.balance, funded_account.held) == (99_000, 0)
 
 
 def test_capture_more_than_authorized_is_refused(funded_account):
     creditor = AccountFactory(currency="EUR")
-    hold = ledger.place_hold(account_id=funded_account.id, amount=1000, currency="EUR")
+    hold = posting.place_hold(account_id=funded_account.id, amount=1000, currency="EUR")
     with pytest.raises(InvalidAmount):
-        ledger.capture_hold(hold_id=hold.id, creditor_id=creditor.id, amount=1001)
+        posting.capture_hold(hold_id=hold.id, creditor_id=creditor.id, amount=1001)
     funded_account.refresh_from_db()
     assert (funded_account.balance, funded_account.held) == (100_000, 1000)
 
 
 def test_reversal_mirrors_the_original_once(funded_account):
     creditor = AccountFactory(currency="EUR")
-    original = ledger.transfer(
+    original = posting.transfer(
         debtor_id=funded_account.id, creditor_id=creditor.id, amount=5000, currency="EUR"
     )
 
-    reversal = ledger.reverse(transaction_id=original.id)
+    reversal = posting.reverse(transaction_id=original.id)
 
     funded_account.refresh_from_db()
     creditor.refresh_from_db()
@@ -204,19 +204,19 @@ def test_reversal_mirrors_the_original_once(funded_account):
     assert reversal.reverses == original
     fund(creditor, 5000)
     with pytest.raises(InvalidState):
-        ledger.reverse(transaction_id=original.id)
+        posting.reverse(transaction_id=original.id)
     creditor.refresh_from_db()
     assert creditor.balance == 5000
 
 
 def test_partial_refund_is_bounded_by_the_original(funded_account):
     creditor = AccountFactory(currency="EUR")
-    original = ledger.transfer(
+    original = posting.transfer(
         debtor_id=funded_account.id, creditor_id=creditor.id, amount=5000, currency="EUR"
     )
-    ledger.reverse(transaction_id=original.id, amount=2000, kind=LedgerTransaction.Kind.REFUND)
+    posting.reverse(transaction_id=original.id, amount=2000, kind=LedgerTransaction.Kind.REFUND)
     with pytest.raises(InvalidAmount):
-        ledger.reverse(transaction_id=original.id, amount=5001, kind=LedgerTransaction.Kind.REFUND)
+        posting.reverse(transaction_id=original.id, amount=5001, kind=LedgerTransaction.Kind.REFUND)
     creditor.refresh_from_db()
     assert creditor.balance == 3000
 
@@ -253,7 +253,7 @@ def test_verify_ledger_names_an_account_whose_balance_was_tampered_with(funded_a
 def test_funding_account_may_go_below_zero_but_only_within_its_limit(db):
     account = AccountFactory(currency="JPY")
     fund(account, 5_000)
-    source = ledger.funding_account("JPY")
+    source = posting.funding_account("JPY")
     source.refresh_from_db()
     assert source.balance == -5_000
-    assert source.overdraft_limit == ledger.FUNDING_OVERDRAFT
+    assert source.overdraft_limit == posting.FUNDING_OVERDRAFT

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import money
-from accounts.errors import InvalidAmount, UnknownCurrency, ZeroAmount
+from accounts.ledger import money
+from accounts.ledger.errors import InvalidAmount, UnknownCurrency, ZeroAmount
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,15 @@
-"""The prepared-statement paths (accounts.pgsql) write and read what the ORM would."""
+"""The prepared-statement paths (accounts.ledger.pgsql) write and read what the ORM would."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
-from accounts import ledger, pgsql
+from accounts.ledger import pgsql, posting
 from accounts.models import Account, LedgerEntry, LedgerTransaction
 from tests.factories import AccountFactory, fund
-
-pytestmark = pytest.mark.skipif(
-    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
-    reason="accounts.pgsql is the PostgreSQL path; other databases use the ORM's",
-)
 
 
 @pytest.mark.django_db
@@ -76,7 +70,7 @@ def test_a_posting_of_one_statement_keeps_the_ledger_whole():
     debtor, creditor = AccountFactory(currency="EUR"), AccountFactory(currency="EUR")
     fund(debtor, 1000)
     # when
-    txn = ledger.transfer(debtor_id=debtor.pk, creditor_id=creditor.pk, amount=300, currency="EUR")
+    txn = posting.transfer(debtor_id=debtor.pk, creditor_id=creditor.pk, amount=300, currency="EUR")
     # then the transaction, both legs and both balances are written
     assert LedgerTransaction.objects.get(pk=txn.pk).amount == 300
     legs = dict(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts import roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
 from accounts.models import Account, Merchant, User
 from batches import services
 from tests.factories import AccountFactory, MerchantFactory, fund

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from lxml import etree
 from rest_framework.test import APIClient
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from batches import services
 from batches.models import Batch
 from payments import services as payment_services

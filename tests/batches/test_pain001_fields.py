@@ -192,7 +192,7 @@ def swiss(desk):
 def test_the_api_items_and_the_batch_page_carry_the_file_fields(swiss, client):
     from rest_framework.test import APIClient
 
-    from accounts.audit import Actor
+    from accounts.identity.audit import Actor
     from payments import services as payment_services
     from tests.helpers import otp_login
 

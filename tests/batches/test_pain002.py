@@ -19,7 +19,7 @@ from xsdata.formats.dataclass.parsers.config import ParserConfig
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from batches import reports, schemas, services
 from batches.pain002 import (
     VERSIONS,

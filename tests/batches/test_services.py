@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from accounts.audit import Actor
-from accounts.errors import InvalidState
+from accounts.identity.audit import Actor
+from accounts.ledger.errors import InvalidState
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account, AuditEvent
-from accounts.selectors import ledger_verify
 from batches import services
 from batches.models import Batch
 from payments.models import Payment

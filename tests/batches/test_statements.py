@@ -20,9 +20,9 @@ from django.utils import timezone
 from lxml import etree
 from rest_framework.test import APIClient
 
-from accounts import money
-from accounts.audit import Actor
-from accounts.selectors import period
+from accounts.identity.audit import Actor
+from accounts.ledger import money
+from accounts.ledger.selectors import period
 from batches import schemas, services
 from payments import services as payment_services
 from statements import exports

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from accounts import ledger
-from accounts import views as account_views
+from accounts.ledger import posting
+from accounts.ledger import views as account_views
 from accounts.models import Account
 from payments import services
 from tests.factories import AccountFactory, MerchantFactory, fund
@@ -74,7 +74,7 @@ def test_the_account_list_filters_by_merchant(operator_client, accounts):
 
 
 def test_the_account_list_shows_balances(operator_client, accounts):
-    ledger.place_hold(account_id=accounts["acme-eur"].pk, amount=456, currency="EUR")
+    posting.place_hold(account_id=accounts["acme-eur"].pk, amount=456, currency="EUR")
 
     page = operator_client.get(f"{LIST}?q=NL01").content.decode()
 
@@ -124,7 +124,7 @@ def busy_account(db):
         reference="rent-may",
     )
     fund(payee, 10_000)
-    ledger.transfer(debtor_id=payee.pk, creditor_id=account.pk, amount=550, currency="EUR")
+    posting.transfer(debtor_id=payee.pk, creditor_id=account.pk, amount=550, currency="EUR")
     services.payment_refund(payment_id=out.pk, amount=1_000)
     return account
 
@@ -166,7 +166,7 @@ def test_the_statement_pages_by_entry(operator_client, busy_account, monkeypatch
 
 
 def test_the_account_page_shows_holds_and_no_secrets(operator_client, busy_account):
-    ledger.place_hold(account_id=busy_account.pk, amount=1_234, currency="EUR", reference="cart-9")
+    posting.place_hold(account_id=busy_account.pk, amount=1_234, currency="EUR", reference="cart-9")
 
     page = operator_client.get(f"/ledger/accounts/{busy_account.pk}/").content.decode()
 

@@ -16,8 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from accounts import roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
 from accounts.models import Account, AuditEvent, Merchant, User
 from batches import services, views
 from batches.models import Approval, Batch

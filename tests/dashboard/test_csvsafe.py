@@ -1,4 +1,4 @@
-"""accounts.csvsafe: cells a spreadsheet would run as formulas are quoted, nothing else is."""
+"""common.csvsafe: cells a spreadsheet would run as formulas are quoted, nothing else is."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from accounts.csvsafe import safe_cell
+from common.csvsafe import safe_cell
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts import ledger
-from accounts.selectors import CurrencyBalances, customer_balances_by_currency
+from accounts.ledger import posting
+from accounts.ledger.selectors import CurrencyBalances, customer_balances_by_currency
 from config import views as home_views
 from payments import selectors
 from tests.dashboard.conftest import PINNED_TODAY, Shop, at
@@ -63,7 +63,7 @@ def test_balances_add_up_the_customer_accounts_per_currency():
     pounds = AccountFactory(currency="GBP")
     fund(first, 100_000)
     fund(second, 25_050)
-    ledger.place_hold(account_id=first.pk, amount=10_000, currency="EUR")
+    posting.place_hold(account_id=first.pk, amount=10_000, currency="EUR")
 
     # when
     balances = customer_balances_by_currency()

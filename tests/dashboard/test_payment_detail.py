@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from payments import services
 from payments.models import WebhookDelivery
 from tests.factories import AccountFactory, MerchantFactory, fund

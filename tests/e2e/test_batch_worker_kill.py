@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import django_rq
 import pytest
@@ -17,18 +18,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from accounts import roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
-from accounts.selectors import ledger_verify
 from batches import services
 from batches.models import Batch, BatchItem
 from payments.models import Payment
-from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, MerchantFactory, fund
 from tests.helpers import make_operator
 
-pytestmark = [pytest.mark.e2e, requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 20_000
@@ -37,7 +37,9 @@ ROWS = 20_000
 def worker_env() -> dict[str, str]:
     """The worker process talks to this test's database and Redis."""
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    # HOST may be the embedded server's socket directory: a path, percent-encoded in a URL.
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    url = f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
     from django.conf import settings
 
     return {

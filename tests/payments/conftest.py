@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from payments import services
 from tests.factories import AccountFactory, MerchantFactory, fund
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account, Hold
-from accounts.selectors import ledger_verify
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
@@ -217,7 +217,7 @@ def test_list_filters_and_cursor_pagination(shop):
 
 
 def test_no_key_bad_key_and_revoked_key_are_401(shop):
-    from accounts.audit import Actor
+    from accounts.identity.audit import Actor
     from payments.services import api_key_revoke
 
     anonymous = APIClient()

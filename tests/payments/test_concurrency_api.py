@@ -9,13 +9,12 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
-from accounts.selectors import ledger_verify
 from payments.models import Payment
-from tests.conftest import requires_postgres
 from tests.factories import fund
 
-pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_fifty_racing_payments_with_funds_for_twenty_five(shop):

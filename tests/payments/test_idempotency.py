@@ -8,9 +8,8 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
-from accounts.selectors import ledger_verify
+from accounts.ledger.selectors import ledger_verify
 from payments.models import IdempotencyRecord, Payment
-from tests.conftest import requires_postgres
 
 
 @pytest.mark.django_db
@@ -92,7 +91,6 @@ def test_purge_forgets_keys_after_their_ttl(shop):
     assert purge_expired(now=timezone.now() + timedelta(hours=25)) == 1
 
 
-@requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_posts_with_one_key_create_one_payment(shop):
     barrier = threading.Barrier(8)

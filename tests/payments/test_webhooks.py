@@ -13,8 +13,8 @@ from django.utils import timezone
 from rq import SimpleWorker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from accounts.audit import Actor
-from accounts.services import merchant_rotate_webhook_secret
+from accounts.identity.audit import Actor
+from accounts.ledger.services import merchant_rotate_webhook_secret
 from payments import services, webhooks
 from payments.models import WebhookDelivery
 from tests.factories import AccountFactory, MerchantFactory, fund

@@ -2,8 +2,8 @@ import uuid
 
 from django.core.management.base import CommandError
 
-from accounts import services
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import services
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Merchant
 

@@ -1,5 +1,5 @@
-from accounts import services
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import services
 from accounts.management.jsoncommand import JsonCommand
 
 

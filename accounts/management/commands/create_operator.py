@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from accounts import services
-from accounts.audit import Actor
+from accounts.identity import services
+from accounts.identity.audit import Actor
 from accounts.management.jsoncommand import JsonCommand
 
 

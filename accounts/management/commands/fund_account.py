@@ -1,5 +1,5 @@
-from accounts import money, services
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import money, services
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Account
 

@@ -3,7 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from accounts.selectors import ledger_verify
+from accounts.ledger.selectors import ledger_verify
 
 
 class Command(BaseCommand):

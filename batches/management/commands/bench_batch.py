@@ -24,11 +24,12 @@ from django.core.files import File
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from accounts import ledger, roles
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger import posting
+from accounts.ledger.selectors import ledger_verify
+from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant, User
-from accounts.selectors import ledger_verify
-from accounts.services import account_open, merchant_create
 from batches import services
 from batches.models import Batch
 
@@ -42,8 +43,6 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=100_000)
 
     def handle(self, *args, rows, **options):
-        if connection.vendor != "postgresql":
-            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
         redis_process = self._ensure_redis()
         try:
             result = self._run(rows)
@@ -68,8 +67,8 @@ class Command(BaseCommand):
         debtor = account_open(
             currency="EUR", merchant_id=merchant.pk, number=f"BENCHPAYROLL{run_id}", actor=actor
         )
-        ledger.transfer(
-            debtor_id=ledger.funding_account("EUR").pk,
+        posting.transfer(
+            debtor_id=posting.funding_account("EUR").pk,
             creditor_id=debtor.pk,
             amount=rows * 10_000,
             currency="EUR",
@@ -116,7 +115,7 @@ class Command(BaseCommand):
             "execution_seconds": round(execution_seconds, 2),
             "execution_rows_per_s": round(batch.succeeded_count / execution_seconds),
             "peak_memory_mb": round(peak_kb / 1024, 1),
-            "database": connection.vendor,
+            "database": connection.display_name,
             "batch_status": batch.status,
             "paid_rows": batch.succeeded_count,
             "ledger_ok": check["ok"],

@@ -12,8 +12,9 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.crypto import KeyGenerator, concatenate
 
-from accounts import ledger, money, roles, services
-from accounts.audit import Actor
+from accounts.identity import roles
+from accounts.identity.audit import Actor
+from accounts.ledger import money, posting, services
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Account, Merchant, User
 from payments import services as payment_services
@@ -92,7 +93,7 @@ class Command(JsonCommand):
                         "balance": money.to_major(account.balance, account.currency),
                     }
                 )
-            ledger.funding_account("EUR")
+            posting.funding_account("EUR")
             api_key = self._demo_api_key(merchant)
         return {
             "users": users,

@@ -20,11 +20,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from accounts import ledger, money
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
+from accounts.ledger import money, posting
+from accounts.ledger.selectors import ledger_verify
+from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant
-from accounts.selectors import ledger_verify
-from accounts.services import account_open, merchant_create
 from payments import services
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -48,8 +48,6 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
 
     def handle(self, *args, seconds, clients, workers, threads, **options):
-        if connection.vendor != "postgresql":
-            self.stderr.write("note: not on PostgreSQL; figures on SQLite are not comparable")
         levels = [int(level) for level in clients.split(",")]
         jobs = self._setup(max(levels))
         workers = workers or (os.cpu_count() or 2) * 2
@@ -88,7 +86,7 @@ class Command(BaseCommand):
         self.stdout.write(
             json.dumps(
                 {
-                    "database": connection.vendor,
+                    "database": connection.display_name,
                     "gunicorn_workers": workers,
                     "gunicorn_threads": threads,
                     "seconds_per_level": seconds,
@@ -120,8 +118,8 @@ class Command(BaseCommand):
                 currency="EUR", merchant_id=merchant.pk, number=number, actor=actor
             )
             if account.balance < money.to_minor("1000000", "EUR"):
-                ledger.transfer(
-                    debtor_id=ledger.funding_account("EUR").pk,
+                posting.transfer(
+                    debtor_id=posting.funding_account("EUR").pk,
                     creditor_id=account.pk,
                     amount=money.to_minor("100000000", "EUR"),
                     currency="EUR",

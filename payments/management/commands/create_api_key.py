@@ -2,7 +2,7 @@ import uuid
 
 from django.core.management.base import CommandError
 
-from accounts.audit import Actor
+from accounts.identity.audit import Actor
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Merchant
 from payments import services

@@ -3,7 +3,7 @@
 Django and django-axes announce these with signals, wherever they happen (the
 dashboard's login, the admin's logout, a locked-out attempt), so the trail
 listens to the signals rather than to one view. The second factor is recorded
-by `accounts.views`, which is the one place that checks it.
+by `accounts.identity.views`, which is the one place that checks it.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.http import HttpRequest
 
-from accounts import audit
-from accounts.audit import Actor, client_ip
-from accounts.models import User
+from accounts.identity import audit
+from accounts.identity.audit import Actor, client_ip
+from accounts.identity.models import User
 
 
 def _actor(request: HttpRequest | None) -> Actor:
@@ -69,7 +69,7 @@ def on_locked_out(sender: Any, request: HttpRequest | None, username: str | None
 
 
 def connect() -> None:
-    user_logged_in.connect(on_logged_in, dispatch_uid="accounts.audit.logged_in")
-    user_logged_out.connect(on_logged_out, dispatch_uid="accounts.audit.logged_out")
-    user_login_failed.connect(on_login_failed, dispatch_uid="accounts.audit.login_failed")
-    user_locked_out.connect(on_locked_out, dispatch_uid="accounts.audit.locked_out")
+    user_logged_in.connect(on_logged_in, dispatch_uid="accounts.identity.audit.logged_in")
+    user_logged_out.connect(on_logged_out, dispatch_uid="accounts.identity.audit.logged_out")
+    user_login_failed.connect(on_login_failed, dispatch_uid="accounts.identity.audit.login_failed")
+    user_locked_out.connect(on_locked_out, dispatch_uid="accounts.identity.audit.locked_out")

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp.admin import OTPAdminSite
 
-from accounts.decorators import second_step_url
+from accounts.identity.decorators import second_step_url
 
 
 class HubAdminSite(OTPAdminSite):

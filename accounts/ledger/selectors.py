@@ -9,10 +9,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, F, Model, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Account, AuditEvent, Hold, LedgerEntry, LedgerTransaction, Merchant
+from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
 
 
 def accounts_of_merchant(*, merchant: Merchant) -> QuerySet[Account]:
@@ -152,15 +152,6 @@ def account_active_holds(*, account: Account, limit: int = 50) -> list[Hold]:
     """The account's funds set aside and not yet captured or released, newest first."""
     return list(
         Hold.objects.filter(account=account, status=Hold.Status.ACTIVE).order_by("-id")[:limit]
-    )
-
-
-def audit_events_of(*, target: Model, limit: int = 50) -> list[AuditEvent]:
-    """The audit trail of one object, newest first."""
-    return list(
-        AuditEvent.objects.filter(target_type=target._meta.label, target_id=str(target.pk))
-        .select_related("actor")
-        .order_by("-at", "-id")[:limit]
     )
 
 

@@ -19,10 +19,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from django_otp import user_has_device
 
-from accounts.roles import may_use_dashboard
+from accounts.identity.roles import may_use_dashboard
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from accounts.identity.models import User
 
 
 class AuthenticatedHttpRequest(HttpRequest):

@@ -3,8 +3,8 @@
 Django's cursors bind parameters on the client and the ORM compiles every query
 anew, which costs as much Python as the rest of a payment request. Here a
 statement is prepared once per connection and bound in binary, and rows become
-model instances without a query compiler. Callers keep their ORM path for
-other databases (SQLite by default); constraints and triggers apply alike.
+model instances without a query compiler. Used where a statement runs on every
+payment request; everything else stays on the ORM.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 M = TypeVar("M", bound=models.Model)
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 IDLE = psycopg.pq.TransactionStatus.IDLE
-
-
-def available() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:

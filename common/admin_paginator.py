@@ -1,6 +1,6 @@
 """An admin paginator for tables of millions of rows: it never counts them all.
 
-Unfiltered, on PostgreSQL, it takes the planner's row estimate; filtered, it
+Unfiltered, it takes the planner's row estimate; filtered, it
 counts at most COUNT_LIMIT rows (a search narrower than that is exact).
 """
 
@@ -24,7 +24,7 @@ class LargeTablePaginator(Paginator):
         if query is None:
             return len(queryset)
         queryset = cast("QuerySet[Any]", queryset)  # it has a query
-        if connection.vendor == "postgresql" and not query.where:
+        if not query.where:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",

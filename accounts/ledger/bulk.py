@@ -1,6 +1,6 @@
 """Writing many rows without building a model instance for each (the bulk paths of
-batch execution). On PostgreSQL one statement per call, its columns sent as
-arrays and unnested; elsewhere the ORM's own bulk operations, slower but equal.
+batch execution): one statement per call, its columns sent as binary arrays and
+unnested.
 
 Only plain column values pass through here; constraints and triggers of the
 database apply exactly as for any other write.
@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from django.db import connection, models
 
-from accounts import pgsql
+from accounts.ledger import pgsql
 
 
 def _array_type(field: models.Field) -> str:
@@ -36,11 +36,6 @@ def insert(
     """INSERT `rows` (tuples in `columns` order, field names); returns the `returning` column."""
     if not rows:
         return []
-    if connection.vendor != "postgresql":
-        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        # Every model given here keeps Django's default `objects` manager; Model declares none.
-        model.objects.bulk_create(objects)  # type: ignore[attr-defined]
-        return [getattr(obj, returning) for obj in objects] if returning else []
     # Plain columns only (see the module's docstring): concrete fields, each with a column.
     fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
     quote = connection.ops.quote_name
@@ -75,25 +70,11 @@ def update(
     table = quote(model._meta.db_table)
     pk = model._meta.pk
     fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            names = ["pk_", *[f"c{i}" for i in range(len(fields))]]
-            arrays = ", ".join(f"%b::{_array_type(field)}" for field in [pk, *fields])
-            sets = ", ".join(f"{quote(cast(str, f.column))} = v.c{i}" for i, f in enumerate(fields))
-            _execute_binary(
-                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
-                f"WHERE {table}.{quote(cast(str, pk.column))} = v.pk_",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            sets = ", ".join(f"{quote(cast(str, f.column))} = %s" for f in fields)
-            prepared = [
-                [
-                    field.get_db_prep_save(value, connection)
-                    for field, value in zip([*fields, pk], [*row[1:], row[0]], strict=True)
-                ]
-                for row in rows
-            ]
-            cursor.executemany(
-                f"UPDATE {table} SET {sets} WHERE {quote(cast(str, pk.column))} = %s", prepared
-            )
+    names = ["pk_", *[f"c{i}" for i in range(len(fields))]]
+    arrays = ", ".join(f"%b::{_array_type(field)}" for field in [pk, *fields])
+    sets = ", ".join(f"{quote(cast(str, f.column))} = v.c{i}" for i, f in enumerate(fields))
+    _execute_binary(
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"WHERE {table}.{quote(cast(str, pk.column))} = v.pk_",
+        [list(column) for column in zip(*rows, strict=True)],
+    )

@@ -1,6 +1,6 @@
-"""State changes of merchants, accounts and staff: one function each.
+"""State changes of merchants and accounts: one function each.
 
-Money moves only through `accounts.ledger`; these functions add the checks
+Money moves only through `accounts.ledger.posting`; these functions add the checks
 and the audit row around it.
 """
 
@@ -11,14 +11,13 @@ import secrets
 from decimal import Decimal
 from uuid import UUID
 
-from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, ledger, money, roles
-from accounts.audit import Actor
-from accounts.errors import AccountNotFound, InvalidState, LedgerError
-from accounts.models import Account, LedgerTransaction, Merchant, User
+from accounts.identity import audit
+from accounts.identity.audit import Actor
+from accounts.ledger import money, posting
+from accounts.ledger.errors import AccountNotFound, InvalidState, LedgerError
+from accounts.ledger.models import Account, LedgerTransaction, Merchant
 
 
 def new_webhook_secret() -> str:
@@ -91,7 +90,7 @@ def account_open(
 def _account_set_status(
     *, account_id: UUID, status: str, action: str, actor: Actor, reason: str
 ) -> Account:
-    account = ledger.lock_accounts([account_id])[account_id]
+    account = posting.lock_accounts([account_id])[account_id]
     if account.status == Account.Status.CLOSED:
         raise InvalidState(f"account {account.number} is closed")
     before = _account_snapshot(account)
@@ -152,8 +151,8 @@ def account_fund(
     if account is None:
         raise AccountNotFound(f"no account has number {number!r}")
     minor = money.to_minor(amount, account.currency)
-    source = ledger.funding_account(account.currency)
-    txn = ledger.transfer(
+    source = posting.funding_account(account.currency)
+    txn = posting.transfer(
         debtor_id=source.id,
         creditor_id=account.id,
         amount=minor,
@@ -170,59 +169,3 @@ def account_fund(
         transaction=txn.pk,
     )
     return txn
-
-
-@transaction.atomic
-def operator_create(
-    *, username: str, password: str, approver: bool = False, email: str = "", actor: Actor
-) -> tuple[User, TOTPDevice]:
-    """A member of the payments staff, with a TOTP device for the second factor."""
-    from django.contrib.auth.password_validation import validate_password
-
-    user = User(username=username, email=email, is_staff=False)
-    validate_password(password, user)
-    user.set_password(password)
-    try:
-        with transaction.atomic():  # the unique index decides, as in account_open
-            user.save()
-    except IntegrityError:
-        if not User.objects.filter(username=username).exists():
-            raise
-        raise InvalidState(f"user {username!r} already exists") from None
-    user.groups.add(Group.objects.get(name=roles.OPERATOR))
-    if approver:
-        user.groups.add(Group.objects.get(name=roles.APPROVER))
-    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    audit.record(
-        actor=actor,
-        action="operator.create",
-        target=user,
-        after={"username": username, "approver": approver},
-    )
-    return user, device
-
-
-@transaction.atomic
-def otp_device_begin_enrolment(*, user: User) -> TOTPDevice:
-    """The user's unconfirmed TOTP device, made on first call and reused after.
-
-    Reusing it keeps the secret stable while the user scans the code, however
-    often the enrolment page is reloaded.
-    """
-    User.objects.select_for_update().get(pk=user.pk)  # one enrolment device per user
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-    return device
-
-
-@transaction.atomic
-def otp_device_confirm(*, device_id: int, actor: Actor) -> TOTPDevice:
-    """Mark a device as confirmed once the user has proved it with a first code."""
-    device = TOTPDevice.objects.select_for_update().get(pk=device_id)
-    if device.confirmed:
-        raise InvalidState("this authenticator is already confirmed")
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    audit.record(actor=actor, action="auth.otp_enrolled", target=device.user, device=device.name)
-    return device

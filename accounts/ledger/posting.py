@@ -15,8 +15,8 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import bulk, money, pgsql
-from accounts.errors import (
+from accounts.ledger import bulk, money, pgsql
+from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
     CurrencyMismatch,
@@ -26,7 +26,7 @@ from accounts.errors import (
     LedgerError,
     SameAccount,
 )
-from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction
+from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
 
 FUNDING_OVERDRAFT = 10**15
 
@@ -40,17 +40,13 @@ class Leg:
 def lock_accounts(account_ids: Iterable[UUID]) -> dict[UUID, Account]:
     """Lock the accounts in ascending primary-key order and return them by id."""
     ids = sorted(set(account_ids))
-    if pgsql.available():
-        # Rows are locked as the sort emits them: in ascending key order.
-        rows = pgsql.execute(
-            f"SELECT {pgsql.columns(Account)} FROM accounts_account "
-            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            [ids],
-        )
-        locked: Iterable[Account] = [pgsql.from_row(Account, row) for row in rows]
-    else:
-        locked = Account.objects.select_for_update(of=("self",)).filter(id__in=ids).order_by("id")
-    accounts = {account.id: account for account in locked}
+    # Rows are locked as the sort emits them: in ascending key order.
+    rows = pgsql.execute(
+        f"SELECT {pgsql.columns(Account)} FROM accounts_account "
+        "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        [ids],
+    )
+    accounts = {account.id: account for account in (pgsql.from_row(Account, row) for row in rows)}
     if len(accounts) != len(ids):
         raise LedgerError("an account of this posting does not exist")
     return accounts
@@ -108,26 +104,7 @@ def _post(
         reverses=reverses,
         created_at=timezone.now(),
     )
-    if pgsql.available():
-        _post_in_one_statement(txn, legs, accounts)
-        return txn
-    txn.save()
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(
-            transaction=txn,
-            account_id=leg.account_id,
-            amount=leg.amount,
-            currency=currency,
-            balance_after=accounts[leg.account_id].balance,
-        )
-        for leg in legs
-    )
-    now = timezone.now()
-    bulk.update(
-        Account,
-        ["balance", "held", "updated_at"],
-        [(account.pk, account.balance, account.held, now) for account in accounts.values()],
-    )
+    _post_in_one_statement(txn, legs, accounts)
     return txn
 
 
@@ -156,8 +133,8 @@ SELECT id FROM txn
 def _post_in_one_statement(
     txn: LedgerTransaction, legs: Sequence[Leg], accounts: dict[UUID, Account]
 ) -> None:
-    """`_post`'s writes on PostgreSQL: the transaction, its entries and the new balances in
-    one prepared statement (one round trip); the balance trigger checks the entries."""
+    """`_post`'s writes: the transaction, its entries and the new balances in one prepared
+    statement (one round trip); the balance trigger checks the entries."""
     touched = list(accounts.values())
     ((txn.pk,),) = pgsql.execute(
         POST_SQL,

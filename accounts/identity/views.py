@@ -1,19 +1,15 @@
-"""The two-step login of the dashboard and the admin, and the dashboard's account pages.
+"""The two-step login of the dashboard and the admin.
 
 `/accounts/login/` checks the password (django-axes counts the failures),
 `/accounts/verify/` asks for the code of the user's TOTP device, and
 `/accounts/enroll/` sets a first device up for a user who has none yet.
-`/ledger/accounts/` lists accounts and `/ledger/accounts/<id>/` shows one with
-its statement: read only (freezing an account stays in the admin).
 """
 
 from __future__ import annotations
 
 from base64 import b32encode
-from datetime import date, timedelta
 from typing import cast
 from urllib.parse import urlencode
-from uuid import UUID
 
 import qrcode
 import qrcode.image.svg
@@ -23,9 +19,8 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render, resolve_url
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -34,12 +29,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import audit, selectors, services
-from accounts.audit import Actor
-from accounts.decorators import operator_required, second_step_url
-from accounts.forms import AccountSearchForm, OTPTokenForm
-from accounts.keyset import keyset_page
-from accounts.models import Account, User
+from accounts.identity import audit, services
+from accounts.identity.audit import Actor
+from accounts.identity.decorators import second_step_url
+from accounts.identity.forms import OTPTokenForm
+from accounts.identity.models import User
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -188,67 +182,4 @@ def locked_out(
         },
         # django-axes puts its defaults into settings at run time (axes.conf).
         status=settings.AXES_HTTP_RESPONSE_CODE,  # type: ignore[misc]
-    )
-
-
-# --- The dashboard's account pages ------------------------------------------------------------
-
-ACCOUNTS_PAGE_SIZE = 50
-STATEMENT_PAGE_SIZE = 50
-
-
-@never_cache
-@operator_required
-def account_list(request: HttpRequest) -> HttpResponse:
-    form = AccountSearchForm(request.GET or None)
-    page = None
-    if not form.is_bound or form.is_valid():
-        filters = form.search_kwargs() if form.is_bound else {}
-        page = keyset_page(
-            selectors.accounts_search(**filters),
-            ordering=("number",),
-            cursor=request.GET.get("cursor", ""),
-            size=ACCOUNTS_PAGE_SIZE,
-        )
-    return render(request, "ledger/account_list.html", {"form": form, "page": page})
-
-
-STATEMENT_DAYS = 30
-
-
-def _statement_period(request: HttpRequest) -> tuple[selectors.Period, str]:
-    """The statement's period from ?from=&to= (the last 30 days by default), and why not."""
-    today = timezone.localdate()
-    default = selectors.period(today - timedelta(days=STATEMENT_DAYS - 1), today)
-    try:
-        first = date.fromisoformat(request.GET.get("from") or default.first_day.isoformat())
-        last = date.fromisoformat(request.GET.get("to") or default.last_day.isoformat())
-        return selectors.period(first, last), ""
-    except ValueError as error:  # a bad date, or PeriodError
-        return default, f"The period was not understood ({error}); showing the last 30 days."
-
-
-@never_cache
-@operator_required
-def account_detail(request: HttpRequest, account_id: UUID) -> HttpResponse:
-    account = get_object_or_404(Account.objects.select_related("merchant"), pk=account_id)
-    span, period_error = _statement_period(request)
-    statement = keyset_page(
-        selectors.period_entries(account=account, span=span),
-        ordering=("-id",),
-        cursor=request.GET.get("cursor", ""),
-        size=STATEMENT_PAGE_SIZE,
-    )
-    return render(
-        request,
-        "ledger/account_detail.html",
-        {
-            "account": account,
-            "span": span,
-            "period_error": period_error,
-            "balances": selectors.balances(account, span),
-            "statement": statement,
-            "holds": selectors.account_active_holds(account=account),
-            "audit_events": selectors.audit_events_of(target=account),
-        },
     )

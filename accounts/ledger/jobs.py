@@ -1,10 +1,10 @@
-"""RQ jobs of the accounts app: thin wrappers that call selectors or services."""
+"""RQ jobs of the ledger: thin wrappers that call selectors or services."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from accounts.selectors import ledger_verify
+from accounts.ledger.selectors import ledger_verify
 
 
 def verify_ledger() -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Model
 
-from accounts.models import AuditEvent, User
+from accounts.identity.models import AuditEvent, User
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+def audit_events_of(*, target: Model, limit: int = 50) -> list[AuditEvent]:
+    """The audit trail of one object, newest first."""
+    return list(
+        AuditEvent.objects.filter(target_type=target._meta.label, target_id=str(target.pk))
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )

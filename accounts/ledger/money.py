@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
 
-from accounts import currency as iso4217
-from accounts.errors import InvalidAmount, UnknownCurrency, ZeroAmount
+from accounts.ledger import currency as iso4217
+from accounts.ledger.errors import InvalidAmount, UnknownCurrency, ZeroAmount
 
 MAX_MINOR = 10**15  # a quadrillion minor units: far beyond any single payment
 

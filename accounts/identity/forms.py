@@ -1,4 +1,4 @@
-"""Dashboard forms of the accounts app: the second step of the login, the account filters.
+"""The second step of the login: the code of the user's authenticator.
 
 The code check reuses django-otp's form mixin, so its throttling (an
 exponential delay after each wrong code) and its messages apply unchanged.
@@ -12,8 +12,7 @@ from django import forms
 from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import currency as iso4217
-from accounts.models import Account, Merchant, User
+from accounts.identity.models import User
 
 
 class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
@@ -62,39 +61,3 @@ class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
     @property
     def verified_device(self) -> TOTPDevice | None:
         return getattr(self.user, "otp_device", None)
-
-
-def clean_currency_code(value: str) -> str:
-    """An optional ISO 4217 code from a filter form, upper-cased; "" when left empty."""
-    code = (value or "").strip().upper()
-    if code and not iso4217.is_known(code):
-        raise forms.ValidationError(f"{code} is not an ISO 4217 currency code (such as EUR).")
-    return code
-
-
-class AccountSearchForm(forms.Form):
-    """The filters of the dashboard's account list (GET)."""
-
-    q = forms.CharField(label="Number or name", required=False, max_length=140)
-    currency = forms.CharField(
-        required=False, max_length=3, widget=forms.TextInput(attrs={"size": 4})
-    )
-    status = forms.ChoiceField(required=False, choices=[("", "Any"), *Account.Status.choices])
-    kind = forms.ChoiceField(required=False, choices=[("", "Any"), *Account.Kind.choices])
-    merchant = forms.ModelChoiceField(
-        required=False, queryset=Merchant.objects.order_by("name"), empty_label="Any"
-    )
-
-    def clean_currency(self) -> str:
-        return clean_currency_code(self.cleaned_data.get("currency", ""))
-
-    def search_kwargs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        merchant = data.get("merchant")
-        return {
-            "query": data.get("q", ""),
-            "currency": data.get("currency", ""),
-            "status": data.get("status", ""),
-            "kind": data.get("kind", ""),
-            "merchant_id": merchant.pk if merchant else None,
-        }

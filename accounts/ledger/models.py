@@ -1,0 +1,191 @@
+"""Merchants, accounts and the double-entry ledger: transactions, entries, holds.
+
+Balances are integers in minor units. `Account.balance` and `Account.held`
+are caches of the ledger that only `accounts.ledger.posting` writes, under row locks;
+`verify_ledger` recomputes them from the entries.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.ledger import currency as iso4217
+
+
+class Merchant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    webhook_url = models.URLField(blank=True, max_length=500)
+    webhook_secret = models.CharField(max_length=100, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        SYSTEM = "system", "System"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FROZEN = "frozen", "Frozen"
+        CLOSED = "closed", "Closed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=34, unique=True)
+    name = models.CharField(max_length=140, blank=True, help_text="The account holder's name.")
+    currency = models.CharField(max_length=3, choices=iso4217.CHOICES)
+    merchant = models.ForeignKey(
+        Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CUSTOMER)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    balance = models.BigIntegerField(default=0, editable=False)
+    held = models.BigIntegerField(default=0, editable=False)
+    overdraft_limit = models.BigIntegerField(
+        default=0, editable=False, help_text="Only system accounts may go below zero."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                name="account_available_not_below_limit",
+                condition=Q(balance__gte=F("held") - F("overdraft_limit")),
+                violation_error_message="available balance may not go below zero",
+            ),
+            models.CheckConstraint(name="account_held_not_negative", condition=Q(held__gte=0)),
+            models.CheckConstraint(
+                name="account_overdraft_only_for_system",
+                condition=Q(overdraft_limit=0) | Q(kind="system", overdraft_limit__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.currency})"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class LedgerTransaction(models.Model):
+    """One movement of money: two or more entries that sum to zero."""
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", "Funding"
+        TRANSFER = "transfer", "Transfer"
+        CAPTURE = "capture", "Capture of a hold"
+        REFUND = "refund", "Refund"
+        REVERSAL = "reversal", "Reversal"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField(help_text="The amount moved, in minor units.")
+    reference = models.CharField(max_length=140, blank=True, db_index=True)
+    description = models.CharField(max_length=255, blank=True)
+    # Reversed at most once (a partial unique constraint: the many transactions that
+    # reverse nothing cost that index nothing).
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="ledger_transaction_amount_positive", condition=Q(amount__gt=0)
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"],
+                name="ledger_reversed_once",
+                condition=Q(reverses__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"LT{self.pk} {self.kind}"
+
+
+class LedgerEntry(models.Model):
+    """One leg of a transaction: credit (positive) or debit (negative). Never updated."""
+
+    id = models.BigAutoField(primary_key=True)
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    # Indexed by entry_account_newest (account, -id).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    balance_after = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-id"], name="entry_account_newest")]
+        constraints = [
+            models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~Q(amount=0))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount:+d}"
+
+
+class Hold(models.Model):
+    """Funds set aside on an account (an authorization) until captured or released."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CAPTURED = "captured", "Captured"
+        RELEASED = "released", "Released"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    captured_amount = models.BigIntegerField(default=0)
+    capture_transaction = models.OneToOneField(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="hold"
+    )
+    reference = models.CharField(max_length=140, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(name="hold_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="hold_captured_within_amount",
+                condition=Q(captured_amount__gte=0, captured_amount__lte=F("amount")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} on {self.account_id}"
