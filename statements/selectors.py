@@ -8,7 +8,7 @@ nothing of payments, and a statement needs all three.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -74,6 +74,7 @@ _FIELDS = (
     _REFUND + "end_to_end_id",
     _REFUND + "debtor_account__number",
     _REFUND + "creditor_account__number",
+    _PAYMENT + "batch_row",
 )
 # batch item fields fetched per chunk by payment id, through the unique index on payment:
 # a join in the main query makes PostgreSQL scan the rows when its statistics are stale
@@ -99,7 +100,7 @@ def _line(row: tuple, item: tuple) -> Line:
         entry_id, amount, currency, balance_after, booked_at, transaction_id, kind, reference,
         description, payment_id, end_to_end_id, batch_id, debtor_number, debtor_name,
         creditor_number, creditor_name, refunded_id, refunded_end_to_end_id,
-        refunded_debtor, refunded_creditor,
+        refunded_debtor, refunded_creditor, _batch_row,
     ) = row  # fmt: skip
     (
         message_id, payment_information_id, instruction_id, block, uetr, creditor_reference,
@@ -173,9 +174,15 @@ def _enriched(chunk: list[tuple]) -> Iterator[Line]:
         yield _line(row, items.get(row[9], _NO_ITEM))
 
 
-def lines(account: Account, span: Period) -> Iterator[Line]:
-    """The period's entries in booking order, a few thousand rows fetched at a time."""
-    rows = _entries(account, span).order_by("id").values_list(*_FIELDS)
+def lines(account: Account, span: Period, *, except_batches: Iterable[UUID] = ()) -> Iterator[Line]:
+    """The period's entries in booking order, a few thousand rows fetched at a time.
+
+    `except_batches`: batches whose debits are read apart (`batch_lines`), left out here.
+    """
+    entries = _entries(account, span)
+    if skipped := list(except_batches):
+        entries = entries.exclude(_BATCH_DEBIT & Q(transaction__payment__batch_id__in=skipped))
+    rows = entries.order_by("id").values_list(*_FIELDS)
     return _with_items(rows.iterator(chunk_size=_CHUNK))
 
 
@@ -248,14 +255,32 @@ def block_totals(account: Account, batch_id: UUID) -> list[BlockTotal]:
 
 
 def batch_lines(account: Account, span: Period, batch_id: UUID) -> Iterator[Line]:
-    """One batch's debits in file order (row by row, so PmtInf by PmtInf)."""
+    """One batch's debits in file order (row by row, so PmtInf by PmtInf).
+
+    The entries and the batch's paid rows are both read in row order and merged, two
+    server-side cursors side by side: no lookup per row.
+    """
     rows = (
         _entries(account, span)
         .filter(_BATCH_DEBIT, transaction__payment__batch_id=batch_id)
         .order_by("transaction__payment__batch_row")
         .values_list(*_FIELDS)
     )
-    return _with_items(rows.iterator(chunk_size=_CHUNK))
+    items = (
+        BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PAID)
+        .order_by("row")
+        .values_list("row", *_ITEM_FIELDS)
+        .iterator(chunk_size=_CHUNK)
+    )
+    item = next(items, None)
+    for row in rows.iterator(chunk_size=_CHUNK):
+        batch_row = row[-1]
+        while item is not None and item[0] < batch_row:
+            item = next(items, None)
+        if item is not None and item[0] == batch_row:
+            yield _line(row, item[2:])
+        else:
+            yield _line(row, _NO_ITEM)
 
 
 def is_batch_debit(line: Line) -> bool:
