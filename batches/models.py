@@ -68,6 +68,16 @@ class Batch(models.Model):
     file_sha256 = models.CharField(max_length=64, db_index=True)
     format = models.CharField(max_length=20, choices=Format.choices, blank=True)
     message_id = models.CharField(max_length=35, blank=True, help_text="pain.001 GrpHdr/MsgId")
+    # The file's own GrpHdr, exactly as written, for the pain.002 to echo.
+    message_created_at = models.CharField(
+        max_length=40, blank=True, help_text="pain.001 GrpHdr/CreDtTm as written"
+    )
+    declared_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="pain.001 GrpHdr/NbOfTxs"
+    )
+    declared_control_sum = models.CharField(
+        max_length=40, blank=True, help_text="pain.001 GrpHdr/CtrlSum as written"
+    )
     execution_date = models.DateField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     item_count = models.PositiveIntegerField(default=0)
@@ -180,7 +190,27 @@ class BatchItem(models.Model):
     reference = models.CharField(max_length=500, blank=True)
     end_to_end_id = models.CharField(max_length=500, blank=True)
     execution_date = models.DateField(null=True, blank=True)
+    execution_datetime = models.DateTimeField(
+        null=True, blank=True, help_text="pain.001 ReqdExctnDt/DtTm"
+    )
     payment_information_id = models.CharField(max_length=500, blank=True)
+    block = models.PositiveIntegerField(
+        null=True, blank=True, help_text="1-based index of the row's PmtInf in the file"
+    )
+    instruction_id = models.CharField(max_length=500, blank=True, help_text="PmtId/InstrId")
+    uetr = models.CharField(max_length=500, blank=True, help_text="PmtId/UETR")
+    transfer_currency = models.CharField(
+        max_length=500, blank=True, help_text="Amt/EqvtAmt/CcyOfTrf; empty for InstdAmt"
+    )
+    creditor_reference = models.CharField(
+        max_length=500, blank=True, help_text="RmtInf/Strd/CdtrRefInf/Ref"
+    )
+    creditor_reference_type = models.CharField(
+        max_length=500, blank=True, help_text="CdtrRefInf/Tp/CdOrPrtry: QRR, SCOR, ..."
+    )
+    creditor_agent_bic = models.CharField(max_length=500, blank=True)
+    ultimate_debtor = models.CharField(max_length=500, blank=True)
+    ultimate_creditor = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     error_code = models.CharField(max_length=4, blank=True)
     error_message = models.CharField(max_length=500, blank=True)

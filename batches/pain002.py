@@ -1,5 +1,8 @@
-"""The ISO 20022 pain.002.001.10 status report for a batch: group status, then each row's.
+"""ISO 20022 pain.002 status reports (.001.10 and, for older ERPs, .001.03) for a batch.
 
+The report describes the original message as the customer sent it: its MsgId, MsgNmId,
+CreDtTm, NbOfTxs and CtrlSum, one OrgnlPmtInfAndSts per PmtInf with its own status, counts and
+sums, and each transaction's InstrId (where given), EndToEndId, UETR, amount and parties.
 Written incrementally with lxml's xmlfile, so 100,000 transactions take constant memory; every
 value goes through lxml, cleaned of characters XML cannot carry and cut to the schema's lengths.
 """
@@ -7,9 +10,10 @@ value goes through lxml, cleaned of characters XML cannot carry and cut to the s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from itertools import groupby
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -19,8 +23,9 @@ if TYPE_CHECKING:
     # What xmlfile() yields: a name of the stubs (types-lxml) only, not of lxml.etree.
     from lxml.etree._serializer import _IncrementalFileWriter
 
+VERSIONS = ("pain.002.001.10", "pain.002.001.03")
+DEFAULT_VERSION = VERSIONS[0]
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
-_NS = "{" + NAMESPACE + "}"
 
 # Characters outside XML 1.0's Char production (control characters, lone surrogates, U+FFFE/F).
 # A CSV cell may hold them; lxml would refuse them outright, so they become U+FFFD.
@@ -32,145 +37,323 @@ _AMOUNT = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,5})?")
 _CONTROL_SUM = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,17})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TOTAL_DIGITS = 18
+_UUID4 = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}")
+_BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+# DocumentType3Code: a creditor reference type that is one of these is a Cd, else a Prtry.
+_DOCUMENT_TYPES = {"RADM", "RPIN", "FXDR", "DISP", "PUOR", "SCOR"}
 
 # Schema lengths (Max35Text, Max34Text, Max105Text, Max140Text).
 _ID = 35
 _ACCOUNT_ID = 34
+_NAME = 140
 _ADDITIONAL_INFO = 105
 _UNSTRUCTURED = 140
 _ADDITIONAL_INFO_LINES = 5
 
 
 @dataclass(frozen=True)
+class OriginalMessage:
+    """The original message's group header, as the file gave it."""
+
+    message_id: str  # GrpHdr/MsgId; a CSV upload has none: the batch's id stands in
+    message_name: str  # "pain.001.001.03", "pain.001.001.09", or "CSV"
+    created_at: str = ""  # GrpHdr/CreDtTm as written
+    count: int | None = None  # GrpHdr/NbOfTxs
+    control_sum: str | None = None  # GrpHdr/CtrlSum as written
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str  # ACSC, RJCT, PDNG
+    count: int
+    control_sum: Decimal
+
+
+@dataclass(frozen=True)
+class BlockStatus:
+    """One original PmtInf: what it held and how it fared (OrgnlPmtInfAndSts)."""
+
+    payment_information_id: str  # a CSV upload has no PmtInf: the batch's id stands in
+    count: int
+    control_sum: Decimal | None
+    status: str  # ACSC, PART, RJCT, PDNG
+    per_status: tuple[StatusCount, ...] = ()
+
+
+@dataclass(frozen=True)
 class TransactionStatus:
     end_to_end_id: str  # "NOTPROVIDED" when the row had none
-    instruction_id: str  # the row number, as text
-    status: str  # "ACSC" or "RJCT"
+    status: str  # "ACSC", "RJCT" or "PDNG"
     reason_code: str = ""  # a DESIGN.md reason code (AC01, AM04, ...) when RJCT
     reason_text: str = ""
-    amount: str = ""  # decimal string
+    instruction_id: str = ""  # PmtId/InstrId, "" when the file had none
+    uetr: str = ""
+    block: int | None = None  # the key of its BlockStatus; None for every CSV row
+    amount: str = ""  # decimal string as the file wrote it
     currency: str = ""
+    transfer_currency: str = ""  # set: the file's amount was EqvtAmt with this CcyOfTrf
+    execution_date: date | None = None
+    execution_datetime: datetime | None = None
+    reference: str = ""  # RmtInf/Ustrd
+    creditor_reference: str = ""
+    creditor_reference_type: str = ""
+    ultimate_debtor: str = ""
+    debtor_account: str = ""
+    creditor_agent_bic: str = ""
+    creditor_name: str = ""
     creditor_account: str = ""
-    reference: str = ""  # echoed as OrgnlTxRef/RmtInf/Ustrd
-    # Groups consecutive transactions under one OrgnlPmtInfAndSts; "" files them under the
-    # original message id (CSV has no payment information blocks).
-    payment_information_id: str = ""
+    ultimate_creditor: str = ""
+    account_servicer_reference: str = ""  # the hub's payment id for the row, when paid
 
 
 def write_pain002(
     out: BinaryIO,
     *,
+    version: str = DEFAULT_VERSION,
     message_id: str,
     created_at: datetime,
-    original_message_id: str,
-    original_message_name: str,
+    original: OriginalMessage,
     group_status: str,
     group_reason_code: str = "",
     group_reason_text: str = "",
-    original_count: int,
-    original_control_sum: str | None,
-    transactions: Iterable[TransactionStatus],
+    group_per_status: Iterable[StatusCount] = (),
+    blocks: Mapping[int | None, BlockStatus] | None = None,
+    transactions: Iterable[TransactionStatus] = (),
 ) -> None:
     """Write a CustomerPaymentStatusReport to `out`, pulling `transactions` as it goes.
 
-    A file rejected as a whole (`group_status` RJCT with a reason) reports no transactions,
-    as DESIGN.md says; `transactions` is then not iterated at all.
+    `transactions` come in file order; consecutive ones with the same `block` go under that
+    block's OrgnlPmtInfAndSts. A file rejected as a whole (`group_status` RJCT with a reason)
+    reports no transactions, as DESIGN.md says; `transactions` is then not iterated at all.
     """
+    if version not in VERSIONS:
+        raise ValueError(f"invalid pain.002 input: version {version!r}")
     _require(_CODE.fullmatch(group_status), f"group status {group_status!r}")
     _require(not group_reason_code or _CODE.fullmatch(group_reason_code), "group reason code")
-    _require(original_count >= 0, "original_count")
+    _require(original.count is None or original.count >= 0, "original count")
     _require(
-        original_control_sum is None or _is_decimal(_CONTROL_SUM, original_control_sum),
-        f"original control sum {original_control_sum!r}",
+        original.control_sum is None or _is_decimal(_CONTROL_SUM, original.control_sum),
+        f"original control sum {original.control_sum!r}",
     )
-    # MsgId and OrgnlMsgId may not be empty; a CSV upload has no MsgId of its own.
+    writer = _Writer(version)
+    # MsgId and OrgnlMsgId may not be empty.
     message_id = _text(message_id, _ID) or "NOTPROVIDED"
-    original_message_id = _text(original_message_id, _ID) or "NOTPROVIDED"
     file_rejected = group_status == "RJCT" and bool(group_reason_code)
     with etree.xmlfile(out, encoding="utf-8") as xf:
+        writer.xf = xf
         xf.write_declaration()
-        with xf.element(_NS + "Document", nsmap={None: NAMESPACE}):
-            with xf.element(_NS + "CstmrPmtStsRpt"):
-                with xf.element(_NS + "GrpHdr"):
-                    _leaf(xf, "MsgId", message_id)
-                    _leaf(xf, "CreDtTm", created_at.isoformat(timespec="seconds"))
-                with xf.element(_NS + "OrgnlGrpInfAndSts"):
-                    _leaf(xf, "OrgnlMsgId", original_message_id)
-                    _leaf(xf, "OrgnlMsgNmId", _text(original_message_name, _ID))
-                    _leaf(xf, "OrgnlNbOfTxs", str(original_count))
-                    if original_control_sum is not None:
-                        _leaf(xf, "OrgnlCtrlSum", original_control_sum)
-                    _leaf(xf, "GrpSts", group_status)
-                    if group_reason_code:
-                        _status_reason(xf, group_reason_code, group_reason_text)
+        with xf.element(writer.ns + "Document", nsmap={None: writer.namespace}):
+            with xf.element(writer.ns + "CstmrPmtStsRpt"):
+                with writer.element("GrpHdr"):
+                    writer.leaf("MsgId", message_id)
+                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+                with writer.element("OrgnlGrpInfAndSts"):
+                    writer.leaf("OrgnlMsgId", _text(original.message_id, _ID) or "NOTPROVIDED")
+                    writer.leaf("OrgnlMsgNmId", _text(original.message_name, _ID) or "UNKNOWN")
+                    if _DATE_TIME.fullmatch(original.created_at):
+                        writer.leaf("OrgnlCreDtTm", original.created_at)
+                    if original.count is not None:
+                        writer.leaf("OrgnlNbOfTxs", str(original.count))
+                    if original.control_sum is not None:
+                        writer.leaf("OrgnlCtrlSum", original.control_sum)
+                    writer.leaf("GrpSts", group_status)
+                    if group_reason_code or group_reason_text:
+                        writer.status_reason(group_reason_code, group_reason_text)
+                    if not file_rejected:
+                        writer.per_status(group_per_status)
                 if not file_rejected:
-                    _transactions(xf, original_message_id, transactions)
+                    writer.transactions(blocks or {}, transactions)
 
 
-def _transactions(
-    xf: _IncrementalFileWriter,
-    original_message_id: str,
-    transactions: Iterable[TransactionStatus],
-) -> None:
-    def block_of(transaction: TransactionStatus) -> str:
-        return _text(transaction.payment_information_id, _ID) or original_message_id
+class _Writer:
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.v10 = version == "pain.002.001.10"
+        self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
+        self.ns = "{" + self.namespace + "}"
+        self.xf: _IncrementalFileWriter
 
-    # groupby pulls lazily, so the transactions still stream one by one.
-    for block_id, block in groupby(transactions, key=block_of):
-        with xf.element(_NS + "OrgnlPmtInfAndSts"):
-            _leaf(xf, "OrgnlPmtInfId", block_id)
-            for transaction in block:
-                _transaction(xf, transaction)
+    def element(self, tag: str, **attributes: str):
+        return self.xf.element(self.ns + tag, attributes)
 
+    def leaf(self, tag: str, text: str, **attributes: str) -> None:
+        with self.xf.element(self.ns + tag, attributes):
+            self.xf.write(text)
 
-def _transaction(xf: _IncrementalFileWriter, transaction: TransactionStatus) -> None:
-    _require(_CODE.fullmatch(transaction.status), f"transaction status {transaction.status!r}")
-    rejected = transaction.status == "RJCT"
-    _require(
-        not transaction.reason_code or _CODE.fullmatch(transaction.reason_code),
-        f"reason code {transaction.reason_code!r}",
-    )
-    with xf.element(_NS + "TxInfAndSts"):
-        if instruction_id := _text(transaction.instruction_id, _ID):
-            _leaf(xf, "OrgnlInstrId", instruction_id)
-        _leaf(xf, "OrgnlEndToEndId", _text(transaction.end_to_end_id, _ID) or "NOTPROVIDED")
-        _leaf(xf, "TxSts", transaction.status)
-        if rejected and (transaction.reason_code or transaction.reason_text):
-            _status_reason(xf, transaction.reason_code, transaction.reason_text)
+    def status_reason(self, code: str, text: str) -> None:
+        with self.element("StsRsnInf"):
+            if code:
+                with self.element("Rsn"):
+                    self.leaf("Cd", code)
+            for line in _lines(_text(text, _ADDITIONAL_INFO * _ADDITIONAL_INFO_LINES)):
+                self.leaf("AddtlInf", line)
+
+    def per_status(self, counts: Iterable[StatusCount]) -> None:
+        for count in counts:
+            with self.element("NbOfTxsPerSts"):
+                self.leaf("DtldNbOfTxs", str(count.count))
+                self.leaf("DtldSts", count.status)
+                if (total := _decimal_text(count.control_sum)) is not None:
+                    self.leaf("DtldCtrlSum", total)
+
+    def transactions(
+        self, blocks: Mapping[int | None, BlockStatus], transactions: Iterable[TransactionStatus]
+    ) -> None:
+        # groupby pulls lazily, so the transactions still stream one by one.
+        for key, group in groupby(transactions, key=lambda transaction: transaction.block):
+            block = blocks.get(key)
+            with self.element("OrgnlPmtInfAndSts"):
+                identifier = _text(block.payment_information_id, _ID) if block else ""
+                self.leaf("OrgnlPmtInfId", identifier or "NOTPROVIDED")
+                if block is not None:
+                    self.leaf("OrgnlNbOfTxs", str(block.count))
+                    if (total := _decimal_text(block.control_sum)) is not None:
+                        self.leaf("OrgnlCtrlSum", total)
+                    _require(_CODE.fullmatch(block.status), f"block status {block.status!r}")
+                    self.leaf("PmtInfSts", block.status)
+                    self.per_status(block.per_status)
+                for transaction in group:
+                    self.transaction(transaction)
+
+    def transaction(self, transaction: TransactionStatus) -> None:
+        _require(_CODE.fullmatch(transaction.status), f"transaction status {transaction.status!r}")
+        _require(
+            not transaction.reason_code or _CODE.fullmatch(transaction.reason_code),
+            f"reason code {transaction.reason_code!r}",
+        )
+        with self.element("TxInfAndSts"):
+            if instruction_id := _text(transaction.instruction_id, _ID):
+                self.leaf("OrgnlInstrId", instruction_id)
+            self.leaf("OrgnlEndToEndId", _text(transaction.end_to_end_id, _ID) or "NOTPROVIDED")
+            if self.v10 and _UUID4.fullmatch(transaction.uetr):
+                self.leaf("OrgnlUETR", transaction.uetr)
+            self.leaf("TxSts", transaction.status)
+            if transaction.status == "RJCT" and (
+                transaction.reason_code or transaction.reason_text
+            ):
+                self.status_reason(transaction.reason_code, transaction.reason_text)
+            if reference := _text(transaction.account_servicer_reference, _ID):
+                self.leaf("AcctSvcrRef", reference)
+            self.original_reference(transaction)
+
+    def original_reference(self, transaction: TransactionStatus) -> None:
         amount = transaction.amount.strip()
         currency = transaction.currency.strip()
         # The original amount is echoed only when the schema can carry it: an unreadable or
         # negative amount (a rejected row's) is left out, and its reason text says why.
         has_amount = _is_decimal(_AMOUNT, amount) and bool(_CURRENCY.fullmatch(currency))
-        reference = _text(transaction.reference, _UNSTRUCTURED)
-        account = _text(transaction.creditor_account, _ACCOUNT_ID)
-        if not (has_amount or reference or account):
+        transfer_currency = transaction.transfer_currency.strip()
+        equivalent = has_amount and bool(_CURRENCY.fullmatch(transfer_currency))
+        reference = _text(transaction.reference, _UNSTRUCTURED * 10)
+        creditor_reference = _text(transaction.creditor_reference, _ID)
+        if creditor_reference and reference == creditor_reference:
+            reference = ""  # the row's reference fell back to the structured one
+        parties = [
+            ("UltmtDbtr", _text(transaction.ultimate_debtor, _NAME)),
+            ("DbtrAcct", _text(transaction.debtor_account, _ACCOUNT_ID)),
+            (
+                "CdtrAgt",
+                transaction.creditor_agent_bic
+                if _BIC.fullmatch(transaction.creditor_agent_bic)
+                else "",
+            ),
+            ("Cdtr", _text(transaction.creditor_name, _NAME)),
+            ("CdtrAcct", _text(transaction.creditor_account, _ACCOUNT_ID)),
+            ("UltmtCdtr", _text(transaction.ultimate_creditor, _NAME)),
+        ]
+        when = transaction.execution_datetime or transaction.execution_date
+        if not (
+            has_amount or when or reference or creditor_reference or any(v for _, v in parties)
+        ):
             return
-        with xf.element(_NS + "OrgnlTxRef"):
+        with self.element("OrgnlTxRef"):
             if has_amount:
-                with xf.element(_NS + "Amt"):
-                    _leaf(xf, "InstdAmt", amount, Ccy=currency)
-            if reference:
-                with xf.element(_NS + "RmtInf"):
-                    _leaf(xf, "Ustrd", reference)
-            if account:
-                with xf.element(_NS + "CdtrAcct"), xf.element(_NS + "Id"):
-                    with xf.element(_NS + "Othr"):
-                        _leaf(xf, "Id", account)
+                with self.element("Amt"):
+                    if equivalent:
+                        with self.element("EqvtAmt"):
+                            self.leaf("Amt", amount, Ccy=currency)
+                            self.leaf("CcyOfTrf", transfer_currency)
+                    else:
+                        self.leaf("InstdAmt", amount, Ccy=currency)
+            if when is not None:
+                self.execution_date(transaction)
+            if reference or creditor_reference:
+                with self.element("RmtInf"):
+                    for line in _chunks(reference, _UNSTRUCTURED):
+                        self.leaf("Ustrd", line)
+                    if creditor_reference:
+                        self.structured(transaction.creditor_reference_type, creditor_reference)
+            for tag, value in parties:
+                if not value:
+                    continue
+                if tag in ("DbtrAcct", "CdtrAcct"):
+                    self.account(tag, value)
+                elif tag == "CdtrAgt":
+                    with self.element("CdtrAgt"), self.element("FinInstnId"):
+                        self.leaf("BICFI" if self.v10 else "BIC", value)
+                else:
+                    self.party(tag, value)
+
+    def execution_date(self, transaction: TransactionStatus) -> None:
+        if not self.v10:
+            # .03's ReqdExctnDt is a date only.
+            moment = transaction.execution_datetime
+            day = moment.date() if moment is not None else transaction.execution_date
+            assert day is not None
+            self.leaf("ReqdExctnDt", day.isoformat())
+            return
+        with self.element("ReqdExctnDt"):
+            if transaction.execution_datetime is not None:
+                self.leaf("DtTm", transaction.execution_datetime.isoformat())
+            else:
+                assert transaction.execution_date is not None
+                self.leaf("Dt", transaction.execution_date.isoformat())
+
+    def structured(self, reference_type: str, reference: str) -> None:
+        reference_type = _text(reference_type, _ID)
+        with self.element("Strd"), self.element("CdtrRefInf"):
+            if reference_type:
+                with self.element("Tp"), self.element("CdOrPrtry"):
+                    self.leaf(
+                        "Cd" if reference_type in _DOCUMENT_TYPES else "Prtry", reference_type
+                    )
+            self.leaf("Ref", reference)
+
+    def party(self, tag: str, name: str) -> None:
+        # .10 wraps a party in a choice of party or agent (Party40Choice); .03 does not.
+        with self.element(tag):
+            if self.v10:
+                with self.element("Pty"):
+                    self.leaf("Nm", name)
+            else:
+                self.leaf("Nm", name)
+
+    def account(self, tag: str, number: str) -> None:
+        with self.element(tag), self.element("Id"):
+            if is_iban(number):
+                self.leaf("IBAN", number)
+            else:
+                with self.element("Othr"):
+                    self.leaf("Id", number)
 
 
-def _status_reason(xf: _IncrementalFileWriter, code: str, text: str) -> None:
-    with xf.element(_NS + "StsRsnInf"):
-        if code:
-            with xf.element(_NS + "Rsn"):
-                _leaf(xf, "Cd", code)
-        for line in _lines(_text(text, _ADDITIONAL_INFO * _ADDITIONAL_INFO_LINES)):
-            _leaf(xf, "AddtlInf", line)
+def is_iban(number: str) -> bool:
+    """An account number that is an IBAN: ISO 13616's shape and its modulo-97 check."""
+    if not _IBAN.fullmatch(number):
+        return False
+    moved = (number[4:] + number[:4]).upper()
+    return int("".join(str(int(char, 36)) for char in moved)) % 97 == 1
 
 
-def _leaf(xf: _IncrementalFileWriter, tag: str, text: str, **attributes: str) -> None:
-    with xf.element(_NS + tag, attributes):
-        xf.write(text)
+def _decimal_text(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value, "f")
+    return text if _is_decimal(_CONTROL_SUM, text) else None
 
 
 def _text(value: str, limit: int) -> str:
@@ -181,6 +364,10 @@ def _text(value: str, limit: int) -> str:
 
 def _lines(text: str) -> list[str]:
     return [text[i : i + _ADDITIONAL_INFO] for i in range(0, len(text), _ADDITIONAL_INFO)]
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [chunk for i in range(0, len(text), size) if (chunk := text[i : i + size].strip())]
 
 
 def _is_decimal(pattern: re.Pattern[str], text: str) -> bool:

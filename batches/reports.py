@@ -8,13 +8,20 @@ cell goes through `safe_cell` so a spreadsheet never runs a formula from a file.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import connection
 from django.utils import timezone
 
-from accounts.ledger import money
 from batches.models import Batch, BatchItem
-from batches.pain002 import TransactionStatus, write_pain002
+from batches.pain002 import (
+    DEFAULT_VERSION,
+    BlockStatus,
+    OriginalMessage,
+    StatusCount,
+    TransactionStatus,
+    write_pain002,
+)
 from common.csvsafe import csv_lines
 
 RESULT_COLUMNS = [
@@ -38,6 +45,29 @@ UPLOAD_COLUMNS = [
     "creditor_name",
     "end_to_end_id",
 ]
+
+
+# What each column of the CSV upload format means, for the upload page and the sample file.
+CSV_COLUMNS = [
+    ("creditor_account", True, "the payee's account number at this hub (an IBAN or our number)"),
+    ("amount", True, "a decimal in major units with a point, no thousands separator: 1250.00"),
+    ("currency", True, "ISO 4217 code; must be the debtor account's currency: EUR"),
+    (
+        "reference",
+        True,
+        "remittance text for the payee; the column is required, a cell may be empty",
+    ),
+    ("creditor_name", False, "the payee's name, shown to the approver"),
+    ("end_to_end_id", False, "your id for the payment, echoed in the reports; unique in the file"),
+]
+SAMPLE_ROWS = [
+    ("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
+    ("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+]
+
+
+def sample_csv() -> Iterator[str]:
+    return csv_lines(UPLOAD_COLUMNS, SAMPLE_ROWS)
 
 
 def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
@@ -95,22 +125,97 @@ def group_status(batch: Batch) -> str:
     return "PART" if batch.succeeded_count else "RJCT"
 
 
+def _transaction_status(batch: Batch, item_status: str) -> str:
+    if item_status == BatchItem.Status.PAID:
+        return "ACSC"
+    if item_status == BatchItem.Status.VALID and not batch.is_final:
+        return "PDNG"
+    return "RJCT"
+
+
+def _block_status(batch: Batch, counts: dict[str, StatusCount]) -> str:
+    if not batch.is_final:
+        return "PDNG"
+    if set(counts) == {"ACSC"}:
+        return "ACSC"
+    return "PART" if "ACSC" in counts else "RJCT"
+
+
+# The decimal sum of the amounts as the file wrote them, by PmtInf and outcome, in one scan.
+# CtrlSum is a plain sum of amounts (ISO 20022), so the file's own text is added as numeric:
+# exact, and the same whatever the currencies. Text that is not a decimal adds nothing.
+_BLOCK_SUMS = """
+    SELECT block, payment_information_id, status, count(*),
+           sum(CASE WHEN length(amount_text) <= 40
+                     AND amount_text ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$'
+                    THEN amount_text::numeric END)
+    FROM batches_batchitem WHERE batch_id = %s
+    GROUP BY block, payment_information_id, status
+"""
+
+
+def _summaries(batch: Batch) -> tuple[dict[int | None, BlockStatus], list[StatusCount]]:
+    by_block: dict[int | None, dict[str, StatusCount]] = {}
+    identifiers: dict[int | None, str] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_BLOCK_SUMS, [batch.pk])
+        for block, identifier, item_status, count, total in cursor.fetchall():
+            status = _transaction_status(batch, item_status)
+            # A CSV upload is one block, named like its message: by the batch's id.
+            identifiers[block] = identifier if block is not None else batch.id.hex
+            counts = by_block.setdefault(block, {})
+            _add(counts, status, count, total or Decimal(0))
+    group: dict[str, StatusCount] = {}
+    blocks = {}
+    for block, counts in by_block.items():
+        for count in counts.values():
+            _add(group, count.status, count.count, count.control_sum)
+        blocks[block] = BlockStatus(
+            payment_information_id=identifiers[block],
+            count=sum(count.count for count in counts.values()),
+            control_sum=sum((count.control_sum for count in counts.values()), Decimal(0)),
+            status=_block_status(batch, counts),
+            per_status=tuple(counts[status] for status in sorted(counts)),
+        )
+    return blocks, [group[status] for status in sorted(group)]
+
+
+def _add(counts: dict[str, StatusCount], status: str, count: int, total: Decimal) -> None:
+    if status in counts:
+        count += counts[status].count
+        total += counts[status].control_sum
+    counts[status] = StatusCount(status=status, count=count, control_sum=total)
+
+
 def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
-    for item in _items(batch):
-        paid = item.status == BatchItem.Status.PAID
-        pending = item.status == BatchItem.Status.VALID and not batch.is_final
-        settled = paid or pending
+    default_debtor = batch.debtor_account.number if batch.debtor_account else ""
+    items = batch.items.order_by("row").select_related("debtor_account").iterator(chunk_size=5000)
+    for item in items:
+        status = _transaction_status(batch, item.status)
+        settled = status != "RJCT"
         yield TransactionStatus(
             end_to_end_id=item.end_to_end_id or "NOTPROVIDED",
-            instruction_id=str(item.row),
-            status="ACSC" if paid else "PDNG" if pending else "RJCT",
+            status=status,
             reason_code="" if settled else (item.error_code or "NARR"),
             reason_text="" if settled else item.error_message or _not_paid_reason(batch),
-            amount=item.amount_shown if item.amount is not None else "",
-            currency=item.currency if item.amount is not None else "",
-            creditor_account=item.creditor_account_number,
+            instruction_id=item.instruction_id,
+            uetr=item.uetr,
+            block=item.block,
+            amount=item.amount_text,
+            currency=item.currency,
+            transfer_currency=item.transfer_currency,
+            execution_date=item.execution_date,
+            execution_datetime=item.execution_datetime,
             reference=item.reference,
-            payment_information_id=item.payment_information_id,
+            creditor_reference=item.creditor_reference,
+            creditor_reference_type=item.creditor_reference_type,
+            ultimate_debtor=item.ultimate_debtor,
+            debtor_account=item.debtor_account.number if item.debtor_account else default_debtor,
+            creditor_agent_bic=item.creditor_agent_bic,
+            creditor_name=item.creditor_name,
+            creditor_account=item.creditor_account_number,
+            ultimate_creditor=item.ultimate_creditor,
+            account_servicer_reference=item.payment_id.hex if item.payment_id else "",
         )
 
 
@@ -118,18 +223,45 @@ def _not_paid_reason(batch: Batch) -> str:
     return f"not paid: the batch is {batch.get_status_display().lower()}"
 
 
-def write_result_xml(batch: Batch, out) -> None:
-    total = batch.items.aggregate(total=Sum("amount"))["total"] if batch.currency else None
+def original_message(batch: Batch, control_sum: Decimal | None) -> OriginalMessage:
+    """The original message as the customer's ERP knows it."""
+    if batch.format.startswith("pain.001"):
+        return OriginalMessage(
+            message_id=batch.message_id,
+            message_name=batch.format,
+            created_at=batch.message_created_at,
+            count=batch.declared_count,
+            control_sum=batch.declared_control_sum or None,
+        )
+    # A CSV upload has no message header: the batch stands in for it, and says it is a CSV.
+    return OriginalMessage(
+        message_id=batch.id.hex,
+        message_name="CSV" if batch.format == "csv" else "UNKNOWN",
+        created_at=batch.created_at.isoformat(timespec="seconds"),
+        count=batch.item_count if batch.status != Batch.Status.INVALID else None,
+        control_sum=(
+            format(control_sum, "f")
+            if control_sum is not None and batch.status != Batch.Status.INVALID
+            else None
+        ),
+    )
+
+
+def write_result_xml(batch: Batch, out, *, version: str = DEFAULT_VERSION) -> None:
+    blocks, per_status = _summaries(batch)
+    rejected = batch.status == Batch.Status.INVALID
     write_pain002(
         out,
+        version=version,
         message_id=f"STS-{batch.id.hex[:20]}",
         created_at=timezone.now(),
-        original_message_id=batch.message_id or batch.id.hex[:35],
-        original_message_name=batch.format or "CSV",
+        original=original_message(
+            batch, sum((count.control_sum for count in per_status), Decimal(0))
+        ),
         group_status=group_status(batch),
-        group_reason_code=batch.error_code if batch.status == Batch.Status.INVALID else "",
-        group_reason_text=batch.error_message if batch.status == Batch.Status.INVALID else "",
-        original_count=batch.item_count,
-        original_control_sum=money.to_major(total, batch.currency) if total else None,
+        group_reason_code=batch.error_code if rejected else "",
+        group_reason_text=batch.error_message if rejected else "",
+        group_per_status=per_status,
+        blocks=blocks,
         transactions=_transaction_statuses(batch),
     )

@@ -144,6 +144,11 @@ def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
     )
 
 
+def first_items(batch: Batch, *, limit: int) -> list[BatchItem]:
+    """The batch's first rows in file order, with what their file said of each payment."""
+    return list(batch.items.select_related("debtor_account").order_by("row")[:limit])
+
+
 def approval_barred_until(user: User) -> datetime | None:
     """Until when a recent reset or role grant bars `user` from deciding, if it does now."""
     barred = user.approval_barred_until

@@ -9,6 +9,7 @@ app_name = "batches"
 urlpatterns = [
     path("", views.batch_list, name="list"),
     path("upload/", views.batch_upload, name="upload"),
+    path("sample.csv", views.batch_sample_csv, name="sample_csv"),
     path("<uuid:batch_id>/", views.batch_detail, name="detail"),
     path("<uuid:batch_id>/progress/", views.batch_progress, name="progress"),
     path("<uuid:batch_id>/approve/", views.batch_approve, name="approve"),

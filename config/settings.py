@@ -1,7 +1,8 @@
 """Settings for the payments hub: one module, every knob read from the environment.
 
-Defaults run the whole product on a fresh machine (SQLite file and an embedded
-Redis under DATA_DIR); DATABASE_URL and REDIS_URL switch to real servers.
+Defaults run the whole product on a fresh machine: an embedded PostgreSQL server (from
+a wheel, started here when it is not running) and an embedded Redis, both under DATA_DIR;
+DATABASE_URL and REDIS_URL switch to real servers.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "batches",
+    "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
 ]
 
 MIDDLEWARE = [
@@ -112,23 +114,36 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'payhub.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN: SQLite then serialises writers
-    # instead of failing one of them with "database is locked" on upgrade.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+# Without DATABASE_URL: the embedded PostgreSQL server of DATA_DIR/postgres, on a Unix
+# socket (config/embedded_postgres.py). Importing the settings starts it when it is not
+# running; the process that started it (`make run`, pytest, a management command) stops
+# it when it exits, and every other process leaves it alone.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
-    # Django leaves psycopg's prepared statements off unless a threshold is given. Set
-    # DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
-    DATABASES["default"]["OPTIONS"] = {
-        "prepare_threshold": (
-            None if os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") == "off" else 5
-        )
+    from config import embedded_postgres
+
+    _embedded = embedded_postgres.ensure_running(DATA_DIR)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": _embedded["HOST"],  # the directory of its Unix socket
+            "PORT": _embedded["PORT"],
+            "NAME": _embedded["NAME"],
+            "USER": _embedded["USER"],
+            "CONN_MAX_AGE": 60,
+        }
     }
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
+# Django leaves psycopg's prepared statements off unless a threshold is given. Set
+# DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
+DATABASES["default"]["OPTIONS"] = {
+    "prepare_threshold": (
+        None if os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") == "off" else 5
+    )
+}
 ATOMIC_REQUESTS = False  # the services own their transactions
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -190,6 +205,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # ReDoc's default theme names Montserrat and Roboto, which drf-spectacular's page fetches
+    # from Google Fonts; templates/drf_spectacular/redoc.html does not: system fonts instead.
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+                "headings": {
+                    "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
+                },
+                "code": {"fontFamily": 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace'},
+            },
+        },
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "payments.models.Payment.Status",

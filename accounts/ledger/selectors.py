@@ -5,10 +5,12 @@ operator dashboard's balances and account search.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
 
@@ -20,6 +22,69 @@ def accounts_of_merchant(*, merchant: Merchant) -> QuerySet[Account]:
 def account_entries(*, account: Account) -> QuerySet[LedgerEntry]:
     """The account's statement, newest first."""
     return LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+
+
+# --- statements: a period's entries and the booked balances at its edges ----------------------
+
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    first_day: date
+    last_day: date
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first_day, time.min))
+
+    @property
+    def end(self) -> datetime:  # exclusive
+        return timezone.make_aware(datetime.combine(self.last_day + timedelta(days=1), time.min))
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def period(first_day: date, last_day: date) -> Period:
+    if last_day < first_day:
+        raise PeriodError("the period ends before it starts")
+    if (last_day - first_day).days >= MAX_DAYS:
+        raise PeriodError(f"a statement covers at most {MAX_DAYS} days")
+    return Period(first_day, last_day)
+
+
+@dataclass(frozen=True)
+class Balances:
+    opening_booked: int  # the ledger's balance at the period's start
+    closing_booked: int  # ... at its end (or now, for a period that has not ended)
+    closing_available: int  # closing booked less what is held, known for now only
+    available_is_current: bool  # False: holds of the past are not kept, so = closing booked
+
+
+def balances(account: Account, span: Period, *, now: datetime | None = None) -> Balances:
+    """The ledger's own figures: each entry keeps the balance it left (balance_after)."""
+    now = now or timezone.now()
+    entries = LedgerEntry.objects.filter(account=account).order_by("-id")
+    before = entries.filter(created_at__lt=span.start).values_list("balance_after", flat=True)
+    opening = next(iter(before[:1]), 0)
+    until = entries.filter(created_at__lt=span.end).values_list("balance_after", flat=True)
+    closing = next(iter(until[:1]), opening)
+    current = span.end > now
+    return Balances(
+        opening_booked=opening,
+        closing_booked=closing,
+        closing_available=closing - account.held if current else closing,
+        available_is_current=current,
+    )
+
+
+def period_entries(*, account: Account, span: Period) -> QuerySet[LedgerEntry]:
+    """The account's entries booked in the period, newest first."""
+    return account_entries(account=account).filter(
+        created_at__gte=span.start, created_at__lt=span.end
+    )
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,12 @@ class BatchUploadSerializer(serializers.Serializer):
 
 class BatchItemSerializer(serializers.ModelSerializer):
     creditor_account = serializers.CharField(source="creditor_account_number")
+    debtor_account = serializers.CharField(
+        source="debtor_account.number",
+        allow_null=True,
+        default=None,
+        help_text="the PmtInf's DbtrAcct; null for a CSV row, which pays from the batch's",
+    )
     amount = serializers.SerializerMethodField()
     error_code = serializers.SerializerMethodField()
     error_message = serializers.SerializerMethodField()
@@ -110,6 +116,18 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "currency",
             "reference",
             "end_to_end_id",
+            "instruction_id",
+            "payment_information_id",
+            "uetr",
+            "transfer_currency",
+            "creditor_reference",
+            "creditor_reference_type",
+            "creditor_agent_bic",
+            "ultimate_debtor",
+            "ultimate_creditor",
+            "debtor_account",
+            "execution_date",
+            "execution_datetime",
             "status",
             "error_code",
             "error_message",

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import tempfile
 from typing import TYPE_CHECKING, cast
 
-from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.identity.audit import Actor
-from batches import reports, selectors, services
+from batches import selectors, services
 from batches.api import serializers
 from batches.models import Batch
+from batches.pain002 import DEFAULT_VERSION, VERSIONS
+from batches.responses import csv_response, unknown_version, xml_response
 from payments.api.pagination import CreatedCursorPagination
 from payments.api.views import ERRORS, IDEMPOTENCY_KEY
 from payments.idempotency import idempotent
@@ -126,10 +132,22 @@ class ResultCsvView(_ReportView):
 class ResultXmlView(_ReportView):
     @extend_schema(
         summary="Each row's outcome, as an ISO 20022 pain.002 status report",
-        responses=REPORT_RESPONSES,
+        parameters=[
+            OpenApiParameter(
+                "version",
+                str,
+                enum=list(VERSIONS),
+                description=f"the pain.002 version; {DEFAULT_VERSION} by default",
+            )
+        ],
+        responses={**REPORT_RESPONSES, 400: ERRORS[400]},
     )
     def get(self, request, pk):
-        return xml_response(self.get_batch(request, pk))
+        batch = self.get_batch(request, pk)
+        version = request.query_params.get("version", DEFAULT_VERSION)
+        if version not in VERSIONS:
+            raise ValidationError({"version": [unknown_version(version)]})
+        return xml_response(batch, version)
 
 
 class FailedCsvView(_ReportView):
@@ -138,23 +156,3 @@ class FailedCsvView(_ReportView):
     )
     def get(self, request, pk):
         return csv_response(self.get_batch(request, pk), "failed")
-
-
-def csv_response(batch: Batch, which: str) -> StreamingHttpResponse:
-    rows = reports.result_csv(batch) if which == "report" else reports.failed_csv(batch)
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}-{which}.csv"'
-    return response
-
-
-def xml_response(batch: Batch) -> FileResponse:
-    # Spooled: small reports stay in memory, a 100,000-row one goes to a temporary file.
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    reports.write_result_xml(batch, spool)
-    spool.seek(0)
-    return FileResponse(
-        spool,
-        as_attachment=True,
-        filename=f"batch-{batch.id}-pain002.xml",
-        content_type="application/xml",
-    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import BinaryIO, Protocol
 
@@ -33,12 +33,25 @@ class ParsedRow:
     creditor_account: str  # pain.001: CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id
     amount: str  # the text exactly as in the file, stripped; validation converts it
     currency: str  # pain.001: InstdAmt/@Ccy
-    reference: str  # pain.001: RmtInf/Ustrd (joined with " "), else PmtId/InstrId, else ""
+    reference: str  # pain.001: RmtInf/Ustrd (joined with " "), else the structured reference
     creditor_name: str = ""  # pain.001: Cdtr/Nm
     end_to_end_id: str = ""  # pain.001: PmtId/EndToEndId, "NOTPROVIDED" kept as is
     debtor_account: str = ""  # pain.001: the enclosing PmtInf's DbtrAcct; CSV: ""
     execution_date: date | None = None  # pain.001: the enclosing PmtInf's ReqdExctnDt; CSV: None
+    # pain.001 .09: ReqdExctnDt/DtTm when the block gave a time, as written (offset kept).
+    execution_datetime: datetime | None = None
     payment_information_id: str = ""  # pain.001: PmtInf/PmtInfId
+    block: int | None = None  # pain.001: 1-based index of the enclosing PmtInf in the file
+    instruction_id: str = ""  # pain.001: PmtId/InstrId, "" when the file has none
+    uetr: str = ""  # pain.001 .09: PmtId/UETR
+    # Amt/EqvtAmt: `amount`/`currency` are EqvtAmt/Amt, `transfer_currency` is CcyOfTrf.
+    # Amt/InstdAmt: `transfer_currency` is "".
+    transfer_currency: str = ""
+    creditor_reference: str = ""  # RmtInf/Strd/CdtrRefInf/Ref (QR reference, RF reference)
+    creditor_reference_type: str = ""  # its Tp/CdOrPrtry/Cd (SCOR) or Prtry (QRR)
+    creditor_agent_bic: str = ""  # CdtrAgt/FinInstnId/BIC (.03) or BICFI (.09)
+    ultimate_debtor: str = ""  # UltmtDbtr/Nm of the transaction, else of its PmtInf
+    ultimate_creditor: str = ""  # UltmtCdtr/Nm
     problem: str = ""  # what is structurally wrong with this row alone; "" when nothing is
 
 
@@ -49,6 +62,8 @@ class FileHeader:
     declared_count: int | None = None  # GrpHdr/NbOfTxs
     declared_control_sum: Decimal | None = None  # GrpHdr/CtrlSum
     initiating_party: str = ""  # GrpHdr/InitgPty/Nm
+    created_at: str = ""  # GrpHdr/CreDtTm exactly as written
+    declared_control_sum_text: str = ""  # GrpHdr/CtrlSum exactly as written, "" when absent
 
 
 class FileRejected(Exception):

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Context, Decimal, Inexact
 from typing import BinaryIO
 
 from lxml import etree
 
+from batches import schemas
+
+from . import references
 from .base import (
     HEAD_SIZE,
     MAX_VALUE_LENGTH,
@@ -39,17 +42,23 @@ _DATE_TIME = re.compile(
 
 
 def secure_iterparse(
-    source: _Rejoined | BinaryIO, tags: tuple[str, ...]
+    source: _Rejoined | _Lines | BinaryIO,
+    tags: tuple[str, ...] | None,
+    *,
+    schema: etree.XMLSchema | None = None,
+    events: tuple[str, ...] = ("end",),
 ) -> etree.iterparse[tuple[str, etree._Element]]:
-    """lxml's iterparse with every door to the outside closed.
+    """lxml's iterparse with every door to the outside closed, validating as it goes.
 
     `parse` refuses a DTD before this runs; these options are the second lock: entities stay
     unexpanded, no DTD is loaded, nothing is fetched, and huge text nodes or deep trees fail.
+    With `schema`, libxml2 validates each element as it is parsed (memory stays flat).
     """
     return etree.iterparse(
         source,
-        events=("end",),
+        events=events,  # type: ignore[arg-type]
         tag=tags,
+        schema=schema,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -76,6 +85,43 @@ class _Rejoined:
         return data
 
 
+class _Lines:
+    """The stream a line at a time, so that a schema error is seen at the line that has it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.readline(size if size and size > 0 else -1)
+
+
+_NAMESPACE_IN_MESSAGE = re.compile(r"\{urn:[^}]*\}")
+
+
+def schema_error_line(stream: BinaryIO, schema: etree.XMLSchema) -> tuple[int, str]:
+    # `schema` must not be the one of a parse still alive (see batches.schemas.schema).
+    """Where in `stream` the first schema error is, and libxml2's message for it.
+
+    libxml2 reports no line for errors found while streaming, so the file is read once more,
+    a line at a time, up to the first error; elements are dropped as they end.
+    """
+    stream.seek(0)
+    events = secure_iterparse(_Lines(stream), None, schema=schema, events=("start", "end"))
+    line = 0
+    try:
+        for event, element in events:
+            line = element.sourceline or line
+            if events.error_log:
+                break
+            if event == "end":
+                _prune(element)
+    except etree.XMLSyntaxError:
+        pass
+    errors = [error for error in events.error_log if error.level_name in ("ERROR", "FATAL")]
+    message = errors[0].message if errors else "the file does not follow its schema"
+    return line, _NAMESPACE_IN_MESSAGE.sub("", message)
+
+
 class Pain001Parser:
     """One pain.001 version; the versions differ only in how ReqdExctnDt is written."""
 
@@ -83,7 +129,7 @@ class Pain001Parser:
         self.format = version
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
         # .03: <ReqdExctnDt>2024-05-03</ReqdExctnDt>; .09 on: <ReqdExctnDt><Dt>... or <DtTm>...
-        # (Agents' BIC became BICFI in .09 as well; nothing here reads agents.)
+        # (Agents' BIC became BICFI in .09 as well; the row reader takes either.)
         self.execution_date_wrapped = execution_date_wrapped
 
     def __repr__(self) -> str:
@@ -106,7 +152,7 @@ class Pain001Parser:
                 f"the root element is {prolog.root} in namespace {prolog.namespace or '(none)'},"
                 f" not Document in {self.namespace}",
             )
-        reader = _Reader(self, _Rejoined(head, stream), max_rows)
+        reader = _Reader(self, _Rejoined(head, stream), max_rows, stream)
         header = reader.group_header()
         return ParsedFile(header, reader.rows())
 
@@ -120,6 +166,9 @@ class _Block:
     payment_information_id: str
     debtor_account: str
     execution_date: date
+    execution_datetime: datetime | None
+    ultimate_debtor: str
+    index: int
     declared_count: int | None
     declared_control_sum: Decimal | None
     count: int = 0
@@ -127,7 +176,9 @@ class _Block:
 
 
 class _Reader:
-    def __init__(self, parser: Pain001Parser, source: _Rejoined, max_rows: int) -> None:
+    def __init__(
+        self, parser: Pain001Parser, source: _Rejoined, max_rows: int, stream: BinaryIO
+    ) -> None:
         ns = "{" + parser.namespace + "}"
 
         def path(*steps: str) -> str:
@@ -136,6 +187,8 @@ class _Reader:
         self.parser = parser
         self.max_rows = max_rows
         self.tag_document = ns + "CstmrCdtTrfInitn"
+        self.tag_root = ns + "Document"
+        self.root_ended = False
         self.tag_group = ns + "GrpHdr"
         self.tag_block = ns + "PmtInf"
         self.tag_transaction = ns + "CdtTrfTxInf"
@@ -148,40 +201,113 @@ class _Reader:
                 (
                     "p:PmtId/p:InstrId",
                     "p:PmtId/p:EndToEndId",
+                    "p:PmtId/p:UETR",
                     "p:Amt/p:InstdAmt",
+                    "p:Amt/p:EqvtAmt/p:Amt",
+                    "p:Amt/p:EqvtAmt/p:CcyOfTrf",
+                    "p:UltmtDbtr/p:Nm",
+                    "p:CdtrAgt/p:FinInstnId/p:BIC",
+                    "p:CdtrAgt/p:FinInstnId/p:BICFI",
                     "p:Cdtr/p:Nm",
                     "p:CdtrAcct/p:Id/p:IBAN",
                     "p:CdtrAcct/p:Id/p:Othr/p:Id",
+                    "p:UltmtCdtr/p:Nm",
                     "p:RmtInf/p:Ustrd",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Cd",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Prtry",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Ref",
                 )
             ),
             namespaces={"p": parser.namespace},
         )
-        # Each selected element's tag names its field unambiguously (Nm and Id occur once).
-        self.t_instruction_id = ns + "InstrId"
-        self.t_end_to_end_id = ns + "EndToEndId"
-        self.t_amount = ns + "InstdAmt"
-        self.t_creditor_name = ns + "Nm"
-        self.t_iban = ns + "IBAN"
-        self.t_other_id = ns + "Id"
-        self.t_remittance = ns + "Ustrd"
+        # A selected element is named by its tag and its parent's tag: Nm occurs under Cdtr,
+        # UltmtDbtr and UltmtCdtr, Amt under EqvtAmt only.
+        self.fields = {
+            (ns + parent, ns + tag): name
+            for parent, tag, name in (
+                ("PmtId", "InstrId", "InstrId"),
+                ("PmtId", "EndToEndId", "EndToEndId"),
+                ("PmtId", "UETR", "UETR"),
+                ("Amt", "InstdAmt", "InstdAmt"),
+                ("EqvtAmt", "Amt", "EqvtAmt/Amt"),
+                ("EqvtAmt", "CcyOfTrf", "EqvtAmt/CcyOfTrf"),
+                ("UltmtDbtr", "Nm", "UltmtDbtr/Nm"),
+                ("FinInstnId", "BIC", "CdtrAgt/BIC"),
+                ("FinInstnId", "BICFI", "CdtrAgt/BIC"),
+                ("Cdtr", "Nm", "Cdtr/Nm"),
+                ("Id", "IBAN", "CdtrAcct/IBAN"),
+                ("Othr", "Id", "CdtrAcct/Othr/Id"),
+                ("UltmtCdtr", "Nm", "UltmtCdtr/Nm"),
+                ("RmtInf", "Ustrd", "Ustrd"),
+                ("CdOrPrtry", "Cd", "CdtrRefInf/Tp"),
+                ("CdOrPrtry", "Prtry", "CdtrRefInf/Tp"),
+                ("CdtrRefInf", "Ref", "CdtrRefInf/Ref"),
+            )
+        }
+        self.stream = stream
+        self.schema = schemas.schema(parser.format)
         self.events = secure_iterparse(
-            source, (self.tag_group, self.tag_block, self.tag_transaction)
+            source,
+            (self.tag_group, self.tag_block, self.tag_transaction, self.tag_root),
+            schema=self.schema,
         )
         self.declared_count = 0
         self.declared_control_sum: Decimal | None = None
 
-    def _next(self) -> etree._Element | None:
+    def _next(self, *, check_schema: bool = True) -> etree._Element | None:
         try:
-            return next(self.events)[1]
+            element = next(self.events)[1]
         except StopIteration:
+            # With a schema and entities unresolved, libxml2 may end a cut-short file without
+            # an error; the root's end is the proof that the file is whole.
+            if not self.root_ended:
+                raise self._malformed() from None
             return None
-        except etree.ParseError as error:
+        except etree.ParseError:
+            if self._schema_failed():
+                raise self._schema_rejection() from None
+            raise self._malformed() from None
+        # Checked at every element handed out, before anything is read from it: what the
+        # schema refuses never reaches the checks below, and a bad file stops early.
+        if check_schema and self.events.error_log and self._schema_failed():
+            raise self._schema_rejection()
+        if element.tag == self.tag_root:
+            self.root_ended = True
+            return self._next()
+        return element
+
+    def _malformed(self) -> FileRejected:
+        """Why the file is not well-formed XML, from a second pass without the schema.
+
+        Validating hides the parser's own message (it becomes "no element found"), so the
+        file is read again as plain XML, which says what is wrong and on which line.
+        """
+        self.stream.seek(0)
+        events = secure_iterparse(_Lines(self.stream), None)
+        try:
+            for _, element in events:
+                _prune(element)
+        except etree.XMLSyntaxError as error:
             line = error.position[0] if error.position else "?"
-            raise FileRejected("FF01", f"malformed XML on line {line}: {error.msg}") from None
+            return FileRejected("FF01", f"malformed XML on line {line}: {error.msg}"[:500])
+        return FileRejected("FF01", "malformed XML: the file ends before its Document does")
+
+    def _schema_failed(self) -> bool:
+        return any(error.domain_name == "SCHEMASV" for error in self.events.error_log)
+
+    def _schema_rejection(self) -> FileRejected:
+        line, message = schema_error_line(self.stream, schemas.schema(self.parser.format))
+        return FileRejected(
+            "FF01", f"not a valid {self.parser.format} file: line {line}: {message}"[:500]
+        )
 
     def group_header(self) -> FileHeader:
-        element = self._next()
+        # The schema's verdict waits for the first row: libxml2 reads ahead, so an error far
+        # into the file may already be logged, and the report of a refused file still names
+        # its MsgId, NbOfTxs and CtrlSum as far as the GrpHdr can be read.
+        element = self._next(check_schema=False)
+        if element is not None and self._schema_failed():
+            return self._header_as_written(element)
         if element is None:
             raise FileRejected("FF01", "the file has no GrpHdr: it is not a credit transfer")
         parent = element.getparent()
@@ -204,8 +330,12 @@ class _Reader:
                 f" the limit is {self.max_rows}",
             )
         initiating_party = (element.findtext(self.path("InitgPty", "Nm")) or "").strip()
+        created_at = (element.findtext(self.path("CreDtTm")) or "").strip()
+        control_sum_text = (element.findtext(self.path("CtrlSum")) or "").strip()
         element.clear()
         return FileHeader(
+            created_at=created_at[:40],
+            declared_control_sum_text=control_sum_text[:40],
             format=self.parser.format,
             message_id=message_id,
             declared_count=self.declared_count,
@@ -213,8 +343,28 @@ class _Reader:
             initiating_party=initiating_party,
         )
 
+    def _header_as_written(self, element: etree._Element) -> FileHeader:
+        """What a GrpHdr says, read leniently: the file is refused at the first row anyway."""
+        if element.tag != self.tag_group:
+            raise self._schema_rejection()
+
+        def text(name: str) -> str:
+            return (element.findtext(self.path(name)) or "").strip()[:40]
+
+        count, control_sum = text("NbOfTxs"), text("CtrlSum")
+        header = FileHeader(
+            format=self.parser.format,
+            message_id=text("MsgId"),
+            created_at=text("CreDtTm"),
+            declared_count=int(count) if _COUNT.fullmatch(count) else None,
+            declared_control_sum_text=control_sum if parse_decimal(control_sum) is not None else "",
+        )
+        element.clear()
+        return header
+
     def rows(self) -> Iterator[ParsedRow]:
         count = 0
+        blocks = 0
         control_sum = Decimal(0)
         block: _Block | None = None
         while (element := self._next()) is not None:
@@ -225,7 +375,8 @@ class _Reader:
                         "FF01", f"CdtTrfTxInf outside a PmtInf on line {element.sourceline}"
                     )
                 if block is None or block.element is not parent:
-                    block = self._block(parent)
+                    blocks += 1
+                    block = self._block(parent, blocks)
                 count += 1
                 if count > self.max_rows:
                     raise too_many_rows(self.max_rows)
@@ -269,7 +420,7 @@ class _Reader:
             return f"PmtInf {identifier[:35]!r}"
         return f"the PmtInf on line {element.sourceline}"
 
-    def _block(self, element: etree._Element) -> _Block:
+    def _block(self, element: etree._Element, index: int) -> _Block:
         # Called at the block's first CdtTrfTxInf: everything before it in the PmtInf has been
         # parsed, and is pruned right after, so this is the one chance to read it.
         path = self.path
@@ -282,12 +433,18 @@ class _Reader:
         if not debtor_account:
             raise FileRejected("FF01", f"{label} has no DbtrAcct/Id/IBAN or DbtrAcct/Id/Othr/Id")
         declared_count = element.findtext(path("NbOfTxs"))
+        execution_date, execution_datetime = self._execution_date(element, label)
         return _Block(
             element=element,
             label=label,
             payment_information_id=(element.findtext(path("PmtInfId")) or "").strip(),
             debtor_account=debtor_account,
-            execution_date=self._execution_date(element, label),
+            execution_date=execution_date,
+            execution_datetime=execution_datetime,
+            ultimate_debtor=(element.findtext(path("UltmtDbtr", "Nm")) or "").strip()[
+                :MAX_VALUE_LENGTH
+            ],
+            index=index,
             declared_count=(
                 None if declared_count is None else _count(declared_count, f"{label} NbOfTxs")
             ),
@@ -296,7 +453,7 @@ class _Reader:
             ),
         )
 
-    def _execution_date(self, element: etree._Element, label: str) -> date:
+    def _execution_date(self, element: etree._Element, label: str) -> tuple[date, datetime | None]:
         wrapper = element.find(self.path("ReqdExctnDt"))
         if wrapper is None:
             raise FileRejected("FF01", f"{label} has no ReqdExctnDt")
@@ -313,7 +470,10 @@ class _Reader:
         try:
             if match is None:
                 raise ValueError(text)
-            return date.fromisoformat(match.group(1))
+            if pattern is _DATE_TIME:
+                # The date the sender wrote, in its own time zone: 23:30-05:00 is that day.
+                return date.fromisoformat(match.group(1)), datetime.fromisoformat(text)
+            return date.fromisoformat(match.group(1)), None
         except ValueError:
             expected = "a date and time" if pattern is _DATE_TIME else "a date (YYYY-MM-DD)"
             raise FileRejected("FF01", f"{label} {what} {text[:40]!r} is not {expected}") from None
@@ -323,30 +483,40 @@ class _Reader:
     ) -> tuple[ParsedRow, Decimal | None]:
         texts: dict[str, str] = {}
         remittance: list[str] = []
-        amount_element = None
+        fields = self.fields
         for field in self.select_fields(element):
-            tag = field.tag
-            if tag == self.t_remittance:
-                if text := (field.text or "").strip():
+            parent = field.getparent()
+            name = fields.get((parent.tag if parent is not None else "", field.tag))
+            if name is None:
+                continue
+            text = (field.text or "").strip()
+            if name == "Ustrd":
+                if text:
                     remittance.append(text)
-            elif tag == self.t_amount:
-                amount_element = field
-            else:
-                texts[tag] = (field.text or "").strip()
+            elif name == "InstdAmt" or name == "EqvtAmt/Amt":
+                texts["amount"] = text
+                texts["currency"] = (field.get("Ccy") or "").strip()
+                texts["amount_kind"] = name
+            elif name not in texts:  # the first Strd/CdtrRefInf with a reference counts
+                texts[name] = text
         problems: list[str] = []
-        instruction_id = texts.get(self.t_instruction_id, "")
+        equivalent = texts.get("amount_kind") == "EqvtAmt/Amt"
         values = {
-            "CdtrAcct": texts.get(self.t_iban) or texts.get(self.t_other_id, ""),
-            "InstdAmt": "",
-            "InstdAmt/@Ccy": "",
+            "CdtrAcct": texts.get("CdtrAcct/IBAN") or texts.get("CdtrAcct/Othr/Id", ""),
+            "Amt": texts.get("amount", ""),
+            "Amt/@Ccy": texts.get("currency", ""),
+            "CcyOfTrf": texts.get("EqvtAmt/CcyOfTrf", "") if equivalent else "",
             "RmtInf/Ustrd": " ".join(remittance),
-            "Cdtr/Nm": texts.get(self.t_creditor_name, ""),
-            "EndToEndId": texts.get(self.t_end_to_end_id, ""),
-            "InstrId": instruction_id,
+            "Cdtr/Nm": texts.get("Cdtr/Nm", ""),
+            "EndToEndId": texts.get("EndToEndId", ""),
+            "InstrId": texts.get("InstrId", ""),
+            "UETR": texts.get("UETR", ""),
+            "CdtrRefInf/Ref": texts.get("CdtrRefInf/Ref", ""),
+            "CdtrRefInf/Tp": texts.get("CdtrRefInf/Tp", ""),
+            "CdtrAgt/BIC": texts.get("CdtrAgt/BIC", ""),
+            "UltmtDbtr/Nm": texts.get("UltmtDbtr/Nm", "") or block.ultimate_debtor,
+            "UltmtCdtr/Nm": texts.get("UltmtCdtr/Nm", ""),
         }
-        if amount_element is not None:
-            values["InstdAmt"] = (amount_element.text or "").strip()
-            values["InstdAmt/@Ccy"] = (amount_element.get("Ccy") or "").strip()
         if max(map(len, values.values())) > MAX_VALUE_LENGTH:
             for name, text in values.items():
                 if len(text) > MAX_VALUE_LENGTH:
@@ -354,22 +524,35 @@ class _Reader:
                     values[name] = text[:MAX_VALUE_LENGTH]
         if not values["CdtrAcct"]:
             problems.append("no creditor account (CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id)")
-        amount = values["InstdAmt"]
+        amount = values["Amt"]
+        what = "EqvtAmt/Amt" if equivalent else "InstdAmt"
         if not amount:
-            problems.append("no amount (Amt/InstdAmt)")
-        elif not values["InstdAmt/@Ccy"]:
-            problems.append("InstdAmt has no Ccy")
+            problems.append("no amount (Amt/InstdAmt or Amt/EqvtAmt/Amt)")
+        elif not values["Amt/@Ccy"]:
+            problems.append(f"{what} has no Ccy")
+        if problem := references.problem(values["CdtrRefInf/Tp"], values["CdtrRefInf/Ref"]):
+            problems.append(problem)
         row = ParsedRow(
             row=count,
             creditor_account=values["CdtrAcct"],
             amount=amount,
-            currency=values["InstdAmt/@Ccy"],
-            reference=values["RmtInf/Ustrd"] or values["InstrId"],
+            currency=values["Amt/@Ccy"],
+            reference=values["RmtInf/Ustrd"] or values["CdtrRefInf/Ref"],
             creditor_name=values["Cdtr/Nm"],
             end_to_end_id=values["EndToEndId"],
             debtor_account=block.debtor_account,
             execution_date=block.execution_date,
+            execution_datetime=block.execution_datetime,
             payment_information_id=block.payment_information_id,
+            block=block.index,
+            instruction_id=values["InstrId"],
+            uetr=values["UETR"],
+            transfer_currency=values["CcyOfTrf"],
+            creditor_reference=values["CdtrRefInf/Ref"],
+            creditor_reference_type=values["CdtrRefInf/Tp"],
+            creditor_agent_bic=values["CdtrAgt/BIC"],
+            ultimate_debtor=values["UltmtDbtr/Nm"],
+            ultimate_creditor=values["UltmtCdtr/Nm"],
             problem="; ".join(problems),
         )
         return row, parse_decimal(amount)

@@ -46,7 +46,7 @@ def pain001(
     execution_date: str = "<ReqdExctnDt><Dt>2026-05-04</Dt></ReqdExctnDt>",
     debtor: str = "<DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct>",
 ) -> bytes:
-    """A small pain.001.001.09 with one PmtInf around `transactions`."""
+    """A small pain.001.001.09 with one PmtInf around `transactions` (schema-valid as given)."""
     if group_header is None:
         control = f"<CtrlSum>{control_sum}</CtrlSum>" if control_sum is not None else ""
         group_header = (
@@ -55,9 +55,11 @@ def pain001(
         )
     return (
         f'<?xml version="1.0"?><Document xmlns="{NS09}"><CstmrCdtTrfInitn>'
-        f"<GrpHdr>{group_header}</GrpHdr>"
+        f"<GrpHdr>{group_header}<InitgPty><Nm>I</Nm></InitgPty></GrpHdr>"
         f"<PmtInf><PmtInfId>B-1</PmtInfId><PmtMtd>TRF</PmtMtd>{block}{execution_date}"
-        f"<Dbtr><Nm>D</Nm></Dbtr>{debtor}{transactions}</PmtInf>"
+        f"<Dbtr><Nm>D</Nm></Dbtr>{debtor}"
+        f"<DbtrAgt><FinInstnId><BICFI>COBADEFFXXX</BICFI></FinInstnId></DbtrAgt>"
+        f"{transactions}</PmtInf>"
         f"</CstmrCdtTrfInitn></Document>"
     ).encode()
 
@@ -297,9 +299,13 @@ def test_pain001_03_header_and_rows():
         debtor_account="DE89370400440532013000",
         execution_date=date(2026, 5, 4),
         payment_information_id="PMT-03-A",
+        block=1,
+        instruction_id="INSTR-1",
+        creditor_agent_bic="DEUTDEFFXXX",
     )
-    # No RmtInf: the reference falls back to InstrId; NOTPROVIDED is kept as is.
-    assert (rows[1].creditor_account, rows[1].reference) == ("ACC-0002", "INSTR-2")
+    # No RmtInf: no reference (InstrId is the sender's own, kept apart); NOTPROVIDED as is.
+    assert (rows[1].creditor_account, rows[1].reference) == ("ACC-0002", "")
+    assert rows[1].instruction_id == "INSTR-2"
     assert (rows[1].end_to_end_id, rows[1].creditor_name) == ("NOTPROVIDED", "Bob & Sons")
     # Several Ustrd lines are joined; values are stripped; no InstrId is fine.
     assert (rows[2].creditor_account, rows[2].reference) == ("ACC-0003", "Invoice 7 and 8")
@@ -335,7 +341,7 @@ def test_pain001_09_rows_carry_their_own_blocks_debtor_account_and_date():
         "USD",
         "Licence <2026>",
     )
-    assert rows[1].reference == "I-2"
+    assert (rows[1].reference, rows[1].instruction_id) == ("", "I-2")
 
 
 def test_detect_picks_the_parser_by_content():
@@ -418,34 +424,46 @@ def test_pain001_block_count_and_control_sum_are_checked():
     assert error.message == "PmtInf 'PMT-09-B': CtrlSum says 30, the amounts add up to 30.50"
 
 
-def test_pain001_amount_that_is_not_a_decimal_adds_nothing_to_the_control_sum():
+def test_pain001_amount_that_is_not_a_decimal_is_refused_by_the_schema():
     transactions = tx() + tx(amount='<Amt><InstdAmt Ccy="EUR">1O.00</InstdAmt></Amt>')
 
-    _, rows = parse_bytes(pain001(transactions, count="2", control_sum="10.00", block=""))
-    assert [row.amount for row in rows] == ["10.00", "1O.00"]
-    assert rows[1].problem == ""  # validation refuses it (AM02)
-    # The sender counted the amount it meant: the file cannot be trusted as a whole.
-    error = refusal(pain001(transactions, count="2", control_sum="20.00", block=""))
-    assert error.code == "AM10"
+    error = refusal(pain001(transactions, count="2", control_sum="10.00", block=""))
+
+    assert error.code == "FF01"
+    assert error.message == (
+        "not a valid pain.001.001.09 file: line 1: Element 'InstdAmt': '1O.00' is not a valid"
+        " value of the atomic type 'ActiveOrHistoricCurrencyAndAmount_SimpleType'."
+    )
 
 
 @pytest.mark.parametrize(
     ("group_header", "expected"),
     [
-        ("<CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>1</NbOfTxs>", "GrpHdr/MsgId is missing"),
+        (
+            "<CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>1</NbOfTxs>",
+            "not a valid pain.001.001.09 file: line 1: Element 'CreDtTm': This element is not"
+            " expected. Expected is ( MsgId ).",
+        ),
+        # Blank is not empty for the schema (Max35Text is 1 character at least): ours says so.
         (
             "<MsgId>  </MsgId><CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>1</NbOfTxs>",
             "GrpHdr/MsgId is missing",
         ),
-        ("<MsgId>M</MsgId><CreDtTm>2026-05-01T10:00:00</CreDtTm>", "GrpHdr/NbOfTxs is missing"),
+        (
+            "<MsgId>M</MsgId><CreDtTm>2026-05-01T10:00:00</CreDtTm>",
+            "not a valid pain.001.001.09 file: line 1: Element 'InitgPty': This element is not"
+            " expected. Expected is one of ( Authstn, NbOfTxs ).",
+        ),
         (
             "<MsgId>M</MsgId><CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>one</NbOfTxs>",
-            "GrpHdr/NbOfTxs 'one' is not a number of transactions",
+            "not a valid pain.001.001.09 file: line 1: Element 'NbOfTxs': [facet 'pattern'] The"
+            " value 'one' is not accepted by the pattern '[0-9]{1,15}'.",
         ),
         (
             "<MsgId>M</MsgId><CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>1</NbOfTxs>"
             "<CtrlSum>1e1</CtrlSum>",
-            "GrpHdr/CtrlSum '1e1' is not a decimal amount",
+            "not a valid pain.001.001.09 file: line 1: Element 'CtrlSum': '1e1' is not a valid"
+            " value of the atomic type 'DecimalNumber'.",
         ),
     ],
 )
@@ -458,19 +476,27 @@ def test_pain001_group_header_problems_are_ff01(group_header, expected):
 def test_pain001_without_transactions_is_ff01():
     data = (
         f'<Document xmlns="{NS09}"><CstmrCdtTrfInitn><GrpHdr><MsgId>M</MsgId>'
-        f"<CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>0</NbOfTxs></GrpHdr>"
+        f"<CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>0</NbOfTxs>"
+        f"<InitgPty><Nm>I</Nm></InitgPty></GrpHdr>"
         f"</CstmrCdtTrfInitn></Document>"
     ).encode()
 
     error = refusal(data)
 
-    assert (error.code, error.message) == ("FF01", "no transactions: the file holds no CdtTrfTxInf")
+    assert (error.code, error.message) == (
+        "FF01",
+        "not a valid pain.001.001.09 file: line 1: Element 'CstmrCdtTrfInitn': Missing child"
+        " element(s). Expected is ( PmtInf ).",
+    )
 
 
 def test_pain001_without_group_header_is_ff01():
     data = f'<Document xmlns="{NS09}"><CstmrCdtTrfInitn/></Document>'.encode()
 
-    assert refusal(data).message == "the file has no GrpHdr: it is not a credit transfer"
+    assert refusal(data).message == (
+        "not a valid pain.001.001.09 file: line 1: Element 'CstmrCdtTrfInitn': Missing child"
+        " element(s). Expected is ( GrpHdr )."
+    )
 
 
 @pytest.mark.parametrize(
@@ -489,51 +515,74 @@ def test_malformed_pain001_is_ff01_with_the_line(data, line):
 
 
 def test_pain001_row_problems():
-    transactions = (
-        tx(account="")
-        + tx(amount="")
-        + tx(amount="<Amt><InstdAmt>5.00</InstdAmt></Amt>")
-        + tx(extra=f"<RmtInf><Ustrd>{'z' * 501}</Ustrd></RmtInf>")
-        + tx()
+    # What the schema allows but a payment cannot do with: no creditor account (CdtrAcct is
+    # optional in both versions), a structured reference whose check digit is wrong.
+    qr = (
+        "<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Prtry>QRR</Prtry></CdOrPrtry></Tp>"
+        "<Ref>210000000003139471430009018</Ref></CdtrRefInf></Strd></RmtInf>"
     )
+    transactions = tx(account="") + tx(extra=qr) + tx()
 
-    _, rows = parse_bytes(pain001(transactions, count="5", block=""))
+    _, rows = parse_bytes(pain001(transactions, count="3", block=""))
 
     assert [row.problem for row in rows] == [
         "no creditor account (CdtrAcct/Id/IBAN or CdtrAcct/Id/Othr/Id)",
-        "no amount (Amt/InstdAmt)",
-        "InstdAmt has no Ccy",
-        "RmtInf/Ustrd is longer than 500 characters",
+        "QR reference '210000000003139471430009018' is not 27 digits with a valid check digit",
         "",
     ]
-    assert rows[3].reference == "z" * 500
+
+
+@pytest.mark.parametrize(
+    ("transaction", "expected"),
+    [
+        (tx(amount=""), "Element 'Cdtr': This element is not expected. Expected is one of"),
+        (
+            tx(amount="<Amt><InstdAmt>5.00</InstdAmt></Amt>"),
+            "Element 'InstdAmt': The attribute 'Ccy' is required but missing.",
+        ),
+        (
+            tx(extra=f"<RmtInf><Ustrd>{'z' * 141}</Ustrd></RmtInf>"),
+            "Element 'Ustrd': [facet 'maxLength'] The value has a length of '141'",
+        ),
+    ],
+)
+def test_pain001_transactions_the_schema_refuses(transaction, expected):
+    error = refusal(pain001(transaction, block=""))
+
+    assert error.code == "FF01"
+    assert error.message.startswith("not a valid pain.001.001.09 file: line 1: ")
+    assert expected in error.message
 
 
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
-        ({"debtor": ""}, "PmtInf 'B-1' has no DbtrAcct/Id/IBAN or DbtrAcct/Id/Othr/Id"),
-        ({"execution_date": ""}, "PmtInf 'B-1' has no ReqdExctnDt"),
+        (
+            {"debtor": ""},
+            "Element 'DbtrAgt': This element is not expected. Expected is ( DbtrAcct ).",
+        ),
+        ({"execution_date": ""}, "Element 'Dbtr': This element is not expected."),
         (
             {"execution_date": "<ReqdExctnDt>2026-05-04</ReqdExctnDt>"},
-            "PmtInf 'B-1' ReqdExctnDt has neither Dt nor DtTm",
+            "Element 'ReqdExctnDt': Character content other than whitespace is not allowed",
         ),
         (
             {"execution_date": "<ReqdExctnDt><Dt>2026-02-30</Dt></ReqdExctnDt>"},
-            "PmtInf 'B-1' ReqdExctnDt/Dt '2026-02-30' is not a date (YYYY-MM-DD)",
+            "Element 'Dt': '2026-02-30' is not a valid value of the atomic type 'ISODate'.",
         ),
         (
             {"execution_date": "<ReqdExctnDt><DtTm>2026-05-04</DtTm></ReqdExctnDt>"},
-            "PmtInf 'B-1' ReqdExctnDt/DtTm '2026-05-04' is not a date and time",
+            "Element 'DtTm': '2026-05-04' is not a valid value of the atomic type 'ISODateTime'.",
         ),
-        ({"block": "<NbOfTxs>x</NbOfTxs>"}, "PmtInf 'B-1' NbOfTxs 'x' is not a number"),
+        ({"block": "<NbOfTxs>x</NbOfTxs>"}, "Element 'NbOfTxs': [facet 'pattern'] The value 'x'"),
     ],
 )
 def test_pain001_block_problems_are_ff01(block, expected):
     error = refusal(pain001(tx(), **block))
 
     assert error.code == "FF01"
-    assert error.message.startswith(expected)
+    assert error.message.startswith("not a valid pain.001.001.09 file: line 1: ")
+    assert expected in error.message
 
 
 def test_pain001_03_date_is_plain_text():
@@ -541,7 +590,10 @@ def test_pain001_03_date_is_plain_text():
 
     error = refusal(data)
 
-    assert error.message == "PmtInf 'PMT-03-A' ReqdExctnDt '' is not a date (YYYY-MM-DD)"
+    assert error.message == (
+        "not a valid pain.001.001.03 file: line 17: Element 'ReqdExctnDt': Element content is"
+        " not allowed, because the type definition is simple."
+    )
 
 
 def test_pain001_block_without_transactions_is_ff01():
@@ -549,7 +601,10 @@ def test_pain001_block_without_transactions_is_ff01():
         b"</PmtInf>", b"</PmtInf><PmtInf><PmtInfId>B-2</PmtInfId></PmtInf>"
     )
 
-    assert refusal(data).message == "PmtInf 'B-2' holds no CdtTrfTxInf"
+    assert refusal(data).message == (
+        "not a valid pain.001.001.09 file: line 1: Element 'PmtInf': Missing child element(s)."
+        " Expected is ( PmtMtd )."
+    )
 
 
 def test_pain001_over_max_rows_is_refused_before_or_while_streaming():
@@ -577,13 +632,15 @@ def test_pain001_many_transactions_stream_through_several_blocks():
             f"<PmtInf><PmtInfId>B{block}</PmtInfId><PmtMtd>TRF</PmtMtd><NbOfTxs>2500</NbOfTxs>"
             f"<ReqdExctnDt><Dt>2026-06-0{block + 1}</Dt></ReqdExctnDt><Dbtr><Nm>D</Nm></Dbtr>"
             f"<DbtrAcct><Id><Othr><Id>DEBTOR-{block}</Id></Othr></Id></DbtrAcct>"
+            f"<DbtrAgt><FinInstnId><BICFI>COBADEFFXXX</BICFI></FinInstnId></DbtrAgt>"
             f"{transactions}</PmtInf>"
         )
     total = 4 * sum(Decimal(f"{n}.01") for n in range(2500))
     data = (
         f'<Document xmlns="{NS09}"><CstmrCdtTrfInitn><GrpHdr><MsgId>BIG</MsgId>'
         f"<CreDtTm>2026-05-01T10:00:00</CreDtTm><NbOfTxs>10000</NbOfTxs>"
-        f"<CtrlSum>{total}</CtrlSum></GrpHdr>{''.join(blocks)}</CstmrCdtTrfInitn></Document>"
+        f"<CtrlSum>{total}</CtrlSum><InitgPty><Nm>I</Nm></InitgPty></GrpHdr>{''.join(blocks)}"
+        f"</CstmrCdtTrfInitn></Document>"
     ).encode()
 
     _, rows = parse_bytes(data, max_rows=10_000)

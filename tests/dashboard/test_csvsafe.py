@@ -22,7 +22,11 @@ from common.csvsafe import safe_cell
         ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
         ("\t=1+1", "'\t=1+1"),
         ("\r=1+1", "'\r=1+1"),
-        ("-12.50", "'-12.50"),  # a signed amount is quoted too: see the module's docstring
+        ("-12.50+cmd|' /C calc'!A0", "'-12.50+cmd|' /C calc'!A0"),
+        ("-1e3", "'-1e3"),
+        ("+12.50", "'+12.50"),  # no amount is written with a plus
+        ("-", "'-"),
+        ("-\u0661", "'-\u0661"),  # an Arabic-Indic digit is not an ASCII number
     ],
 )
 def test_a_cell_that_starts_a_formula_gets_a_leading_quote(value, expected):
@@ -41,11 +45,11 @@ def test_a_cell_that_starts_a_formula_gets_a_leading_quote(value, expected):
         (Decimal("12.50"), "12.50"),
         (UUID("12345678-1234-5678-1234-567812345678"), "12345678-1234-5678-1234-567812345678"),
         ("'=already quoted", "'=already quoted"),
+        # Well-formed numbers stay numbers, so files go round (failed.csv uploads again).
+        ("-5.00", "-5.00"),
+        (-5, "-5"),
+        (Decimal("-0.01"), "-0.01"),
     ],
 )
 def test_other_cells_come_out_as_their_text(value, expected):
     assert safe_cell(value) == expected
-
-
-def test_a_negative_number_is_quoted_as_text():
-    assert safe_cell(-5) == "'-5"

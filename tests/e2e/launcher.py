@@ -1,13 +1,17 @@
 """Starting the product as `make run` does, for the tests that drive it from outside:
-its own DATA_DIR and port, no DATABASE_URL or REDIS_URL (SQLite and the embedded
-Redis), in a process group of its own so Ctrl-C (SIGINT) reaches every child."""
+its own DATA_DIR and port, no DATABASE_URL or REDIS_URL (the embedded PostgreSQL and
+Redis, under that DATA_DIR), in a session and process group of its own. Ctrl-C is
+os.killpg(launcher.pid, SIGINT): the launcher alone is in that group (each child has a
+group of its own in the launcher's session) and stops the children itself."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +27,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def fresh_data_dir(name: str) -> Path:
+    """A new DATA_DIR, outside pytest's tmp_path: as root, the embedded PostgreSQL runs as
+    another user, who must reach its data directory, and each pytest session (another
+    developer's too) makes /tmp/pytest-of-root private again. The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=f"payhub-{name}-")).resolve()
+
+
 def product_env(data_dir: Path, port: int, web_concurrency: int = 1) -> dict[str, str]:
     env = {
         k: v
@@ -36,7 +47,8 @@ def product_env(data_dir: Path, port: int, web_concurrency: int = 1) -> dict[str
 
 
 def start_product(env: dict[str, str], **popen: Any) -> subprocess.Popen:
-    """`python -m config.run` (what `make run` runs) with this environment."""
+    """`python -m config.run` (what `make run` runs) with this environment; its pid is also
+    its session's and its process group's id."""
     return subprocess.Popen(
         [sys.executable, "-m", "config.run"], cwd=ROOT, env=env, start_new_session=True, **popen
     )
@@ -61,3 +73,29 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
             pass
         time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def leftovers(launcher: subprocess.Popen, data_dir: Path) -> list[str]:
+    """What is still running of a launcher: a process of its group or session (every child
+    but PostgreSQL, which pg_ctl detaches), or one whose command line names its DATA_DIR
+    (`postgres -D DATA_DIR/postgres`, the Redis socket under it)."""
+    found: dict[str, str] = {}
+    for option, value in (
+        ("-g", str(launcher.pid)),
+        ("-s", str(launcher.pid)),
+        ("-f", str(data_dir)),
+    ):
+        listed = subprocess.run(["pgrep", "-a", option, value], capture_output=True, text=True)
+        for line in listed.stdout.splitlines():
+            pid, _, command = line.partition(" ")
+            found[pid] = command
+    return [f"{pid} {command}" for pid, command in sorted(found.items())]
+
+
+def kill_leftovers(launcher: subprocess.Popen, data_dir: Path) -> None:
+    """After a failed test: SIGKILL whatever of this launcher is still running."""
+    for line in leftovers(launcher, data_dir):
+        try:
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import django_rq
 import pytest
@@ -36,7 +37,9 @@ ROWS = 20_000
 def worker_env() -> dict[str, str]:
     """The worker process talks to this test's database and Redis."""
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    # HOST may be the embedded server's socket directory: a path, percent-encoded in a URL.
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    url = f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
     from django.conf import settings
 
     return {

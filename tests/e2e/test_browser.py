@@ -1,5 +1,5 @@
 """The operator dashboard in a real browser: Debian's Chromium driven by Playwright, against
-the real product (`python -m config.run`: gunicorn, an RQ worker, SQLite, embedded Redis).
+the real product (`python -m config.run`: gunicorn, an RQ worker, the embedded PostgreSQL and Redis).
 
 Chromium is the system's (`CHROMIUM_PATH`, default /usr/bin/chromium); Playwright never
 downloads a browser. Without that binary the tests skip. The screenshots go to a temporary

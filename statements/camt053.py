@@ -1,0 +1,269 @@
+"""ISO 20022 camt.053 (BankToCustomerStatement), .001.08 and, where asked for, .001.02.
+
+Written incrementally with lxml's xmlfile from iterators of ledger lines, so a day of 100,000
+entries takes constant memory. A batch's debits on its debtor's account are one booking
+(BtchBookg): one Ntry for the batch's total, with one NtryDtls per PmtInf (Btch with the
+file's MsgId and PmtInfId) holding each transaction's TxDtls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, BinaryIO
+from uuid import UUID
+
+from lxml import etree
+
+from accounts.ledger import money
+from accounts.models import Account
+from batches.pain002 import is_iban
+from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
+
+if TYPE_CHECKING:
+    from lxml.etree._serializer import _IncrementalFileWriter
+
+VERSIONS = ("camt.053.001.08", "camt.053.001.02")
+DEFAULT_VERSION = VERSIONS[0]
+_DOCUMENT_TYPES = {"RADM", "RPIN", "FXDR", "DISP", "PUOR", "SCOR"}
+_ID = 35
+
+
+@dataclass(frozen=True)
+class Batches:
+    """What the writer asks of a batch booking when it meets the batch's first debit."""
+
+    bookings: dict[UUID, BatchBooking]
+    blocks: Callable[[UUID], list[BlockTotal]]
+    lines: Callable[[UUID], Iterator[Line]]
+
+
+def write_camt053(
+    out: BinaryIO,
+    *,
+    version: str = DEFAULT_VERSION,
+    message_id: str,
+    created_at: datetime,
+    account: Account,
+    span: Period,
+    balances: Balances,
+    lines: Iterable[Line],
+    batches: Batches,
+) -> None:
+    if version not in VERSIONS:
+        raise ValueError(f"camt.053 version {version!r} is not offered")
+    writer = _Writer(version, account.currency)
+    with etree.xmlfile(out, encoding="utf-8") as xf:
+        writer.xf = xf
+        xf.write_declaration()
+        with xf.element(writer.ns + "Document", nsmap={None: writer.namespace}):
+            with writer.element("BkToCstmrStmt"):
+                with writer.element("GrpHdr"):
+                    writer.leaf("MsgId", message_id[:_ID])
+                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+                with writer.element("Stmt"):
+                    writer.leaf(
+                        "Id",
+                        f"{span.first_day:%Y%m%d}-{span.last_day:%Y%m%d}-{account.pk.hex[:12]}",
+                    )
+                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+                    with writer.element("FrToDt"):
+                        writer.leaf("FrDtTm", span.start.isoformat())
+                        writer.leaf("ToDtTm", span.end.isoformat())
+                    writer.account(account)
+                    writer.balance("OPBD", balances.opening_booked, span.first_day.isoformat())
+                    writer.balance("CLBD", balances.closing_booked, span.last_day.isoformat())
+                    writer.balance("CLAV", balances.closing_available, span.last_day.isoformat())
+                    for line in lines:
+                        if line.amount < 0 and line.batch_id in batches.bookings:
+                            booking = batches.bookings[line.batch_id]
+                            if line.entry_id == booking.first_entry_id:
+                                writer.batch_entry(
+                                    booking,
+                                    batches.blocks(booking.batch_id),
+                                    batches.lines(booking.batch_id),
+                                )
+                            continue  # written with its batch's booking
+                        writer.entry(line)
+
+
+class _Writer:
+    def __init__(self, version: str, currency: str) -> None:
+        self.v08 = version == "camt.053.001.08"
+        self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
+        self.ns = "{" + self.namespace + "}"
+        self.currency = currency
+        self.xf: _IncrementalFileWriter
+
+    def element(self, tag: str, **attributes: str):
+        return self.xf.element(self.ns + tag, attributes)
+
+    def leaf(self, tag: str, text: str, **attributes: str) -> None:
+        with self.xf.element(self.ns + tag, attributes):
+            self.xf.write(text)
+
+    def amount(self, tag: str, minor: int) -> None:
+        self.leaf(tag, money.to_major(abs(minor), self.currency), Ccy=self.currency)
+
+    def account(self, account: Account) -> None:
+        with self.element("Acct"):
+            self.account_id(account.number)
+            self.leaf("Ccy", account.currency)
+            if account.name:
+                self.leaf("Nm", account.name[:70])
+
+    def account_id(self, number: str) -> None:
+        with self.element("Id"):
+            if is_iban(number):
+                self.leaf("IBAN", number)
+            else:
+                with self.element("Othr"):
+                    self.leaf("Id", number[:34])
+
+    def balance(self, code: str, minor: int, day: str) -> None:
+        with self.element("Bal"):
+            with self.element("Tp"), self.element("CdOrPrtry"):
+                self.leaf("Cd", code)
+            self.amount("Amt", minor)
+            self.leaf("CdtDbtInd", "DBIT" if minor < 0 else "CRDT")
+            with self.element("Dt"):
+                self.leaf("Dt", day)
+
+    def entry_head(self, reference: str, minor: int, booked_at: datetime, servicer: str) -> None:
+        self.leaf("NtryRef", reference[:_ID])
+        self.amount("Amt", minor)
+        self.leaf("CdtDbtInd", "DBIT" if minor < 0 else "CRDT")
+        if self.v08:
+            with self.element("Sts"):
+                self.leaf("Cd", "BOOK")
+        else:
+            self.leaf("Sts", "BOOK")
+        with self.element("BookgDt"):
+            self.leaf("DtTm", booked_at.isoformat())
+        with self.element("ValDt"):
+            self.leaf("Dt", booked_at.date().isoformat())
+        self.leaf("AcctSvcrRef", servicer[:_ID])
+
+    def bank_transaction_code(self, family: str, sub_family: str) -> None:
+        with self.element("BkTxCd"), self.element("Domn"):
+            self.leaf("Cd", "PMNT")
+            with self.element("Fmly"):
+                self.leaf("Cd", family)
+                self.leaf("SubFmlyCd", sub_family)
+
+    def entry(self, line: Line) -> None:
+        credit = line.amount > 0
+        with self.element("Ntry"):
+            self.entry_head(
+                str(line.entry_id), line.amount, line.booked_at, f"LT{line.transaction_id}"
+            )
+            sub_family = "DMCT" if line.kind in ("transfer", "capture") else "OTHR"
+            self.bank_transaction_code("RCDT" if credit else "ICDT", sub_family)
+            with self.element("NtryDtls"):
+                self.transaction(line)
+            if line.description:
+                self.leaf("AddtlNtryInf", line.description[:500])
+
+    def batch_entry(
+        self, booking: BatchBooking, blocks: list[BlockTotal], lines: Iterator[Line]
+    ) -> None:
+        first = next(lines, None)
+        if first is None:
+            return
+        with self.element("Ntry"):
+            self.entry_head(
+                f"B{booking.batch_id.hex[:34]}",
+                -booking.total,
+                first.booked_at,
+                f"BATCH-{booking.batch_id.hex[:29]}",
+            )
+            self.bank_transaction_code("ICDT", "DMCT")
+            pending: Line | None = first
+            for block in blocks:
+                with self.element("NtryDtls"):
+                    with self.element("Btch"):
+                        if block.message_id:
+                            self.leaf("MsgId", block.message_id[:_ID])
+                        if block.payment_information_id:
+                            self.leaf("PmtInfId", block.payment_information_id[:_ID])
+                        self.leaf("NbOfTxs", str(block.count))
+                        self.amount("TtlAmt", -block.total)
+                        self.leaf("CdtDbtInd", "DBIT")
+                    for _ in range(block.count):
+                        line = pending if pending is not None else next(lines)
+                        pending = None
+                        self.transaction(line)
+            self.leaf("AddtlNtryInf", f"batch booking of {booking.count} payments")
+
+    def transaction(self, line: Line) -> None:
+        credit = line.amount > 0
+        with self.element("TxDtls"):
+            with self.element("Refs"):
+                if line.message_id:
+                    self.leaf("MsgId", line.message_id[:_ID])
+                if line.payment_id is not None:
+                    self.leaf("AcctSvcrRef", line.payment_id.hex)
+                if line.payment_information_id:
+                    self.leaf("PmtInfId", line.payment_information_id[:_ID])
+                if line.instruction_id:
+                    self.leaf("InstrId", line.instruction_id[:_ID])
+                self.leaf("EndToEndId", line.end_to_end_id[:_ID] or "NOTPROVIDED")
+                if self.v08 and line.uetr:
+                    self.leaf("UETR", line.uetr)
+                self.leaf("TxId", f"LT{line.transaction_id}")
+            if self.v08:
+                self.amount("Amt", line.amount)
+                self.leaf("CdtDbtInd", "CRDT" if credit else "DBIT")
+            else:
+                with self.element("AmtDtls"), self.element("TxAmt"):
+                    self.amount("Amt", line.amount)
+            if any(
+                (
+                    line.counterparty_account,
+                    line.counterparty_name,
+                    line.ultimate_debtor,
+                    line.ultimate_creditor,
+                )
+            ):
+                self.parties(line, credit)
+            if line.reference or line.creditor_reference:
+                with self.element("RmtInf"):
+                    reference = line.reference
+                    if reference and reference != line.creditor_reference:
+                        self.leaf("Ustrd", reference[:140])
+                    if line.creditor_reference:
+                        with self.element("Strd"), self.element("CdtrRefInf"):
+                            kind = line.creditor_reference_type[:_ID]
+                            if kind:
+                                with self.element("Tp"), self.element("CdOrPrtry"):
+                                    self.leaf("Cd" if kind in _DOCUMENT_TYPES else "Prtry", kind)
+                            self.leaf("Ref", line.creditor_reference[:_ID])
+
+    def parties(self, line: Line, credit: bool) -> None:
+        with self.element("RltdPties"):
+            # On a credit the counterparty is the debtor, on a debit the creditor.
+            if credit:
+                if line.counterparty_name:
+                    self.party("Dbtr", line.counterparty_name)
+                if line.counterparty_account:
+                    with self.element("DbtrAcct"):
+                        self.account_id(line.counterparty_account)
+            if line.ultimate_debtor:
+                self.party("UltmtDbtr", line.ultimate_debtor)
+            if not credit:
+                if line.counterparty_name:
+                    self.party("Cdtr", line.counterparty_name)
+                if line.counterparty_account:
+                    with self.element("CdtrAcct"):
+                        self.account_id(line.counterparty_account)
+            if line.ultimate_creditor:
+                self.party("UltmtCdtr", line.ultimate_creditor)
+
+    def party(self, tag: str, name: str) -> None:
+        with self.element(tag):
+            if self.v08:
+                with self.element("Pty"):
+                    self.leaf("Nm", name[:140])
+            else:
+                self.leaf("Nm", name[:140])
