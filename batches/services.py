@@ -617,6 +617,10 @@ FLAG_SQL = [
 ]
 
 
+# A batch of this many rows or more refreshes the rows table's statistics before flagging.
+ANALYZE_ROWS_FROM = 2000
+
+
 def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
     """Flag the valid rows an approver should look at twice; the count of each flag.
 
@@ -635,6 +639,12 @@ def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
         "largest_rows": settings.BATCH_LARGEST_ROWS,
     }
     with connection.cursor() as cursor:
+        if batch.item_count >= ANALYZE_ROWS_FROM:
+            # The rows were written by this transaction, so the planner's statistics know
+            # nothing of them: it would take a batch of 20,000 rows for one and may loop
+            # over them with a scan for each (minutes). ANALYZE in the transaction counts
+            # its own new rows, and the joins below are planned for what they really are.
+            cursor.execute("ANALYZE batches_batchitem")
         for statement in FLAG_SQL:
             cursor.execute(statement, params)
         cursor.execute(
