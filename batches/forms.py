@@ -18,17 +18,43 @@ from batches.models import Batch
 class DateInput(forms.DateInput):
     input_type = "date"  # a date picker in the browser; the value stays YYYY-MM-DD
 
+    def __init__(self, attrs=None):
+        # Without a date picker the field still reads and writes ISO dates.
+        super().__init__(attrs={"placeholder": "YYYY-MM-DD", **(attrs or {})}, format="%Y-%m-%d")
+
 
 class BatchFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any"), *Batch.Status.choices])
     merchant = forms.ModelChoiceField(
         required=False, queryset=Merchant.objects.order_by("name"), empty_label="Any"
     )
+    file_name = forms.CharField(
+        label="File name",
+        required=False,
+        max_length=255,
+        help_text="Any part of it, any case; or the file's MsgId.",
+    )
+    uploaded_from = forms.DateField(label="Uploaded from", required=False, widget=DateInput)
+    uploaded_to = forms.DateField(label="Uploaded to", required=False, widget=DateInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
+        start, end = data.get("uploaded_from"), data.get("uploaded_to")
+        if start and end and start > end:
+            self.add_error("uploaded_to", "“Uploaded to” is before “Uploaded from”.")
+        return data
 
     def filters(self) -> dict[str, Any]:
         """The arguments of `batches.selectors.batches_search` for a valid form."""
         data = self.cleaned_data
-        return {"status": data.get("status", ""), "merchant": data.get("merchant")}
+        return {
+            "status": data.get("status", ""),
+            "merchant": data.get("merchant"),
+            "file_name": data.get("file_name", "").strip(),
+            "uploaded_from": data.get("uploaded_from"),
+            "uploaded_to": data.get("uploaded_to"),
+        }
 
 
 class DebtorAccountChoice(forms.ModelChoiceField):

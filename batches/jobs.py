@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.core.mail import send_mass_mail
+
 from batches import services
 
 
@@ -13,6 +15,11 @@ def validate_batch(batch_id: str) -> str:
 
 def execute_batch(batch_id: str) -> str:
     return services.batch_execute(batch_id=UUID(batch_id)).status
+
+
+def send_mails(messages: list[list]) -> int:
+    """Mails written by batches.notifications: (subject, body, sender, recipients) each."""
+    return send_mass_mail([tuple(message) for message in messages])
 
 
 def mail_maker(batch_id: str) -> None:

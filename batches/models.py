@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.ledger import money
-from accounts.models import Account, Merchant
+from accounts.models import Account, Hold, Merchant
 from payments.models import MerchantAPIKey, Payment
 
 
@@ -31,6 +31,9 @@ class Batch(models.Model):
         COMPLETED = "completed", "Completed"
         COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
         FAILED = "failed", "Failed"
+
+    # A batch in one of these can pay nothing: its file may be uploaded again.
+    REUSABLE = {"invalid", "cancelled", "rejected"}
 
     FINAL = {
         Status.INVALID,
@@ -81,6 +84,7 @@ class Batch(models.Model):
     valid_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
     total_amount = models.BigIntegerField(default=0, help_text="sum of the valid rows")
+    largest_amount = models.BigIntegerField(default=0, help_text="the largest valid row")
     processed_count = models.PositiveIntegerField(default=0)
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
@@ -88,6 +92,23 @@ class Batch(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     validated_sha256 = models.CharField(
         max_length=64, blank=True, help_text="what an approval binds to: file and valid rows"
+    )
+    content_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="the rows' canonical values, sorted: the same payments however the file is saved",
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        db_index=False,
+        help_text="the earlier batch this file repeats (DUPL)",
+    )
+    flag_counts = models.JSONField(
+        default=dict, blank=True, help_text="rows per flag: new_payee, largest, duplicate"
     )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -114,15 +135,22 @@ class Batch(models.Model):
         indexes = [models.Index(fields=["merchant", "-created_at"], name="batch_merchant_newest")]
         constraints = [
             # The same file, or the same pain.001 MsgId, is accepted once per merchant.
+            # Only batches that can still pay count (not invalid, cancelled or rejected).
             models.UniqueConstraint(
                 fields=["merchant", "file_sha256"],
                 name="batch_file_once_per_merchant",
-                condition=~Q(status="invalid"),
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"]),
             ),
             models.UniqueConstraint(
                 fields=["merchant", "message_id"],
                 name="batch_msgid_once_per_merchant",
-                condition=~Q(status="invalid") & ~Q(message_id=""),
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"]) & ~Q(message_id=""),
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "content_sha256"],
+                name="batch_content_once_per_merchant",
+                condition=~Q(status__in=["invalid", "cancelled", "rejected"])
+                & ~Q(content_sha256=""),
             ),
         ]
 
@@ -186,6 +214,14 @@ class BatchItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     error_code = models.CharField(max_length=4, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
+    # What the approver should look at twice (FLAG_* bits), set at validation.
+    flags = models.PositiveSmallIntegerField(default=0, db_default=0)
+    duplicate_of_payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    duplicate_of_batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     # One row per payment (partial unique below): rows not yet paid skip that index.
     payment = models.ForeignKey(
         Payment,
@@ -195,6 +231,10 @@ class BatchItem(models.Model):
         related_name="batch_items",
         db_index=False,
     )
+
+    FLAG_NEW_PAYEE = 1  # this debtor never paid this creditor before
+    FLAG_LARGEST = 2  # among the batch's largest rows
+    FLAG_DUPLICATE = 4  # same creditor, amount and reference, or end-to-end id, as before
 
     class Meta:
         ordering = ["batch", "row"]
@@ -209,6 +249,18 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}"
+
+    @property
+    def is_new_payee(self) -> bool:
+        return bool(self.flags & self.FLAG_NEW_PAYEE)
+
+    @property
+    def is_largest(self) -> bool:
+        return bool(self.flags & self.FLAG_LARGEST)
+
+    @property
+    def is_possible_duplicate(self) -> bool:
+        return bool(self.flags & self.FLAG_DUPLICATE)
 
     @property
     def amount_shown(self) -> str:
@@ -231,6 +283,9 @@ class Approval(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.CharField(max_length=500, blank=True)
     validated_sha256 = models.CharField(max_length=64, help_text="what was approved")
+    # The decision is signed with a fresh authenticator code: its TOTP time step (a code is
+    # accepted once: django-otp refuses any step not after the device's last one).
+    otp_time_step = models.BigIntegerField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -244,3 +299,18 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} by {self.approver_id}"
+
+
+class BatchHold(models.Model):
+    """The funds of an approved batch, held on one debtor account until the batch ends.
+
+    Placed when the last approval lands; execution pays the account's rows from it and
+    the rest is released when the batch ends (or is rejected or cancelled).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="holds")
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="batch_hold")
+
+    def __str__(self) -> str:
+        return f"hold {self.hold_id} of batch {self.batch_id}"

@@ -3,8 +3,8 @@
 The report describes the original message as the customer sent it: its MsgId, MsgNmId,
 CreDtTm, NbOfTxs and CtrlSum, one OrgnlPmtInfAndSts per PmtInf with its own status, counts and
 sums, and each transaction's InstrId (where given), EndToEndId, UETR, amount and parties.
-Written incrementally with lxml's xmlfile, so 100,000 transactions take constant memory; every
-value goes through lxml, cleaned of characters XML cannot carry and cut to the schema's lengths.
+Written incrementally (batches.xmlwriter), so 100,000 transactions take constant memory; every
+value is escaped, cleaned of characters XML cannot carry and cut to the schema's lengths.
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from lxml import etree
-
-if TYPE_CHECKING:
-    # What xmlfile() yields: a name of the stubs (types-lxml) only, not of lxml.etree.
-    from lxml.etree._serializer import _IncrementalFileWriter
+from batches.xmlwriter import XmlWriter
 
 VERSIONS = ("pain.002.001.10", "pain.002.001.03")
 DEFAULT_VERSION = VERSIONS[0]
@@ -139,50 +135,42 @@ def write_pain002(
         original.control_sum is None or _is_decimal(_CONTROL_SUM, original.control_sum),
         f"original control sum {original.control_sum!r}",
     )
-    writer = _Writer(version)
+    writer = _Writer(version, XmlWriter(out))
     # MsgId and OrgnlMsgId may not be empty.
     message_id = _text(message_id, _ID) or "NOTPROVIDED"
     file_rejected = group_status == "RJCT" and bool(group_reason_code)
-    with etree.xmlfile(out, encoding="utf-8") as xf:
-        writer.xf = xf
-        xf.write_declaration()
-        with xf.element(writer.ns + "Document", nsmap={None: writer.namespace}):
-            with xf.element(writer.ns + "CstmrPmtStsRpt"):
-                with writer.element("GrpHdr"):
-                    writer.leaf("MsgId", message_id)
-                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
-                with writer.element("OrgnlGrpInfAndSts"):
-                    writer.leaf("OrgnlMsgId", _text(original.message_id, _ID) or "NOTPROVIDED")
-                    writer.leaf("OrgnlMsgNmId", _text(original.message_name, _ID) or "UNKNOWN")
-                    if _DATE_TIME.fullmatch(original.created_at):
-                        writer.leaf("OrgnlCreDtTm", original.created_at)
-                    if original.count is not None:
-                        writer.leaf("OrgnlNbOfTxs", str(original.count))
-                    if original.control_sum is not None:
-                        writer.leaf("OrgnlCtrlSum", original.control_sum)
-                    writer.leaf("GrpSts", group_status)
-                    if group_reason_code or group_reason_text:
-                        writer.status_reason(group_reason_code, group_reason_text)
-                    if not file_rejected:
-                        writer.per_status(group_per_status)
+    with writer.xml.element("Document", xmlns=writer.namespace):
+        with writer.element("CstmrPmtStsRpt"):
+            with writer.element("GrpHdr"):
+                writer.leaf("MsgId", message_id)
+                writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+            with writer.element("OrgnlGrpInfAndSts"):
+                writer.leaf("OrgnlMsgId", _text(original.message_id, _ID) or "NOTPROVIDED")
+                writer.leaf("OrgnlMsgNmId", _text(original.message_name, _ID) or "UNKNOWN")
+                if _DATE_TIME.fullmatch(original.created_at):
+                    writer.leaf("OrgnlCreDtTm", original.created_at)
+                if original.count is not None:
+                    writer.leaf("OrgnlNbOfTxs", str(original.count))
+                if original.control_sum is not None:
+                    writer.leaf("OrgnlCtrlSum", original.control_sum)
+                writer.leaf("GrpSts", group_status)
+                if group_reason_code or group_reason_text:
+                    writer.status_reason(group_reason_code, group_reason_text)
                 if not file_rejected:
-                    writer.transactions(blocks or {}, transactions)
+                    writer.per_status(group_per_status)
+            if not file_rejected:
+                writer.transactions(blocks or {}, transactions)
+    writer.xml.flush()
 
 
 class _Writer:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, xml: XmlWriter) -> None:
         self.version = version
         self.v10 = version == "pain.002.001.10"
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
-        self.ns = "{" + self.namespace + "}"
-        self.xf: _IncrementalFileWriter
-
-    def element(self, tag: str, **attributes: str):
-        return self.xf.element(self.ns + tag, attributes)
-
-    def leaf(self, tag: str, text: str, **attributes: str) -> None:
-        with self.xf.element(self.ns + tag, attributes):
-            self.xf.write(text)
+        self.xml = xml
+        self.element = xml.element
+        self.leaf = xml.leaf
 
     def status_reason(self, code: str, text: str) -> None:
         with self.element("StsRsnInf"):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import cast
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.identity.roles import APPROVER, has_role
+from accounts.ledger import currency as iso4217
 from accounts.ledger import money
 from accounts.models import Merchant, User
 from batches.models import Approval, Batch, BatchItem
@@ -50,14 +54,62 @@ def totals_by_debtor(batch: Batch) -> list[dict]:
     return cast("list[dict]", rows)  # values() rows: the stubs make them TypedDicts
 
 
-def approvals_required(batch: Batch) -> int:
-    """Two distinct approvers above BATCH_SECOND_APPROVAL_ABOVE (major units), else one."""
+def _grouped(minor: int, currency: str) -> str:
+    return f"{money.to_decimal(minor, currency):,f} {currency}"
+
+
+def _limit(value: Decimal | int, currency: str) -> str:
+    value = Decimal(str(value))
+    exponent = Decimal(1).scaleb(-iso4217.exponent(currency)) if currency else Decimal("0.01")
+    return f"{value.quantize(exponent):,f} {currency}".rstrip()
+
+
+def approval_rule(batch: Batch) -> tuple[int, str]:
+    """How many approvers the batch needs, and why, in words for the batch page.
+
+    Two when a currency's total is above the merchant's `second_approval_above`, or
+    a row above its `second_approval_row_above` (empty: BATCH_SECOND_APPROVAL_ABOVE
+    and BATCH_SECOND_APPROVAL_ROW_ABOVE); else one.
+    """
+    merchant = batch.merchant
+    total_limit = merchant.second_approval_above
+    if total_limit is None:
+        total_limit = settings.BATCH_SECOND_APPROVAL_ABOVE
+    row_limit = merchant.second_approval_row_above
+    if row_limit is None:
+        row_limit = settings.BATCH_SECOND_APPROVAL_ROW_ABOVE
     if batch.currency:
         totals = {batch.currency: batch.total_amount}
+        largest = {batch.currency: batch.largest_amount}
     else:
         totals = totals_by_currency(batch)
-    threshold = settings.BATCH_SECOND_APPROVAL_ABOVE
-    return 2 if any(money.to_decimal(t, c) > threshold for c, t in totals.items() if t) else 1
+        largest = dict(
+            batch.items.filter(status__in=COUNTED)
+            .values_list("currency")
+            .annotate(largest=Max("amount"))
+            .order_by()
+        )
+    for currency, total in sorted(totals.items()):
+        if total and money.to_decimal(total, currency) > total_limit:
+            return 2, (
+                f"needs 2 approvers: the total {_grouped(total, currency)} is above "
+                f"{_limit(total_limit, currency)}"
+            )
+    for currency, amount in sorted(largest.items()):
+        if amount and money.to_decimal(amount, currency) > row_limit:
+            return 2, (
+                f"needs 2 approvers: a row of {_grouped(amount, currency)} is above "
+                f"{_limit(row_limit, currency)}"
+            )
+    currency = batch.currency or ""
+    return 1, (
+        f"needs 1 approver: the total is not above {_limit(total_limit, currency)} "
+        f"and no row is above {_limit(row_limit, currency)}"
+    )
+
+
+def approvals_required(batch: Batch) -> int:
+    return approval_rule(batch)[0]
 
 
 def waiting_for(*, user: User) -> QuerySet[Batch]:
@@ -71,8 +123,19 @@ def waiting_for(*, user: User) -> QuerySet[Batch]:
     )
 
 
-def batches_search(*, status: str = "", merchant: Merchant | None = None) -> QuerySet[Batch]:
-    """The dashboard's batch list: every merchant's, with the approvals given so far."""
+def batches_search(
+    *,
+    status: str = "",
+    merchant: Merchant | None = None,
+    file_name: str = "",
+    uploaded_from: date | None = None,
+    uploaded_to: date | None = None,
+) -> QuerySet[Batch]:
+    """The dashboard's batch list: every merchant's, with the approvals given so far.
+
+    `file_name` is any part of the file's name (any case) or its exact MsgId; the dates
+    are days of TIME_ZONE, both included (a range on the indexed upload time).
+    """
     batches = Batch.objects.select_related("merchant", "uploaded_by").annotate(
         approvals_given=Count("approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE))
     )
@@ -80,6 +143,14 @@ def batches_search(*, status: str = "", merchant: Merchant | None = None) -> Que
         batches = batches.filter(status=status)
     if merchant is not None:
         batches = batches.filter(merchant=merchant)
+    if file_name:
+        batches = batches.filter(Q(file_name__icontains=file_name) | Q(message_id=file_name))
+    zone = timezone.get_current_timezone()
+    if uploaded_from is not None:
+        batches = batches.filter(created_at__gte=datetime.combine(uploaded_from, time.min, zone))
+    if uploaded_to is not None:
+        next_day = uploaded_to + timedelta(days=1)
+        batches = batches.filter(created_at__lt=datetime.combine(next_day, time.min, zone))
     return batches
 
 
@@ -92,17 +163,52 @@ def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
     )
 
 
-def first_items(batch: Batch, *, limit: int) -> list[BatchItem]:
-    """The batch's first rows in file order, with what their file said of each payment."""
-    return list(batch.items.select_related("debtor_account").order_by("row")[:limit])
+def approval_barred_until(user: User) -> datetime | None:
+    """Until when a recent reset or role grant bars `user` from deciding, if it does now."""
+    barred = user.approval_barred_until
+    return barred if barred is not None and barred > timezone.now() else None
 
 
 def may_decide(batch: Batch, user: User) -> bool:
     """Whether `user` may approve or reject `batch` now (what the services will accept)."""
     if batch.status != Batch.Status.AWAITING_APPROVAL or not user.is_authenticated:
         return False
-    if not (user.is_superuser or has_role(user, APPROVER)):
+    if not has_role(user, APPROVER) or approval_barred_until(user) is not None:
         return False
     if batch.uploaded_by_id == user.pk:
         return False
     return not batch.approvals.filter(approver=user).exists()
+
+
+ROW_FLAGS = {
+    "new_payee": BatchItem.FLAG_NEW_PAYEE,
+    "largest": BatchItem.FLAG_LARGEST,
+    "duplicate": BatchItem.FLAG_DUPLICATE,
+}
+ROW_ORDERINGS = {
+    "row": ("row",),
+    "amount": ("amount", "row"),
+    "-amount": ("-amount", "-row"),
+}
+
+
+def batch_rows(batch: Batch, *, search: str = "", flag: str = "") -> QuerySet[BatchItem]:
+    """The rows that are (or were) to be paid, for the approver: searchable, by flag.
+
+    Filtered within one batch (the unique (batch, row) index), so a search or a sort
+    reads that batch's rows only, however many batches the table holds.
+    """
+    rows = batch.items.filter(status__in=COUNTED).select_related(
+        "creditor_account", "debtor_account"
+    )
+    if flag in ROW_FLAGS:
+        rows = rows.annotate(flag_bit=F("flags").bitand(ROW_FLAGS[flag])).filter(flag_bit__gt=0)
+    search = search.strip()
+    if search:
+        rows = rows.filter(
+            Q(creditor_account_number__icontains=search)
+            | Q(creditor_name__icontains=search)
+            | Q(reference__icontains=search)
+            | Q(end_to_end_id__icontains=search)
+        )
+    return rows

@@ -16,14 +16,15 @@ import structlog
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.identity.roles import APPROVER, has_role
-from accounts.ledger import bulk, money
+from accounts.ledger import bulk, money, posting
 from accounts.ledger import currency as iso4217
 from accounts.ledger.errors import (
     InvalidAmount,
@@ -32,9 +33,9 @@ from accounts.ledger.errors import (
     UnknownCurrency,
     ZeroAmount,
 )
-from accounts.models import Account, Merchant, User
-from batches import parsers, selectors
-from batches.models import Approval, Batch, BatchItem
+from accounts.models import Account, Hold, Merchant, User
+from batches import notifications, parsers, selectors
+from batches.models import Approval, Batch, BatchHold, BatchItem
 from payments import metrics, outbox, webhooks
 from payments.models import MerchantAPIKey, OutboxJob, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
@@ -51,6 +52,21 @@ class BatchError(LedgerError):
 
 class NotAllowed(BatchError):
     code = "not_allowed"
+    status = 403
+
+
+class FundsShort(BatchError):
+    """The last approval cannot reserve the batch's total: the batch keeps waiting."""
+
+    code = "insufficient_funds"
+    reason_code = "AM04"
+    status = 409
+
+
+class CodeRefused(BatchError):
+    """The decision's authenticator code is missing, wrong, or was used before."""
+
+    code = "otp_refused"
     status = 403
 
 
@@ -120,12 +136,15 @@ def batch_upload(
         uploaded_by=uploaded_by,
         api_key=api_key,
     )
-    if (
+    earlier = (
         Batch.objects.filter(merchant=merchant, file_sha256=sha256)
-        .exclude(status=Batch.Status.INVALID)
-        .exists()
-    ):
-        _mark_duplicate(batch, "this file was uploaded before")
+        .exclude(status__in=Batch.REUSABLE)
+        .order_by("created_at")
+        .first()
+    )
+    if earlier is not None:
+        batch.duplicate_of = earlier
+        _mark_duplicate(batch, f"this file was uploaded before: batch {earlier.pk}")
     batch.file.save(f"{batch.id}.upload", upload, save=False)
     try:
         with transaction.atomic():
@@ -360,6 +379,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     counts = {"items": 0, "valid": 0, "invalid": 0}
     totals: dict[str, int] = {}
     latest_date: date | None = None
+    canonical: list[str] = []
     try:
         with batch.file.open("rb") as stream:
             # Opened "rb": a binary stream (the stubs type a FieldFile as File[Any]).
@@ -380,20 +400,29 @@ def batch_validate(*, batch_id: UUID) -> Batch:
                 batch.message_id
                 and Batch.objects.filter(merchant=batch.merchant, message_id=batch.message_id)
                 .exclude(pk=batch.pk)
-                .exclude(status=Batch.Status.INVALID)
+                .exclude(status__in=Batch.REUSABLE)
                 .exists()
             ):
+                batch.duplicate_of = (
+                    Batch.objects.filter(merchant=batch.merchant, message_id=batch.message_id)
+                    .exclude(pk=batch.pk)
+                    .exclude(status__in=Batch.REUSABLE)
+                    .order_by("created_at")
+                    .first()
+                )
                 return _reject_file(batch, "DUPL", f"MsgId {batch.message_id!r} was used before")
             chunk: list[parsers.ParsedRow] = []
             for row in parsed:
                 chunk.append(row)
                 if len(chunk) >= ROW_CHUNK:
                     latest_date = _store(
-                        checker, chunk, counts, totals, approval_digest, latest_date
+                        checker, chunk, counts, totals, approval_digest, latest_date, canonical
                     )
                     chunk = []
             if chunk:
-                latest_date = _store(checker, chunk, counts, totals, approval_digest, latest_date)
+                latest_date = _store(
+                    checker, chunk, counts, totals, approval_digest, latest_date, canonical
+                )
     except parsers.FileRejected as rejected:
         return _reject_file(batch, rejected.code, rejected.message)
     if counts["items"] == 0:
@@ -403,8 +432,28 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.invalid_count = counts["invalid"]
     batch.currency = next(iter(totals)) if len(totals) == 1 else ""
     batch.total_amount = sum(totals.values()) if len(totals) == 1 else 0
+    batch.largest_amount = counts.get("largest", 0) if len(totals) == 1 else 0
     if batch.execution_date is None or (latest_date and latest_date > batch.execution_date):
         batch.execution_date = latest_date
+    # The same payments, whatever the bytes (line endings, BOM, header case, blank lines,
+    # 1.0 for 1.00, row order): a second copy of a batch that can still pay is DUPL.
+    batch.content_sha256 = hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()
+    earlier = (
+        Batch.objects.filter(merchant=batch.merchant, content_sha256=batch.content_sha256)
+        .exclude(pk=batch.pk)
+        .exclude(status__in=Batch.REUSABLE)
+        .order_by("created_at")
+        .first()
+    )
+    if earlier is not None:
+        batch.duplicate_of = earlier
+        return _reject_file(
+            batch,
+            "DUPL",
+            f"the same payments as batch {earlier.file_name} ({earlier.pk}), "
+            f"uploaded {timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}",
+        )
+    batch.flag_counts = _flag_rows(batch)
     batch.validated_sha256 = approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()
@@ -412,14 +461,33 @@ def batch_validate(*, batch_id: UUID) -> Batch:
         with transaction.atomic():
             batch.save()
     except IntegrityError:
-        return _reject_file(batch, "DUPL", f"MsgId {batch.message_id!r} was used before")
+        return _reject_file(
+            batch, "DUPL", "the same file, MsgId or payments was accepted at the same moment"
+        )
+    notifications.batch_awaits_approval(batch)
     return batch
 
 
-def _store(checker, chunk, counts, totals, approval_digest, latest_date):
+def _canonical(item: _Checked) -> str:
+    """A row as the payment it asks for, not as the file wrote it."""
+    row = item.row
+    amount = str(item.amount) if item.amount is not None else row.amount.strip()
+    return "|".join(
+        (
+            row.creditor_account.strip().upper(),
+            amount,
+            row.currency.strip().upper(),
+            row.reference.strip(),
+            row.end_to_end_id.strip(),
+        )
+    )
+
+
+def _store(checker, chunk, counts, totals, approval_digest, latest_date, canonical):
     checked = checker.check(chunk)
     bulk.insert(BatchItem, ITEM_COLUMNS, [item.values(checker.batch.pk) for item in checked])
     for item in checked:
+        canonical.append(_canonical(item))
         counts["items"] += 1
         if item.code:
             counts["invalid"] += 1
@@ -427,6 +495,7 @@ def _store(checker, chunk, counts, totals, approval_digest, latest_date):
         row = item.row
         counts["valid"] += 1
         totals[row.currency] = totals.get(row.currency, 0) + item.amount
+        counts["largest"] = max(counts.get("largest", 0), item.amount)
         approval_digest.update(
             f"{row.row}|{item.debtor.id}|{item.creditor.id}|{item.amount}|{row.currency}\n".encode()
         )
@@ -435,22 +504,217 @@ def _store(checker, chunk, counts, totals, approval_digest, latest_date):
     return latest_date
 
 
+FLAG_SQL = [
+    # new payee: no completed payment from this debtor to this creditor, ever
+    """
+    UPDATE batches_batchitem AS i SET flags = i.flags | %(new_payee)s
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
+       AND NOT EXISTS (
+           SELECT 1 FROM payments_payment AS p
+            WHERE p.debtor_account_id = COALESCE(i.debtor_account_id, %(debtor)s)
+              AND p.creditor_account_id = i.creditor_account_id
+              AND p.status IN ('completed', 'refunded', 'partially_refunded'))
+    """,
+    # the largest rows
+    """
+    UPDATE batches_batchitem SET flags = flags | %(largest)s
+     WHERE id IN (SELECT id FROM batches_batchitem
+                   WHERE batch_id = %(batch)s AND status = 'valid'
+                   ORDER BY amount DESC, row LIMIT %(largest_rows)s)
+    """,
+    # Each duplicate check joins the batch's DISTINCT keys, not its rows, with the other
+    # side: a file of 20,000 identical rows against a batch of 20,000 more is one key, not
+    # 400,000,000 pairs. The same creditor, amount and reference as a payment of the last
+    # days...
+    """
+    WITH keys AS (
+        SELECT DISTINCT creditor_account_id, amount, reference FROM batches_batchitem
+         WHERE batch_id = %(batch)s AND status = 'valid' AND reference <> ''
+    ), hits AS (
+        SELECT DISTINCT ON (k.creditor_account_id, k.amount, k.reference)
+               k.creditor_account_id, k.amount, k.reference, p.id AS payment_id
+          FROM keys AS k
+          JOIN payments_payment AS p
+            ON p.creditor_account_id = k.creditor_account_id AND p.amount = k.amount
+           AND p.reference = left(k.reference, 140)
+         WHERE p.merchant_id = %(merchant)s AND p.created_at >= %(since)s
+           AND p.status <> 'failed'
+         ORDER BY k.creditor_account_id, k.amount, k.reference, p.created_at DESC
+    )
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_payment_id = h.payment_id
+      FROM hits AS h
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
+       AND i.creditor_account_id = h.creditor_account_id AND i.amount = h.amount
+       AND i.reference = h.reference
+    """,
+    # ...or its end-to-end id
+    """
+    WITH keys AS (
+        SELECT DISTINCT left(end_to_end_id, 35) AS end_to_end_id FROM batches_batchitem
+         WHERE batch_id = %(batch)s AND status = 'valid' AND end_to_end_id <> ''
+    ), hits AS (
+        SELECT DISTINCT ON (k.end_to_end_id) k.end_to_end_id, p.id AS payment_id
+          FROM keys AS k
+          JOIN payments_payment AS p ON p.end_to_end_id = k.end_to_end_id
+         WHERE p.merchant_id = %(merchant)s AND p.created_at >= %(since)s
+           AND p.status <> 'failed'
+         ORDER BY k.end_to_end_id, p.created_at DESC
+    )
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_payment_id = h.payment_id
+      FROM hits AS h
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
+       AND left(i.end_to_end_id, 35) = h.end_to_end_id AND i.duplicate_of_payment_id IS NULL
+    """,
+    # ...or a row of another batch of the last days that is still to be paid
+    """
+    WITH pending AS (
+        SELECT id FROM batches_batch
+         WHERE merchant_id = %(merchant)s AND id <> %(batch)s AND created_at >= %(since)s
+           AND status IN ('awaiting_approval', 'approved', 'scheduled', 'executing')
+    ), keys AS (
+        SELECT DISTINCT creditor_account_id, amount, reference FROM batches_batchitem
+         WHERE batch_id = %(batch)s AND status = 'valid' AND reference <> ''
+    ), hits AS (
+        SELECT DISTINCT ON (k.creditor_account_id, k.amount, k.reference)
+               k.creditor_account_id, k.amount, k.reference, o.batch_id
+          FROM keys AS k
+          JOIN batches_batchitem AS o
+            ON o.creditor_account_id = k.creditor_account_id AND o.amount = k.amount
+           AND o.reference = k.reference
+         WHERE o.batch_id IN (SELECT id FROM pending) AND o.status = 'valid'
+         ORDER BY k.creditor_account_id, k.amount, k.reference, o.batch_id
+    )
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_batch_id = h.batch_id
+      FROM hits AS h
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
+       AND i.creditor_account_id = h.creditor_account_id AND i.amount = h.amount
+       AND i.reference = h.reference AND i.duplicate_of_payment_id IS NULL
+    """,
+    """
+    WITH pending AS (
+        SELECT id FROM batches_batch
+         WHERE merchant_id = %(merchant)s AND id <> %(batch)s AND created_at >= %(since)s
+           AND status IN ('awaiting_approval', 'approved', 'scheduled', 'executing')
+    ), keys AS (
+        SELECT DISTINCT end_to_end_id FROM batches_batchitem
+         WHERE batch_id = %(batch)s AND status = 'valid' AND end_to_end_id <> ''
+    ), hits AS (
+        SELECT DISTINCT ON (k.end_to_end_id) k.end_to_end_id, o.batch_id
+          FROM keys AS k
+          JOIN batches_batchitem AS o ON o.end_to_end_id = k.end_to_end_id
+         WHERE o.batch_id IN (SELECT id FROM pending) AND o.status = 'valid'
+         ORDER BY k.end_to_end_id, o.batch_id
+    )
+    UPDATE batches_batchitem AS i
+       SET flags = i.flags | %(duplicate)s, duplicate_of_batch_id = h.batch_id
+      FROM hits AS h
+     WHERE i.batch_id = %(batch)s AND i.status = 'valid' AND i.end_to_end_id = h.end_to_end_id
+       AND i.duplicate_of_payment_id IS NULL AND i.duplicate_of_batch_id IS NULL
+    """,
+]
+
+
+def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
+    """Flag the valid rows an approver should look at twice; the count of each flag.
+
+    Set-based, after the rows are stored: one statement per flag, hash joins against
+    the merchant's payments and pending batches of the last BATCH_DUPLICATE_DAYS.
+    """
+    since = (now or timezone.now()) - timedelta(days=settings.BATCH_DUPLICATE_DAYS)
+    params = {
+        "batch": batch.pk,
+        "debtor": batch.debtor_account_id,
+        "merchant": batch.merchant_id,
+        "since": since,
+        "new_payee": BatchItem.FLAG_NEW_PAYEE,
+        "largest": BatchItem.FLAG_LARGEST,
+        "duplicate": BatchItem.FLAG_DUPLICATE,
+        "largest_rows": settings.BATCH_LARGEST_ROWS,
+    }
+    with connection.cursor() as cursor:
+        for statement in FLAG_SQL:
+            cursor.execute(statement, params)
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE flags & %(new_payee)s <> 0),"
+            "       count(*) FILTER (WHERE flags & %(largest)s <> 0),"
+            "       count(*) FILTER (WHERE flags & %(duplicate)s <> 0)"
+            "  FROM batches_batchitem WHERE batch_id = %(batch)s AND flags <> 0",
+            params,
+        )
+        new_payee, largest, duplicate = cursor.fetchone()
+    return {"new_payee": new_payee, "largest": largest, "duplicate": duplicate}
+
+
 # --- four eyes ----------------------------------------------------------------------------
 
 
-def _check_approver(batch: Batch, user: User) -> None:
-    if not (user.is_superuser or has_role(user, APPROVER)):
+def _check_approver(batch: Batch, user: User, now: datetime) -> None:
+    # Superuser status is not the approver role: an admin approves only if made an approver.
+    if not has_role(user, APPROVER):
         raise NotAllowed("only an approver may approve or reject a batch")
     if batch.uploaded_by_id == user.pk:
         raise NotAllowed("you uploaded this batch: another approver must decide on it")
+    barred = User.objects.filter(pk=user.pk).values_list("approval_barred_until", flat=True)[0]
+    if barred is not None and barred > now:
+        raise NotAllowed(
+            "your credentials or roles changed recently: you may not approve or reject "
+            f"before {timezone.localtime(barred):%Y-%m-%d %H:%M %Z}"
+        )
+
+
+def _sign(*, user: User, otp_token: str, actor: Actor, batch_id: UUID, decision: str) -> int:
+    """Check a fresh code of the user's authenticator; its time step, or CodeRefused.
+
+    Runs in a transaction of its own, committed whatever the decision becomes: a
+    wrong code counts towards django-otp's throttle and stays in the trail, and a
+    right one is spent (django-otp accepts a step only after the device's last one,
+    so a code used at sign-in, or for another decision, is refused).
+    """
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user_id=user.pk, confirmed=True)
+            .order_by("pk")
+            .first()
+        )
+        refusal = ""
+        if device is None:
+            refusal = "you have no authenticator: enrol one first"
+        elif not device.verify_is_allowed()[0]:
+            refusal = "too many wrong codes in a row: wait a little and try again"
+        elif not (otp_token or "").strip():
+            refusal = "enter the code that your authenticator app shows now"
+        elif not device.verify_token(otp_token.strip()):
+            refusal = "the authenticator code is wrong or was used before: wait for a new one"
+        if not refusal:
+            assert device is not None
+            return device.last_t
+        audit.record(
+            actor=actor,
+            action="batch.decision_code_refused",
+            target=Batch.objects.filter(pk=batch_id).first(),
+            decision=decision,
+            reason=refusal,
+        )
+    raise CodeRefused(refusal)
 
 
 def _decide(
-    *, batch_id: UUID, approver: User, decision: str, actor: Actor, reason: str = ""
+    *,
+    batch_id: UUID,
+    approver: User,
+    decision: str,
+    actor: Actor,
+    otp_time_step: int,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> Batch:
     """Lock the batch, check that this approver may decide now, record the decision."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
-    _check_approver(batch, approver)
+    _check_approver(batch, approver, now or timezone.now())
     if batch.status != Batch.Status.AWAITING_APPROVAL:
         raise InvalidState(
             f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
@@ -464,34 +728,117 @@ def _decide(
         decision=decision,
         reason=reason[:500],
         validated_sha256=batch.validated_sha256,
+        otp_time_step=otp_time_step,
         ip=actor.ip,
     )
     return batch
 
 
-@transaction.atomic
 def batch_approve(
-    *, batch_id: UUID, approver: User, actor: Actor, today: date | None = None
+    *,
+    batch_id: UUID,
+    approver: User,
+    actor: Actor,
+    otp_token: str,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> Batch:
-    batch = _decide(
-        batch_id=batch_id, approver=approver, decision=Approval.Decision.APPROVE, actor=actor
+    """One approval, signed with a fresh authenticator code; the last one needed starts it."""
+    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
+    step = _sign(
+        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="approve"
     )
-    approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
-    needed = selectors.approvals_required(batch)
-    audit.record(
-        actor=actor,
-        action="batch.approve",
-        target=batch,
-        approvals=approvals,
-        needed=needed,
-        validated_sha256=batch.validated_sha256,
+    try:
+        with transaction.atomic():
+            batch = _decide(
+                batch_id=batch_id,
+                approver=approver,
+                decision=Approval.Decision.APPROVE,
+                actor=actor,
+                otp_time_step=step,
+                now=now,
+            )
+            approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
+            needed = selectors.approvals_required(batch)
+            audit.record(
+                actor=actor,
+                action="batch.approve",
+                target=batch,
+                approvals=approvals,
+                needed=needed,
+                validated_sha256=batch.validated_sha256,
+                otp_time_step=step,
+            )
+            if approvals < needed:
+                notifications.batch_awaits_approval(batch)  # the approvers still to decide
+            else:
+                _reserve_funds(batch)
+                notifications.batch_decided(batch, decision="approved", by=approver)
+                batch.status = Batch.Status.APPROVED
+                batch.approved_at = timezone.now()
+                batch.save(update_fields=["status", "approved_at", "updated_at"])
+                _start_or_schedule(batch, today or timezone.localdate())
+            return batch
+    except FundsShort as short:
+        # The approval is rolled back with the holds; the refusal itself stays on record.
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action="batch.approve_refused",
+                target=Batch.objects.filter(pk=batch_id).first(),
+                reason_code=short.reason_code,
+                reason=short.detail,
+            )
+        raise
+
+
+def _reserve_funds(batch: Batch) -> list[BatchHold]:
+    """Hold each debtor account's share of the valid rows, or refuse them all (AM04).
+
+    One hold per debtor account, placed in ascending account order like every lock of
+    the ledger's; a shortfall on any account rolls back the others with the approval.
+    """
+    shares = (
+        batch.items.filter(status=BatchItem.Status.VALID)
+        .values_list("debtor_account_id", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
-    if approvals >= needed:
-        batch.status = Batch.Status.APPROVED
-        batch.approved_at = timezone.now()
-        batch.save(update_fields=["status", "approved_at", "updated_at"])
-        _start_or_schedule(batch, today or timezone.localdate())
-    return batch
+    per_account: dict[UUID, tuple[str, int]] = {}
+    for debtor_id, currency, total in shares:
+        account_id = cast(UUID, debtor_id or batch.debtor_account_id)  # a valid row has one
+        known = per_account.get(account_id, (currency, 0))
+        per_account[account_id] = (currency, known[1] + total)
+    reserved = []
+    for account_id in sorted(per_account):
+        currency, total = per_account[account_id]
+        try:
+            hold = posting.place_hold(
+                account_id=account_id,
+                amount=total,
+                currency=currency,
+                reference=f"batch {batch.pk}",
+            )
+        except LedgerError as refusal:
+            number = Account.objects.filter(pk=account_id).values_list("number", flat=True).first()
+            short = FundsShort(
+                f"{refusal.reason_code}: the batch's {money.to_major(total, currency)} {currency} "
+                f"cannot be held on account {number} ({refusal.detail}); the batch waits"
+            )
+            short.reason_code = refusal.reason_code  # AM04, or AC06 for a frozen account
+            raise short from refusal
+        reserved.append(BatchHold.objects.create(batch=batch, hold=hold))
+    return reserved
+
+
+def _release_holds(batch: Batch) -> None:
+    """Give back what the batch still holds (its end, a rejection, a cancellation)."""
+    for hold_id in (
+        BatchHold.objects.filter(batch=batch, hold__status=Hold.Status.ACTIVE)
+        .order_by("hold__account_id")
+        .values_list("hold_id", flat=True)
+    ):
+        posting.release_hold(hold_id=hold_id)
 
 
 def _start_or_schedule(batch: Batch, today: date) -> None:
@@ -504,24 +851,44 @@ def _start_or_schedule(batch: Batch, today: date) -> None:
         _enqueue("execute", batch.id)
 
 
-@transaction.atomic
-def batch_reject(*, batch_id: UUID, approver: User, reason: str, actor: Actor) -> Batch:
+def batch_reject(
+    *,
+    batch_id: UUID,
+    approver: User,
+    reason: str,
+    actor: Actor,
+    otp_token: str,
+    now: datetime | None = None,
+) -> Batch:
+    """An approver says no, with a reason, signed like an approval."""
     reason = reason.strip()
     if not reason:
         raise BatchError("a rejection needs a reason")
-    batch = _decide(
-        batch_id=batch_id,
-        approver=approver,
-        decision=Approval.Decision.REJECT,
-        actor=actor,
-        reason=reason,
+    # Who may not decide is told so before any code is checked (and spent); again under lock.
+    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
+    step = _sign(
+        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="reject"
     )
-    batch.status = Batch.Status.REJECTED
-    batch.decision_reason = reason[:500]
-    batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "decision_reason", "finished_at", "updated_at"])
-    audit.record(actor=actor, action="batch.reject", target=batch, reason=reason)
-    return batch
+    with transaction.atomic():
+        batch = _decide(
+            batch_id=batch_id,
+            approver=approver,
+            decision=Approval.Decision.REJECT,
+            actor=actor,
+            otp_time_step=step,
+            reason=reason,
+            now=now,
+        )
+        _release_holds(batch)
+        batch.status = Batch.Status.REJECTED
+        batch.decision_reason = reason[:500]
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "decision_reason", "finished_at", "updated_at"])
+        audit.record(
+            actor=actor, action="batch.reject", target=batch, reason=reason, otp_time_step=step
+        )
+        notifications.batch_decided(batch, decision="rejected", by=approver, reason=reason)
+        return batch
 
 
 @transaction.atomic
@@ -540,6 +907,7 @@ def batch_cancel(
         Batch.Status.AWAITING_APPROVAL,
     ):
         raise InvalidState(f"a {batch.get_status_display().lower()} batch cannot be cancelled")
+    _release_holds(batch)
     batch.status = Batch.Status.CANCELLED
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "finished_at", "updated_at"])
@@ -645,6 +1013,12 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
         results = payments_create_for_batch(
             merchant=batch.merchant,
             batch_id=batch.pk,
+            # Paid from the funds held at approval (none for a batch approved before holds).
+            holds=dict(
+                BatchHold.objects.filter(batch=batch, hold__status=Hold.Status.ACTIVE).values_list(
+                    "hold__account_id", "hold_id"
+                )
+            ),
             orders=[
                 BatchPaymentOrder(
                     batch_row=row,
@@ -713,6 +1087,7 @@ def _finish(batch_id: UUID) -> Batch:
         return batch
     if batch.items.filter(status=BatchItem.Status.VALID).exists():
         return batch  # another worker is still paying
+    _release_holds(batch)  # what failed rows did not give back already
     _store_progress(batch)
     if batch.succeeded_count == batch.item_count:
         batch.status = Batch.Status.COMPLETED

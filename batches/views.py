@@ -25,12 +25,14 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.identity.roles import APPROVER, OPERATOR, has_role
+from accounts.ledger import money
 from accounts.ledger.errors import LedgerError
 from accounts.models import User
 from batches import reports, selectors, services
@@ -42,9 +44,9 @@ from common.keyset import keyset_page
 from payments.limits import upload_too_large
 
 PAGE_SIZE = 50
+ROWS_PAGE_SIZE = 100
 NEWEST_FIRST = ("-created_at", "-id")
 NOT_PAID_SHOWN = 200
-ROWS_SHOWN = 50
 WAITING_SHOWN = 20
 # The page polls its progress while a worker has something to do; a batch awaiting a
 # person's decision, or scheduled for a later day, does not change by itself soon.
@@ -69,7 +71,8 @@ def may_upload(user: User) -> bool:
 
 
 def may_approve(user: User) -> bool:
-    return bool(user.is_superuser or has_role(user, APPROVER))
+    # The approver role, never superuser status alone.
+    return has_role(user, APPROVER)
 
 
 def _batch(batch_id: UUID) -> Batch:
@@ -209,26 +212,54 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
     batch = _batch(batch_id)
     user = request.user
     approvals = list(batch.approvals.select_related("approver").order_by("created_at", "id"))
+    approvals_needed, approval_reason = selectors.approval_rule(batch)
+    totals = sorted(selectors.totals_by_currency(batch).items())
+    search = request.GET.get("q", "")[:100]
+    flag = request.GET.get("flag", "")
+    sort = request.GET.get("sort", "row")
+    ordering = selectors.ROW_ORDERINGS.get(sort, selectors.ROW_ORDERINGS["row"])
+    rows = keyset_page(
+        selectors.batch_rows(batch, search=search, flag=flag),
+        ordering=ordering,
+        cursor=request.GET.get("cursor", ""),
+        size=ROWS_PAGE_SIZE,
+    )
     context = {
         **progress_context(batch),
-        "totals": sorted(selectors.totals_by_currency(batch).items()),
+        "totals": totals,
+        "rows": rows,
+        "row_search": search,
+        "row_flag": flag if flag in selectors.ROW_FLAGS else "",
+        "row_sort": sort if sort in selectors.ROW_ORDERINGS else "row",
+        "flag_counts": batch.flag_counts,
+        "holds": list(batch.holds.select_related("hold__account").order_by("hold__account_id")),
+        "approval_reason": approval_reason,
+        "confirm_text": _confirmation(batch, totals),
         "debtor_totals": selectors.totals_by_debtor(batch),
         "not_paid": selectors.not_paid_items(batch, limit=NOT_PAID_SHOWN),
-        "rows": selectors.first_items(batch, limit=ROWS_SHOWN),
-        "rows_shown": ROWS_SHOWN,
         "not_paid_count": batch.invalid_count + batch.failed_count,
         "not_paid_shown": NOT_PAID_SHOWN,
         "approvals": approvals,
         "approvals_given": sum(a.decision == Approval.Decision.APPROVE for a in approvals),
-        "approvals_needed": selectors.approvals_required(batch),
+        "approvals_needed": approvals_needed,
         "may_decide": selectors.may_decide(batch, user),
         "may_cancel": batch.uploaded_by_id == user.pk and batch.status in CANCELLABLE,
         "is_uploader": batch.uploaded_by_id == user.pk,
         "is_approver": may_approve(user),
+        "barred_until": selectors.approval_barred_until(user),
         "reject_form": BatchRejectForm(),
         "audit_events": audit_events_of(target=batch),
     }
     return render(request, "batches/detail.html", context)
+
+
+def _confirmation(batch: Batch, totals: list[tuple[str, int]]) -> str:
+    """What Approve asks before it posts: how many payments, and how much per currency."""
+    amounts = ", ".join(f"{money.to_decimal(total, c):,f} {c}" for c, total in totals if total)
+    return (
+        f"Approve {batch.valid_count:,} payment{'s' if batch.valid_count != 1 else ''} "
+        f"for a total of {amounts or 'nothing'}? The funds are held on the debtor account now."
+    )
 
 
 @never_cache
@@ -250,13 +281,17 @@ def batch_progress(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 # --- decisions ----------------------------------------------------------------------------
 
 
+@sensitive_post_parameters("otp_token")
 @operator_required
 @require_POST
 def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResponse:
     batch = _batch(batch_id)
     try:
         batch = services.batch_approve(
-            batch_id=batch.pk, approver=request.user, actor=Actor.from_request(request)
+            batch_id=batch.pk,
+            approver=request.user,
+            actor=Actor.from_request(request),
+            otp_token=request.POST.get("otp_token", ""),
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)
@@ -277,6 +312,7 @@ def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResp
     return redirect("batches:detail", batch_id=batch.pk)
 
 
+@sensitive_post_parameters("otp_token")
 @operator_required
 @require_POST
 def batch_reject(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResponse:
@@ -292,6 +328,7 @@ def batch_reject(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
             approver=request.user,
             reason=form.cleaned_data["reason"],
             actor=Actor.from_request(request),
+            otp_token=request.POST.get("otp_token", ""),
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)

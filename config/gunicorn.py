@@ -54,6 +54,9 @@ logconfig_dict["loggers"].update(
     }
 )
 proc_name = "payhub-web"
+# gunicorn's control socket (gunicornc) would sit at one path per user and be fought over by
+# every gunicorn of that user on the host; signals (HUP, TTIN, TERM) do the same work.
+control_socket_disable = True
 chdir = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 
 _made_metrics_dir = ""

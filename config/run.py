@@ -133,13 +133,13 @@ def main() -> int:
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi",
+            "-c",
+            str(BASE_DIR / "config" / "gunicorn.py"),  # the same file as a web host's
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             os.environ.get("WEB_CONCURRENCY", "2"),
-            "--access-logfile",
-            "-",
+            "config.wsgi",
         ],
         stop_seconds=35,  # gunicorn's own graceful timeout is 30 s
     )

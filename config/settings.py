@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.identity.middleware.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -322,6 +323,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- I18N, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["config.formats"]  # ISO dates everywhere (config/formats/)
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -341,11 +343,35 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payments-hub@localhost")
+# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend, the SMTP server:
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
+# Where the dashboard is, for the links in e-mails.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Product knobs ------------------------------------------------------------
 # The dashboard's CSV export of a payment search stops after this many rows.
 PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))
+# ...and a batch with a row above this (major units); a merchant may have its own (admin).
+BATCH_SECOND_APPROVAL_ROW_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ROW_ABOVE", "5000"))
+# Someone else resetting a user's password or second factor, or granting the approver
+# role, bars that user from approving for this long (see docs/architecture.md).
+APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
+# Possible-duplicate rows: the same creditor, amount and reference, or end-to-end id, among
+# the merchant's payments and pending batches of this many days.
+BATCH_DUPLICATE_DAYS = int(os.environ.get("BATCH_DUPLICATE_DAYS", 90))
+# How many of a batch's largest rows are flagged for the approver.
+BATCH_LARGEST_ROWS = int(os.environ.get("BATCH_LARGEST_ROWS", 10))
+# A back-office refund, void or reversal above this amount (major units, any currency)
+# waits for a second member of staff.
+BACKOFFICE_SECOND_APPROVAL_ABOVE = Decimal(
+    os.environ.get("BACKOFFICE_SECOND_APPROVAL_ABOVE", "1000")
+)
 BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
 BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))

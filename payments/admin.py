@@ -6,17 +6,33 @@ created and revoked through actions that call services.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey
 
+from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.ledger import money
-from accounts.ledger.admin import MoneyInline
-from accounts.ledger.errors import LedgerError
-from common.admin import ReadOnlyAdmin, ReadOnlyInline
-from payments import services
+from accounts.ledger.admin import (
+    CurrencyFilter,
+    MoneyInline,
+    account_number_filter,
+    amount_range_filter,
+    money_field,
+)
+from accounts.models import Merchant
+from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
+from common.admin_filters import date_range_filter
+from payments import backoffice, selectors, services
+from payments.forms import BackOfficeActionForm
 from payments.models import (
+    BackOfficeAction,
     MerchantAPIKey,
     OutboxJob,
     Payment,
@@ -35,8 +51,21 @@ class RefundInline(MoneyInline):
     fields = ("id", "amount_display", "reason", "ledger_transaction", "created_at")
 
 
+class FailureCodeFilter(admin.SimpleListFilter):
+    """The refusals a payment can record (a fixed list, not a DISTINCT over every payment)."""
+
+    title = "failure code"
+    parameter_name = "failure_code"
+
+    def lookups(self, request, model_admin):
+        return [(error.code, error.code) for error in services.ACCOUNT_STATE_FAILURES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(failure_code=self.value()) if self.value() else queryset
+
+
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -44,25 +73,28 @@ class PaymentAdmin(ReadOnlyAdmin):
         "debtor_number",
         "creditor_number",
         "amount_display",
-        "currency",
         "status",
         "reference",
         "failure_code",
     )
-    list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter), "failure_code")
-    search_fields = (
-        "=id",
-        "=reference",
-        "=end_to_end_id",
-        "=authorization_code",
-        "=debtor_account__number",
-        "=creditor_account__number",
-        "=batch_id",
+    list_filter = (
+        "status",
+        CurrencyFilter,
+        "merchant",
+        ("created_at", admin.DateFieldListFilter),
+        date_range_filter("created_at", "created (days)"),
+        amount_range_filter(),
+        account_number_filter("debtor_account", "creditor_account"),
+        FailureCodeFilter,
     )
+    # Documentation only: payment_quick_search (get_search_results) decides.
+    search_fields = ("id", "reference", "end_to_end_id")
+    search_help_text = selectors.QUICK_SEARCH_HELP
     list_select_related = ("merchant", "debtor_account", "creditor_account")
-    date_hierarchy = "created_at"
+    # Foreign keys are links on these read-only pages; a form would search, never list them.
+    autocomplete_fields = ("merchant", "debtor_account", "creditor_account", "hold", "api_key")
     inlines = [RefundInline]
-    actions = ["void_authorizations"]
+    change_form_template = "admin/payments/payment/change_form.html"
 
     @admin.display(description="debtor", ordering="debtor_account__number")
     def debtor_number(self, obj: Payment) -> str:
@@ -72,49 +104,146 @@ class PaymentAdmin(ReadOnlyAdmin):
     def creditor_number(self, obj: Payment) -> str:
         return obj.creditor_account.number
 
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: Payment) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    fields = (
+        "id",
+        "status",
+        "merchant",
+        "debtor_account",
+        "creditor_account",
+        "amount_display",
+        "captured_amount_display",
+        "refunded_amount_display",
+        "refundable_display",
+        "reference",
+        "end_to_end_id",
+        "authorization_code",
+        "expires_at",
+        "failure_code",
+        "failure_message",
+        "hold",
+        "ledger_transaction",
+        "api_key",
+        "batch_id",
+        "batch_row",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    amount_display = money_field("amount")
 
-    def get_search_results(self, request, queryset, search_term):
-        # An amount pasted as "12.50" matches payments of that amount in any currency.
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        amount_match = money.amount_lookup(search_term)
-        if amount_match is not None:
-            queryset |= self.model.objects.filter(amount_match)
-        return queryset, may_have_duplicates
+    captured_amount_display = money_field("captured_amount", description="captured")
+    refunded_amount_display = money_field("refunded_amount", description="refunded")
+    refundable_display = money_field(
+        "refundable_amount", description="left to refund", sortable=False
+    )
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Needed for the action below; every field stays read-only.
+    def changelist_view(self, request, extra_context=None):
+        # A search or a filter in the back office is a look at customers' payments: audited.
+        asked = {key: value for key, value in request.GET.items() if value and key != "p"}
+        if asked:
+            audit.record(
+                actor=Actor.from_request(request),
+                action="payments.admin_search",
+                target=None,
+                filters=asked,
+            )
+        return super().changelist_view(request, extra_context)
+
+    def search_condition(self, term: str) -> Q | None:
+        return selectors.payment_quick_search(term)
+
+    def has_act_permission(self, request, obj=None) -> bool:
+        # Refunds, voids and reversals go through back-office actions; the page stays read-only.
         return request.user.has_perm("payments.change_payment")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+    def get_urls(self):
+        act = path(
+            "<uuid:payment_id>/act/",
+            self.admin_site.admin_view(self.act_view),
+            name="payments_payment_act",
+        )
+        return [act, *super().get_urls()]
 
-    @admin.action(description="Void the selected authorizations (release their holds)")
-    def void_authorizations(self, request: HttpRequest, queryset) -> None:
-        from accounts.identity import audit
+    def act_view(self, request: HttpRequest, payment_id):
+        """A refund, void, reversal or webhook retry asked from the admin, with a reason:
+        the same back-office action as on the dashboard's payment page."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment, pk=payment_id)
+        change_url = reverse("admin:payments_payment_change", args=[payment.pk])
+        if request.method == "POST":
+            form = BackOfficeActionForm(request.POST, payment=payment)
+            if form.is_valid():
+                backoffice.request_action(request, payment, form.cleaned_data)
+                return redirect(change_url)
+        else:
+            form = BackOfficeActionForm(
+                initial={
+                    "kind": request.GET.get("kind", BackOfficeAction.Kind.REFUND),
+                    "delivery": request.GET.get("delivery"),
+                },
+                payment=payment,
+            )
+        kind = form["kind"].value()
+        return TemplateResponse(
+            request,
+            "admin/payments/payment/act.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": payment,
+                "title": f"{BackOfficeAction.Kind(kind).label if kind in BackOfficeAction.Kind.values else 'Action'}: payment {payment.pk}",
+                "form": form,
+                "kind": kind,
+                "change_url": change_url,
+                "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+                "refundable": money.display(payment.refundable_amount, payment.currency),
+            },
+        )
 
-        for payment in queryset:
-            try:
-                services.payment_void(payment_id=payment.pk)
-                audit.record(
-                    actor=Actor.from_request(request), action="payment.void", target=payment
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = Payment.objects.filter(pk=object_id).first()
+        extra = {
+            "may_act": self.has_act_permission(request),
+            "timeline": selectors.payment_timeline(payment=payment) if payment else [],
+            "failed_deliveries": list(
+                WebhookDelivery.objects.filter(
+                    payment_id=object_id, status=WebhookDelivery.Status.FAILED
                 )
-            except LedgerError as error:
-                self.message_user(request, f"{payment.pk}: {error.detail}", messages.ERROR)
+            )
+            if payment
+            else [],
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("id", "payment", "amount_display", "currency", "reason", "created_at")
-    list_filter = ("currency", ("created_at", admin.DateFieldListFilter))
+class RefundAdmin(IndexedSearchMixin, ReadOnlyAdmin):
+    list_display = ("id", "payment", "amount_display", "reason", "created_at")
+    list_filter = (CurrencyFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=payment__id", "=payment__reference")
-    raw_id_fields = ("payment", "ledger_transaction")
+    search_help_text = (
+        "A refund id or its first 8+ characters, or anything that finds its payment: "
+        + selectors.QUICK_SEARCH_HELP[0].lower()
+        + selectors.QUICK_SEARCH_HELP[1:]
+    )
+    list_select_related = ("payment",)
+    autocomplete_fields = ("payment", "ledger_transaction")
+    fields = ("id", "payment", "amount_display", "reason", "ledger_transaction", "created_at")
+    readonly_fields = fields
+    amount_display = money_field("amount")
 
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj: Refund) -> str:
-        return money.to_major(obj.amount, obj.currency)
+    def search_condition(self, term: str) -> Q | None:
+        match = Q()
+        refund = selectors.id_prefix_q(term)
+        if refund is not None:
+            match |= refund
+        payments = selectors.payment_quick_search(term)
+        if payments is not None:
+            # Looked up first (the payments' own indexes), then joined by key.
+            found = Payment.objects.filter(payments).order_by().values_list("pk", flat=True)
+            match |= Q(payment_id__in=list(found[:1000]))
+        return match or None
 
 
 @admin.register(MerchantAPIKey)
@@ -130,6 +259,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
     )
     list_filter = ("revoked", ("created", admin.DateFieldListFilter))
     search_fields = ("=prefix", "name", "merchant__name", "=merchant__id")
+    search_help_text = "A key's prefix (exact), part of its label or of its merchant's name."
     list_select_related = ("merchant",)
     fields = ("merchant", "name", "expiry_date", "prefix", "created", "last_used_at", "revoked")
     readonly_fields = ("prefix", "created", "last_used_at", "revoked")
@@ -173,7 +303,7 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "merchant",
@@ -185,8 +315,78 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "event_type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "=payment__id", "=merchant__id", "merchant__name")
+    search_help_text = (
+        "A delivery id or its message id (msg_…), a payment id or its first 8+ characters "
+        "(its events), or a merchant's id or part of its name."
+    )
     list_select_related = ("merchant",)
+    autocomplete_fields = ("merchant", "payment")
     inlines = [WebhookAttemptInline]
+
+    def search_condition(self, term: str) -> Q | None:
+        text = term.removeprefix("msg_")
+        match = Q()
+        delivery = selectors.id_prefix_q(text)
+        if delivery is not None:
+            match |= delivery
+        payment = selectors.id_prefix_q(text, "payment_id")
+        if payment is not None:
+            match |= payment
+        merchants = list(
+            Merchant.objects.filter(Q(name__icontains=term) | (delivery or Q(pk=None))).values_list(
+                "pk", flat=True
+            )[:50]
+        )
+        if merchants:
+            match |= Q(merchant_id__in=merchants)
+        return match or None
+
+
+@admin.register(BackOfficeAction)
+class BackOfficeActionAdmin(ReadOnlyAdmin):
+    """Refunds, voids, reversals and webhook retries asked by the back office; those above
+    BACKOFFICE_SECOND_APPROVAL_ABOVE are approved here (or on the dashboard) by another
+    approver. Rejections, which need a reason, are made on the dashboard's queue."""
+
+    list_display = (
+        "requested_at",
+        "kind",
+        "status",
+        "payment",
+        "amount_display",
+        "reason",
+        "requested_by",
+        "decided_by",
+        "outcome",
+    )
+    list_filter = ("status", "kind", ("requested_at", admin.DateFieldListFilter))
+    list_select_related = ("payment", "requested_by", "decided_by")
+    search_fields = ("=id", "=payment__id")
+    search_help_text = "An action's id or its payment's id."
+    autocomplete_fields = ("payment", "webhook_delivery", "requested_by", "decided_by")
+    fields = (
+        "id",
+        "kind",
+        "status",
+        "payment",
+        "webhook_delivery",
+        "amount_display",
+        "reason",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "outcome",
+    )
+    readonly_fields = fields
+    actions = ["approve_actions"]
+    amount_display = money_field("amount")
+
+    @admin.action(description="Approve the selected actions (you may not approve your own)")
+    def approve_actions(self, request: HttpRequest, queryset) -> None:
+        for action in queryset:
+            backoffice.decide_action(request, action.pk, {"decision": "approve"})
 
 
 class OutboxPendingFilter(admin.SimpleListFilter):
@@ -222,3 +422,4 @@ class OutboxJobAdmin(ReadOnlyAdmin):
     )
     list_filter = (OutboxPendingFilter, "queue", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=key", "=rq_job_id", "key")
+    search_help_text = "A key exactly (batch.validate:<batch id>), an RQ job id, or part of a key."

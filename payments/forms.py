@@ -10,8 +10,9 @@ from django import forms
 from accounts.ledger import money
 from accounts.ledger.errors import InvalidAmount
 from accounts.ledger.forms import clean_currency_code
-from accounts.models import Account
-from payments.models import Payment
+from accounts.models import Account, Merchant
+from payments.models import BackOfficeAction, Payment
+from payments.selectors import uuid_prefix_range
 
 # Far above any payment (money.MAX_MINOR), yet in every currency's minor units within a bigint.
 MAX_BOUND = Decimal(10) ** 14
@@ -19,6 +20,10 @@ MAX_BOUND = Decimal(10) ** 14
 
 class DateInput(forms.DateInput):
     input_type = "date"  # a date picker in the browser; the value stays YYYY-MM-DD
+
+    def __init__(self, attrs=None):
+        # Without a date picker the field still reads and writes ISO dates.
+        super().__init__(attrs={"placeholder": "YYYY-MM-DD", **(attrs or {})}, format="%Y-%m-%d")
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -38,12 +43,29 @@ def parse_amount(text: str) -> Decimal | None:
 
 
 class PaymentSearchForm(forms.Form):
-    reference = forms.CharField(required=False, max_length=140)
-    id = forms.UUIDField(
+    reference = forms.CharField(
+        required=False,
+        max_length=140,
+        help_text="3+ characters found anywhere in it, any case.",
+    )
+    end_to_end_id = forms.CharField(
+        label="End-to-end id",
+        required=False,
+        max_length=35,
+        help_text="3+ characters found anywhere in it, any case.",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+    )
+    id = forms.CharField(
         label="Payment id",
         required=False,
-        error_messages={"invalid": "A payment id is a UUID such as 0b6f5e5c-…-9d1a2c3e4f50."},
+        max_length=40,
+        help_text="The whole id or its first 8+ characters.",
         widget=forms.TextInput(attrs={"size": 36, "spellcheck": "false"}),
+    )
+    merchant = forms.ModelChoiceField(
+        required=False,
+        queryset=Merchant.objects.order_by("name"),
+        empty_label="Any",
     )
     account = forms.CharField(
         label="Account number",
@@ -72,6 +94,15 @@ class PaymentSearchForm(forms.Form):
         error_messages={"invalid": "A batch id is a UUID."},
         widget=forms.TextInput(attrs={"size": 36, "spellcheck": "false"}),
     )
+
+    def clean_id(self) -> str:
+        text = self.cleaned_data.get("id", "").strip()
+        if text and uuid_prefix_range(text) is None:
+            raise forms.ValidationError(
+                "A payment id is a UUID such as 0b6f5e5c-…-9d1a2c3e4f50, or its first "
+                "8 or more characters."
+            )
+        return text
 
     def clean_currency(self) -> str:
         return clean_currency_code(self.cleaned_data.get("currency", ""))
@@ -115,7 +146,9 @@ class PaymentSearchForm(forms.Form):
         data = self.cleaned_data
         return {
             "reference": data.get("reference", "").strip(),
-            "payment_id": data.get("id"),
+            "end_to_end_id": data.get("end_to_end_id", "").strip(),
+            "payment_id": data.get("id") or None,
+            "merchant_id": data["merchant"].pk if data.get("merchant") else None,
             "account": data.get("account"),
             "status": data.get("status", ""),
             "currency": data.get("currency", ""),
@@ -125,3 +158,52 @@ class PaymentSearchForm(forms.Form):
             "created_to": data.get("created_to"),
             "batch_id": data.get("batch"),
         }
+
+
+class BackOfficeActionForm(forms.Form):
+    """A clerk's action on a payment (or one of its webhook deliveries), with a reason."""
+
+    kind = forms.ChoiceField(choices=BackOfficeAction.Kind.choices, widget=forms.HiddenInput)
+    amount = forms.CharField(
+        label="Amount",
+        required=False,
+        max_length=24,
+        help_text="Major units (12.50); empty: all that is left. For a refund only.",
+        widget=forms.TextInput(attrs={"size": 10, "inputmode": "decimal"}),
+    )
+    reason = forms.CharField(
+        max_length=500,
+        error_messages={"required": "Say why: an action needs a reason."},
+        help_text="Why: it goes into the audit trail and to the approver.",
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
+    delivery = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, payment: Payment, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.payment = payment
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data.get("reason", "").strip()
+        if not reason:
+            raise forms.ValidationError("Say why: an action needs a reason.")
+        return reason
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None
+        text = (data.get("amount") or "").replace(",", "").strip()
+        data["amount_minor"] = None
+        if text and data.get("kind") == BackOfficeAction.Kind.REFUND:
+            try:
+                data["amount_minor"] = money.to_minor(text, self.payment.currency)
+            except InvalidAmount as error:
+                self.add_error("amount", error.detail)
+        if data.get("kind") == BackOfficeAction.Kind.WEBHOOK_RETRY and not data.get("delivery"):
+            self.add_error(None, "Which delivery should be sent again?")
+        return data
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(required=False, max_length=500)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from rest_framework_api_key.models import AbstractAPIKey
@@ -106,6 +107,11 @@ class Payment(models.Model):
             ),
             models.Index(fields=["-created_at"], name="payment_newest"),
             models.Index(fields=["amount"], name="payment_amount"),
+            # The back office's filters by status and currency, newest first. Its searches
+            # for a fragment of a reference or an end-to-end id use the trigram indexes
+            # of migration 0005 (payment_reference_trgm, payment_e2e_trgm).
+            models.Index(fields=["status", "-created_at"], name="payment_status_newest"),
+            models.Index(fields=["currency", "-created_at"], name="payment_currency_newest"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -284,3 +290,78 @@ class OutboxJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({'done' if self.done_at else 'pending'})"
+
+
+class BackOfficeAction(models.Model):
+    """A back-office clerk's action on a payment or a webhook delivery, with its reason.
+
+    Carried out at once when its amount is at most BACKOFFICE_SECOND_APPROVAL_ABOVE;
+    above that it waits for a second member of staff, who can never be the one who asked
+    (a CHECK constraint says so too).
+    """
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", "Refund a payment"
+        VOID = "void", "Void an authorization"
+        REVERSE = "reverse", "Reverse a batch payment"
+        WEBHOOK_RETRY = "webhook_retry", "Retry a webhook delivery"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting a second approval"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="backoffice_actions"
+    )
+    webhook_delivery = models.ForeignKey(
+        WebhookDelivery,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="backoffice_actions",
+    )
+    amount = models.BigIntegerField(
+        null=True, blank=True, editable=False, help_text="minor units; none for a retry"
+    )
+    currency = models.CharField(max_length=3, blank=True, editable=False)
+    reason = models.CharField(max_length=500)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=500, blank=True, help_text="what was done, or why not")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [
+            models.Index(
+                fields=["requested_at"],
+                name="backoffice_action_pending",
+                condition=Q(status="pending"),
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="backoffice_action_four_eyes",
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                violation_error_message="whoever asked for an action may not approve it",
+            ),
+            models.CheckConstraint(
+                name="backoffice_action_has_a_target",
+                condition=Q(payment__isnull=False) | Q(webhook_delivery__isnull=False),
+            ),
+            models.CheckConstraint(name="backoffice_action_reason_given", condition=~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"

@@ -9,10 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
 from accounts.identity.audit import Actor, audit_events_of
@@ -20,9 +22,9 @@ from accounts.identity.decorators import operator_required
 from accounts.ledger import money
 from common.csvsafe import csv_lines
 from common.keyset import keyset_page
-from payments import selectors
-from payments.forms import PaymentSearchForm
-from payments.models import Payment
+from payments import backoffice, selectors, services
+from payments.forms import BackOfficeActionForm, DecisionForm, PaymentSearchForm
+from payments.models import BackOfficeAction, Payment
 
 PAGE_SIZE = 50
 NEWEST_FIRST = ("-created_at", "-id")
@@ -57,6 +59,14 @@ def payment_search(request: HttpRequest) -> HttpResponse:
     page = None
     if not form.is_bound or form.is_valid():
         filters = form.search_kwargs() if form.is_bound else {}
+        if form.is_bound:
+            # Who looked for which payments, like the export: the back office's reads are audited.
+            audit.record(
+                actor=Actor.from_request(request),
+                action="payments.search",
+                target=None,
+                filters={key: value for key, value in request.GET.items() if value},
+            )
         page = keyset_page(
             selectors.payments_search(**filters),
             ordering=NEWEST_FIRST,
@@ -146,5 +156,56 @@ def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
             ),
             "webhooks": selectors.payment_webhook_deliveries(payment=payment),
             "audit_events": audit_events_of(target=payment),
+            "actions": selectors.payment_backoffice_actions(payment=payment),
+            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "timeline": selectors.payment_timeline(payment=payment),
+            "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+        },
+    )
+
+
+# --- Back-office actions from the payment's page ------------------------------------------
+
+
+@require_POST
+@operator_required
+def payment_action(request: HttpRequest, payment_id: UUID) -> HttpResponse:
+    payment = get_object_or_404(Payment, pk=payment_id)
+    form = BackOfficeActionForm(request.POST, payment=payment)
+    if form.is_valid():
+        backoffice.request_action(request, payment, form.cleaned_data)
+    else:
+        problems = "; ".join(
+            str(message) for messages_ in form.errors.values() for message in messages_
+        )
+        messages.error(request, f"Not done: {problems}")
+    return redirect("payments:detail", payment_id=payment.pk)
+
+
+@require_POST
+@operator_required
+def action_decision(request: HttpRequest, action_id: UUID) -> HttpResponse:
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        backoffice.decide_action(request, action_id, form.cleaned_data)
+    action = get_object_or_404(BackOfficeAction, pk=action_id)
+    if request.POST.get("next") == "queue":
+        return redirect("payments:actions")
+    if action.payment_id:
+        return redirect("payments:detail", payment_id=action.payment_id)
+    return redirect("payments:actions")
+
+
+@never_cache
+@operator_required
+def action_queue(request: HttpRequest) -> HttpResponse:
+    """The back-office actions waiting for a second approver, oldest first."""
+    return render(
+        request,
+        "payments/actions.html",
+        {
+            "pending": selectors.pending_backoffice_actions(),
+            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
     )

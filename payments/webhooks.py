@@ -71,10 +71,15 @@ def emit(
         payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
         next_attempt_at=now,
     )
+    enqueue_on_commit(delivery.id)
+    return delivery
+
+
+def enqueue_on_commit(delivery_id: UUID) -> None:
+    """Send the delivery once the transaction commits."""
     # After commit, and robustly: if Redis is away the payment still stands and
     # the cron sweep (deliver_due) sends the event when it is back.
-    transaction.on_commit(partial(_enqueue, delivery.id), robust=True)
-    return delivery
+    transaction.on_commit(partial(_enqueue, delivery_id), robust=True)
 
 
 def _enqueue(delivery_id: UUID) -> None:

@@ -1,6 +1,6 @@
 """ISO 20022 camt.053 (BankToCustomerStatement), .001.08 and, where asked for, .001.02.
 
-Written incrementally with lxml's xmlfile from iterators of ledger lines, so a day of 100,000
+Written incrementally (batches.xmlwriter) from iterators of ledger lines, so a day of 100,000
 entries takes constant memory. A batch's debits on its debtor's account are one booking
 (BtchBookg): one Ntry for the batch's total, with one NtryDtls per PmtInf (Btch with the
 file's MsgId and PmtInfId) holding each transaction's TxDtls.
@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 from uuid import UUID
-
-from lxml import etree
 
 from accounts.ledger import money
 from accounts.models import Account
 from batches.pain002 import is_iban
+from batches.xmlwriter import XmlWriter
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
-
-if TYPE_CHECKING:
-    from lxml.etree._serializer import _IncrementalFileWriter
 
 VERSIONS = ("camt.053.001.08", "camt.053.001.02")
 DEFAULT_VERSION = VERSIONS[0]
@@ -48,60 +44,63 @@ def write_camt053(
     account: Account,
     span: Period,
     balances: Balances,
-    lines: Iterable[Line],
+    lines: Callable[[frozenset[UUID]], Iterable[Line]],
     batches: Batches,
 ) -> None:
     if version not in VERSIONS:
         raise ValueError(f"camt.053 version {version!r} is not offered")
-    writer = _Writer(version, account.currency)
-    with etree.xmlfile(out, encoding="utf-8") as xf:
-        writer.xf = xf
-        xf.write_declaration()
-        with xf.element(writer.ns + "Document", nsmap={None: writer.namespace}):
-            with writer.element("BkToCstmrStmt"):
-                with writer.element("GrpHdr"):
-                    writer.leaf("MsgId", message_id[:_ID])
-                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
-                with writer.element("Stmt"):
-                    writer.leaf(
-                        "Id",
-                        f"{span.first_day:%Y%m%d}-{span.last_day:%Y%m%d}-{account.pk.hex[:12]}",
-                    )
-                    writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
-                    with writer.element("FrToDt"):
-                        writer.leaf("FrDtTm", span.start.isoformat())
-                        writer.leaf("ToDtTm", span.end.isoformat())
-                    writer.account(account)
-                    writer.balance("OPBD", balances.opening_booked, span.first_day.isoformat())
-                    writer.balance("CLBD", balances.closing_booked, span.last_day.isoformat())
-                    writer.balance("CLAV", balances.closing_available, span.last_day.isoformat())
-                    for line in lines:
-                        if line.amount < 0 and line.batch_id in batches.bookings:
-                            booking = batches.bookings[line.batch_id]
-                            if line.entry_id == booking.first_entry_id:
-                                writer.batch_entry(
-                                    booking,
-                                    batches.blocks(booking.batch_id),
-                                    batches.lines(booking.batch_id),
-                                )
-                            continue  # written with its batch's booking
-                        writer.entry(line)
+    writer = _Writer(version, account.currency, XmlWriter(out))
+    with writer.xml.element("Document", xmlns=writer.namespace):
+        with writer.element("BkToCstmrStmt"):
+            with writer.element("GrpHdr"):
+                writer.leaf("MsgId", message_id[:_ID])
+                writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+            with writer.element("Stmt"):
+                writer.leaf(
+                    "Id",
+                    f"{span.first_day:%Y%m%d}-{span.last_day:%Y%m%d}-{account.pk.hex[:12]}",
+                )
+                writer.leaf("CreDtTm", created_at.isoformat(timespec="seconds"))
+                with writer.element("FrToDt"):
+                    writer.leaf("FrDtTm", span.start.isoformat())
+                    writer.leaf("ToDtTm", span.end.isoformat())
+                writer.account(account)
+                writer.balance("OPBD", balances.opening_booked, span.first_day.isoformat())
+                writer.balance("CLBD", balances.closing_booked, span.last_day.isoformat())
+                writer.balance("CLAV", balances.closing_available, span.last_day.isoformat())
+                grouped = []
+                for batch_id, booking in batches.bookings.items():
+                    blocks = batches.blocks(batch_id)
+                    # One booking only when the period holds all of the batch's debits
+                    # (an execution across midnight is booked on two days: entry by entry).
+                    if (
+                        sum(block.count for block in blocks) == booking.count
+                        and sum(block.total for block in blocks) == booking.total
+                    ):
+                        grouped.append((booking, blocks))
+                # A booking stands where its batch's first debit was booked.
+                grouped.sort(key=lambda pair: pair[0].first_entry_id)
+                pending = iter(grouped)
+                upcoming = next(pending, None)
+                for line in lines(frozenset(booking.batch_id for booking, _ in grouped)):
+                    while upcoming is not None and upcoming[0].first_entry_id < line.entry_id:
+                        writer.batch_entry(*upcoming, batches.lines(upcoming[0].batch_id))
+                        upcoming = next(pending, None)
+                    writer.entry(line)
+                while upcoming is not None:
+                    writer.batch_entry(*upcoming, batches.lines(upcoming[0].batch_id))
+                    upcoming = next(pending, None)
+    writer.xml.flush()
 
 
 class _Writer:
-    def __init__(self, version: str, currency: str) -> None:
+    def __init__(self, version: str, currency: str, xml: XmlWriter) -> None:
         self.v08 = version == "camt.053.001.08"
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
-        self.ns = "{" + self.namespace + "}"
         self.currency = currency
-        self.xf: _IncrementalFileWriter
-
-    def element(self, tag: str, **attributes: str):
-        return self.xf.element(self.ns + tag, attributes)
-
-    def leaf(self, tag: str, text: str, **attributes: str) -> None:
-        with self.xf.element(self.ns + tag, attributes):
-            self.xf.write(text)
+        self.xml = xml
+        self.element = xml.element
+        self.leaf = xml.leaf
 
     def amount(self, tag: str, minor: int) -> None:
         self.leaf(tag, money.to_major(abs(minor), self.currency), Ccy=self.currency)

@@ -34,10 +34,10 @@ def write_camt(
         account=account,
         span=span,
         balances=selectors.balances(account, span),
-        lines=selectors.lines(account, span),
+        lines=lambda grouped: selectors.lines(account, span, except_batches=grouped),
         batches=Batches(
             bookings=selectors.batch_bookings(account, span),
-            blocks=lambda batch_id: selectors.block_totals(account, span, batch_id),
+            blocks=lambda batch_id: selectors.block_totals(account, batch_id),
             lines=lambda batch_id: selectors.batch_lines(account, span, batch_id),
         ),
     )

@@ -38,7 +38,15 @@ def totp_device(user: User) -> TOTPDevice:
     device.last_t = -1
     device.throttle_reset(commit=False)
     device.save()
+    past_cooloff(user)
     return device
+
+
+def past_cooloff(user: User) -> User:
+    """As if APPROVAL_COOLOFF_HOURS had passed since the user's roles or device were set up."""
+    User.objects.filter(pk=user.pk).update(approval_barred_until=None)
+    user.approval_barred_until = None
+    return user
 
 
 def otp_login(client: Client, user: User) -> TOTPDevice:
@@ -55,7 +63,7 @@ def make_operator(*roles_: str, **fields) -> User:
     user = UserFactory(**fields)
     for role in roles_ or (roles.OPERATOR,):
         user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    return past_cooloff(user)
 
 
 def run_outbox() -> int:
@@ -85,3 +93,17 @@ def perform_queued(queue_name: str) -> int:
     for job in jobs:
         job.perform()
     return len(jobs)
+
+
+def fresh_code(user: User) -> str:
+    """A code that the user's authenticator shows now and that was not used yet (the
+    device forgets its last step, as if a new 30 s step had begun): signs a decision."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    device = device or totp_device(user)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    return totp_code(device)
+
+
+def signed(user: User, **data: str) -> dict[str, str]:
+    """A decision's form data, with a fresh authenticator code of `user`."""
+    return {**data, "otp_token": fresh_code(user)}

@@ -6,13 +6,23 @@ change it describes commit or roll back together.
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import ipaddress
+import json
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from accounts.identity.models import AuditEvent, User
 
@@ -41,6 +51,50 @@ class Actor:
         return cls(label=label, user=user, ip=client_ip(request))
 
 
+_request: ContextVar[Any] = ContextVar("audit_request", default=None)
+_actor: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
+
+
+@contextmanager
+def during_request(request: Any) -> Iterator[None]:
+    """While a request is served, `current_actor` is its user (read when asked, after login)."""
+    token = _request.set(request)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Within a service that was told its actor, changes seen by signals carry that actor."""
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> Actor:
+    """Who is acting now: the service's actor, the request's user, or this process.
+
+    Outside a request (a management command, a shell) the operating-system user,
+    host and command line stand for the person: an auditor can still ask them.
+    """
+    actor = _actor.get()
+    if actor is not None:
+        return actor
+    request = _request.get()
+    if request is not None:
+        return Actor.from_request(request)
+    try:
+        who = getpass.getuser()
+    except Exception:  # no user name in this environment
+        who = "unknown"
+    command = " ".join(sys.argv[1:3])
+    return Actor.system(f"system: {who}@{socket.gethostname()} {command}".strip())
+
+
 def client_ip(request: Any) -> str | None:
     """The client's address as far as it can be trusted; the audit trail and the login
     lock-out (AXES_CLIENT_IP_CALLABLE) both use it.
@@ -63,6 +117,12 @@ def client_ip(request: Any) -> str | None:
         return None
 
 
+# The chain's one writer at a time (pg_advisory_xact_lock's key, held until commit): two
+# transactions recording at once cannot both append after the same event and fork it.
+CHAIN_LOCK = 0x617564697400  # "audit"
+GENESIS = "0" * 64
+
+
 def record(
     *,
     actor: Actor,
@@ -72,7 +132,9 @@ def record(
     after: dict[str, Any] | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    """Append one event to the trail, chained to the one before it, in the caller's transaction."""
+    event = AuditEvent(
+        at=timezone.now(),
         actor=actor.user,
         actor_label=actor.label[:200],
         ip=actor.ip,
@@ -80,10 +142,68 @@ def record(
         # No target when there is nothing to point at (a login with an unknown user name).
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        before=before,
-        after=after,
+        before=_jsonable(before),
+        after=_jsonable(after),
         detail={key: _jsonable(value) for key, value in detail.items()},
     )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        cursor.execute("SELECT hash FROM accounts_auditevent ORDER BY id DESC LIMIT 1")
+        head = cursor.fetchone()
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('accounts_auditevent', 'id'))")
+        (event.id,) = cursor.fetchone()
+        event.prev_hash = head[0] if head else GENESIS
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+    return event
+
+
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the event's fields and its predecessor's hash, as canonical JSON."""
+    at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
+    fields = {
+        "id": event.id,
+        "at": at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "ip": event.ip,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "before": event.before,
+        "after": event.after,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def verify_chain(*, chunk: int = 5000) -> dict[str, Any]:
+    """Walk the trail in id order: each event's hash, and its link to the one before.
+
+    An edited event no longer matches its hash; a deleted one leaves the next event
+    pointing at a hash that is not its predecessor's; two swapped ones do both.
+    """
+    broken: list[dict[str, Any]] = []
+    checked = 0
+    previous, previous_id = GENESIS, None
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk):
+        checked += 1
+        if event.prev_hash != previous:
+            broken.append(
+                {
+                    "id": event.id,
+                    "problem": "does not follow the event before it "
+                    f"({previous_id or 'the start'}): an event was deleted or reordered",
+                }
+            )
+        if event_hash(event) != event.hash:
+            broken.append(
+                {"id": event.id, "action": event.action, "problem": "edited after it was written"}
+            )
+        previous, previous_id = event.hash, event.id
+    return {"ok": not broken, "events_checked": checked, "broken": broken}
 
 
 def _jsonable(value: Any) -> Any:

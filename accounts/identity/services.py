@@ -22,20 +22,21 @@ def operator_create(
     """A member of the payments staff, with a TOTP device for the second factor."""
     from django.contrib.auth.password_validation import validate_password
 
-    user = User(username=username, email=email, is_staff=False)
-    validate_password(password, user)
-    user.set_password(password)
-    try:
-        with transaction.atomic():  # the unique index decides, as in account_open
-            user.save()
-    except IntegrityError:
-        if not User.objects.filter(username=username).exists():
-            raise
-        raise ValidationError(f"user {username!r} already exists") from None
-    user.groups.add(Group.objects.get(name=roles.OPERATOR))
-    if approver:
-        user.groups.add(Group.objects.get(name=roles.APPROVER))
-    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    with audit.acting_as(actor):  # the signals' events (user, groups, device) name it too
+        user = User(username=username, email=email, is_staff=False)
+        validate_password(password, user)
+        user.set_password(password)
+        try:
+            with transaction.atomic():  # the unique index decides, as in account_open
+                user.save()
+        except IntegrityError:
+            if not User.objects.filter(username=username).exists():
+                raise
+            raise ValidationError(f"user {username!r} already exists") from None
+        user.groups.add(Group.objects.get(name=roles.OPERATOR))
+        if approver:
+            user.groups.add(Group.objects.get(name=roles.APPROVER))
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     audit.record(
         actor=actor,
         action="operator.create",

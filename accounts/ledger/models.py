@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
 
@@ -20,6 +21,22 @@ class Merchant(models.Model):
     name = models.CharField(max_length=200)
     webhook_url = models.URLField(blank=True, max_length=500)
     webhook_secret = models.CharField(max_length=100, editable=False)
+    # Four eyes per merchant: a batch needs a second approver above these (major units of
+    # the batch's currency); empty means the settings' BATCH_SECOND_APPROVAL_* default.
+    second_approval_above = models.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="A batch total above this needs two approvers (empty: the hub's default).",
+    )
+    second_approval_row_above = models.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="A batch row above this needs two approvers (empty: the hub's default).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -145,7 +162,12 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["account", "-id"], name="entry_account_newest")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="entry_account_newest"),
+            # Entries are appended in time order: a BRIN index of a few pages serves the
+            # back office's date filters.
+            BrinIndex(fields=["created_at"], name="entry_created_brin"),
+        ]
         constraints = [
             models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~Q(amount=0))
         ]
@@ -170,6 +192,8 @@ class Hold(models.Model):
         max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
     )
     captured_amount = models.BigIntegerField(default=0)
+    # Given back before the hold closed: a batch row that failed returns its share.
+    released_amount = models.BigIntegerField(default=0)
     capture_transaction = models.OneToOneField(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="hold"
     )
@@ -184,6 +208,13 @@ class Hold(models.Model):
             models.CheckConstraint(
                 name="hold_captured_within_amount",
                 condition=Q(captured_amount__gte=0, captured_amount__lte=F("amount")),
+            ),
+            models.CheckConstraint(
+                name="hold_drawn_within_amount",
+                condition=Q(
+                    released_amount__gte=0,
+                    amount__gte=F("captured_amount") + F("released_amount"),
+                ),
             ),
         ]
 

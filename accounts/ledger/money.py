@@ -5,7 +5,7 @@ Nothing here ever touches a float: a float amount is refused outright.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.db.models import Q
 
@@ -95,6 +95,18 @@ def to_major(minor: int, currency: str) -> str:
     return str(to_decimal(minor, currency))
 
 
+def to_grouped(minor: int, currency: str) -> str:
+    """Minor units as a page shows them, thousands grouped: 123450 EUR -> "1,234.50"."""
+    return f"{to_decimal(minor, currency):,f}"
+
+
+def display(minor: int | None, currency: str) -> str:
+    """An amount with its currency for a page: 123450 EUR -> "1,234.50 EUR"; "—" when unknown."""
+    if minor is None or not iso4217.is_known(currency or ""):
+        return "—"
+    return f"{to_grouped(minor, currency)} {currency}"
+
+
 def amount_lookup(text: str, field: str = "amount") -> Q | None:
     """A filter matching `text` ("12.50") as an amount in any currency, or None if not an amount."""
     text = text.strip()
@@ -108,3 +120,29 @@ def amount_lookup(text: str, field: str = "amount") -> Q | None:
             codes = [code for code, exp in iso4217.EXPONENTS.items() if exp == exponent]
             match |= Q(**{field: minor, "currency__in": codes})
     return match or None
+
+
+def amount_range(
+    low: Decimal | None, high: Decimal | None, currency: str = "", field: str = "amount"
+) -> Q:
+    """Rows whose `field` lies in [low, high] major units (either bound may be None).
+
+    With a currency, the bounds are that currency's minor units. Without one,
+    each group of currencies that share an exponent gets its own bounds, rounded
+    inwards: 12.345 as a lower bound is 1235 cents and 13 yen.
+    """
+    if currency:
+        exponents = {iso4217.exponent(currency): [currency]}
+    else:
+        exponents = {}
+        for code, exponent in iso4217.EXPONENTS.items():
+            exponents.setdefault(exponent, []).append(code)
+    match = Q()
+    for exponent, codes in sorted(exponents.items()):
+        bounds = Q(currency__in=codes) if not currency else Q()
+        if low is not None:
+            bounds &= Q(**{f"{field}__gte": int(low.scaleb(exponent).to_integral(ROUND_CEILING))})
+        if high is not None:
+            bounds &= Q(**{f"{field}__lte": int(high.scaleb(exponent).to_integral(ROUND_FLOOR))})
+        match |= bounds
+    return match

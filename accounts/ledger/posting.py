@@ -8,7 +8,7 @@ and writes balanced, append-only entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -268,16 +268,21 @@ def _lock_hold(hold_id: int) -> Hold:
 
 @transaction.atomic
 def release_hold(*, hold_id: int) -> Hold:
-    """Give the held amount back to the account's available balance."""
+    """Give what is still held back to the account's available balance, and close the hold.
+
+    A hold drawn on by `transfer_many` (a batch's) closes as captured, else as released.
+    """
     account_id = Hold.objects.values_list("account_id", flat=True).get(pk=hold_id)
     account = lock_accounts([account_id])[account_id]
     hold = _lock_hold(hold_id)
+    left = hold.amount - hold.captured_amount - hold.released_amount
     Account.objects.filter(pk=account.pk).update(
-        held=account.held - hold.amount, updated_at=timezone.now()
+        held=account.held - left, updated_at=timezone.now()
     )
-    hold.status = Hold.Status.RELEASED
+    hold.released_amount += left
+    hold.status = Hold.Status.CAPTURED if hold.captured_amount else Hold.Status.RELEASED
     hold.closed_at = timezone.now()
-    hold.save(update_fields=["status", "closed_at"])
+    hold.save(update_fields=["status", "released_amount", "closed_at"])
     return hold
 
 
@@ -372,9 +377,25 @@ class TransferOrder:
     description: str = ""
 
 
+def _check_from_hold(*, debtor: Account, creditor: Account, hold: Hold, order: TransferOrder):
+    """`check_transfer` for an order paid from a hold: the hold, not `available`, has to cover it."""
+    for account in (debtor, creditor):
+        if account.currency != order.currency:
+            raise CurrencyMismatch(
+                f"account {account.number} holds {account.currency}, not {order.currency}"
+            )
+    check_can_send(debtor)
+    check_can_receive(creditor)
+    if hold.amount - hold.captured_amount - hold.released_amount < order.amount:
+        raise InsufficientFunds(f"the hold on account {debtor.number} has less left")
+
+
 @transaction.atomic
 def transfer_many(
-    orders: Sequence[TransferOrder], *, kind: str = LedgerTransaction.Kind.TRANSFER
+    orders: Sequence[TransferOrder],
+    *,
+    kind: str = LedgerTransaction.Kind.TRANSFER,
+    holds: Mapping[UUID, int] | None = None,
 ) -> list[int | LedgerError]:
     """Post many transfers at once, in order, each on its own or refused on its own.
 
@@ -383,6 +404,10 @@ def transfer_many(
     each order is checked against the balances left by the ones before it,
     and each accepted order is one balanced two-legged transaction. Returns,
     per order, its ledger transaction's id or the refusal (insufficient funds...).
+
+    `holds` maps a debtor account to an active hold that pays its orders (a batch's
+    funds, reserved at approval): an order is drawn from the hold (balance and held
+    go down together) and a refused one gives its share back to `available`.
     """
     for order in orders:
         money.check_currency(order.currency)
@@ -390,26 +415,56 @@ def transfer_many(
     accounts = lock_accounts(
         {order.debtor_id for order in orders} | {order.creditor_id for order in orders}
     )
+    held_by: dict[UUID, Hold] = {}
+    if holds:
+        # After the accounts, as release_hold does: the same order everywhere.
+        locked = Hold.objects.select_for_update().filter(
+            pk__in=sorted(holds.values()), status=Hold.Status.ACTIVE
+        )
+        by_id = {hold.pk: hold for hold in locked.order_by("pk")}
+        held_by = {account: by_id[hold] for account, hold in holds.items() if hold in by_id}
     outcomes: list[int | LedgerError] = []
     accepted: list[tuple[int, TransferOrder, int, int]] = []  # (index, order, balances after)
     touched: set[UUID] = set()
     for order in orders:
         debtor, creditor = accounts[order.debtor_id], accounts[order.creditor_id]
+        hold = held_by.get(order.debtor_id)
         try:
             if debtor.pk == creditor.pk:
                 raise SameAccount("the debtor and the creditor account must differ")
-            check_transfer(
-                debtor=debtor, creditor=creditor, amount=order.amount, currency=order.currency
-            )
+            if hold is not None:
+                _check_from_hold(debtor=debtor, creditor=creditor, hold=hold, order=order)
+            else:
+                check_transfer(
+                    debtor=debtor, creditor=creditor, amount=order.amount, currency=order.currency
+                )
         except LedgerError as refusal:
             outcomes.append(refusal)
+            left = hold.amount - hold.captured_amount - hold.released_amount if hold else 0
+            if hold is not None and 0 < order.amount <= left:
+                hold.released_amount += order.amount  # its share goes back to `available`
+                debtor.held -= order.amount
+                touched.add(debtor.pk)
             continue
+        if hold is not None:
+            hold.captured_amount += order.amount
+            debtor.held -= order.amount
         debtor.balance -= order.amount
         creditor.balance += order.amount
         touched.update((debtor.pk, creditor.pk))
         accepted.append((len(outcomes), order, debtor.balance, creditor.balance))
         outcomes.append(0)  # replaced by the transaction's id below
+    for hold in held_by.values():
+        Hold.objects.filter(pk=hold.pk).update(
+            captured_amount=hold.captured_amount, released_amount=hold.released_amount
+        )
     if not accepted:
+        if touched:
+            bulk.update(
+                Account,
+                ["held", "updated_at"],
+                [(pk, accounts[pk].held, timezone.now()) for pk in sorted(touched)],
+            )
         return outcomes
     now = timezone.now()
     ids = bulk.insert(
@@ -436,8 +491,11 @@ def transfer_many(
     )
     bulk.update(
         Account,
-        ["balance", "updated_at"],
-        [(account_id, accounts[account_id].balance, now) for account_id in sorted(touched)],
+        ["balance", "held", "updated_at"],
+        [
+            (account_id, accounts[account_id].balance, accounts[account_id].held, now)
+            for account_id in sorted(touched)
+        ],
     )
     return outcomes
 

@@ -167,7 +167,9 @@ def ledger_verify() -> dict[str, Any]:
     held_sums = dict(
         Hold.objects.filter(status=Hold.Status.ACTIVE)
         .values_list("account_id")
-        .annotate(total=Sum("amount"))
+        # What is still held: a batch's hold is drawn on row by row (captured) and gives
+        # back the share of a row that failed (released) before it closes.
+        .annotate(total=Sum(F("amount") - F("captured_amount") - F("released_amount")))
         .order_by()
     )
     mismatches: list[dict[str, Any]] = []

@@ -49,6 +49,26 @@ def merchant_rotate_webhook_secret(*, merchant_id: UUID, actor: Actor) -> Mercha
     return merchant
 
 
+MERCHANT_AUDITED = ("name", "webhook_url", "second_approval_above", "second_approval_row_above")
+
+
+@transaction.atomic
+def merchant_save(*, merchant: Merchant, actor: Actor) -> Merchant:
+    """Save a merchant edited in the back office; what changed goes in the audit trail."""
+    old = Merchant.objects.filter(pk=merchant.pk).values(*MERCHANT_AUDITED).first() or {}
+    merchant.save()
+    changed = [name for name in MERCHANT_AUDITED if old.get(name) != getattr(merchant, name)]
+    if changed:
+        audit.record(
+            actor=actor,
+            action="merchant.change" if old else "merchant.create",
+            target=merchant,
+            before={name: old.get(name) for name in changed} if old else None,
+            after={name: getattr(merchant, name) for name in changed},
+        )
+    return merchant
+
+
 def _new_account_number() -> str:
     while True:
         number = "PH" + "".join(secrets.choice("0123456789") for _ in range(14))
@@ -140,6 +160,22 @@ def account_close(*, account_id: UUID, actor: Actor, reason: str = "") -> Accoun
         actor=actor,
         reason=reason,
     )
+
+
+@transaction.atomic
+def account_rename(*, account_id: UUID, name: str, actor: Actor) -> Account:
+    """Set the holder's name; a name that does not change records nothing."""
+    account = Account.objects.select_for_update().get(pk=account_id)
+    name = name.strip()[:140]
+    if name == account.name:
+        return account
+    before = {"name": account.name}
+    account.name = name
+    account.save(update_fields=["name", "updated_at"])
+    audit.record(
+        actor=actor, action="account.rename", target=account, before=before, after={"name": name}
+    )
+    return account
 
 
 @transaction.atomic

@@ -24,7 +24,7 @@ def money(minor: Any, currency: str) -> str:
     """Minor units as a grouped decimal string of the currency: 123450, "EUR" -> "1,234.50"."""
     if minor is None or minor == "" or not iso4217.is_known(currency or ""):
         return NOTHING
-    return f"{amounts.to_decimal(int(minor), currency):,f}"
+    return amounts.to_grouped(int(minor), currency)
 
 
 @register.filter

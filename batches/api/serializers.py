@@ -34,6 +34,8 @@ class BatchSerializer(serializers.ModelSerializer):
     )
     error_code = serializers.SerializerMethodField()
     error_message = serializers.SerializerMethodField()
+    # DUPL: the earlier batch of the same merchant whose file or payments this repeats.
+    duplicate_of = serializers.UUIDField(source="duplicate_of_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Batch
@@ -57,6 +59,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "approvals_required",
             "error_code",
             "error_message",
+            "duplicate_of",
             "created_at",
             "updated_at",
         ]

@@ -43,6 +43,8 @@ ERRORS = {
     409: OpenApiResponse(
         description="the object's state does not allow this, or an idempotency conflict"
     ),
+    413: OpenApiResponse(description="the body is larger than this endpoint takes"),
+    415: OpenApiResponse(description="the body's Content-Type cannot be read here"),
     429: OpenApiResponse(description="throttled"),
 }
 

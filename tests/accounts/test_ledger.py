@@ -14,6 +14,7 @@ from accounts.ledger.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
+    LedgerError,
     SameAccount,
     UnknownCurrency,
 )
@@ -257,3 +258,33 @@ def test_funding_account_may_go_below_zero_but_only_within_its_limit(db):
     source.refresh_from_db()
     assert source.balance == -5_000
     assert source.overdraft_limit == posting.FUNDING_OVERDRAFT
+
+
+def test_transfer_many_pays_from_a_hold_and_a_refused_order_gives_its_share_back(funded_account):
+    payee = AccountFactory(currency="EUR", merchant=None)
+    frozen = AccountFactory(currency="EUR", merchant=None, status=Account.Status.FROZEN)
+    hold = posting.place_hold(account_id=funded_account.id, amount=60_000, currency="EUR")
+
+    outcomes = posting.transfer_many(
+        [
+            posting.TransferOrder(funded_account.id, payee.id, 30_000, "EUR"),
+            posting.TransferOrder(funded_account.id, frozen.id, 20_000, "EUR"),
+            posting.TransferOrder(funded_account.id, payee.id, 20_000, "EUR"),  # beyond the hold
+        ],
+        holds={funded_account.id: hold.pk},
+    )
+
+    assert isinstance(outcomes[0], int) and isinstance(outcomes[1], LedgerError)
+    assert isinstance(outcomes[2], LedgerError)
+    hold.refresh_from_db()
+    funded_account.refresh_from_db()
+    assert (hold.captured_amount, hold.released_amount) == (30_000, 20_000)
+    assert (funded_account.balance, funded_account.held) == (70_000, 10_000)
+    closed = posting.release_hold(hold_id=hold.pk)
+    funded_account.refresh_from_db()
+    assert (closed.status, closed.released_amount, funded_account.held) == (
+        Hold.Status.CAPTURED,
+        30_000,
+        0,
+    )
+    assert ledger_verify()["ok"]

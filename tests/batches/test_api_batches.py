@@ -14,6 +14,7 @@ from accounts.identity.audit import Actor
 from batches import services
 from batches.models import Batch
 from payments import services as payment_services
+from tests.helpers import fresh_code
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,10 @@ def test_upload_then_read_items_and_reports(api, desk):
     ]
 
     services.batch_approve(
-        batch_id=batch["id"], approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=batch["id"],
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
     services.batch_execute(batch_id=batch["id"])
 

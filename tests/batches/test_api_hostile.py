@@ -16,6 +16,7 @@ from accounts.ledger import posting
 from batches import services
 from batches.models import Batch
 from payments import services as payment_services
+from tests.helpers import fresh_code
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,10 @@ def test_a_merchant_never_sees_the_staff_user_names(api, desk):
     response = upload(api, desk, desk.csv(("PAYEE0000", "1.00", "EUR", "r", "E")).encode())
     batch = services.batch_validate(batch_id=response.json()["id"])
     services.batch_approve(
-        batch_id=batch.id, approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=batch.id,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
 
     detail = api.get(f"/api/v1/batches/{batch.id}/")

@@ -31,6 +31,7 @@ from batches.pain002 import (
     write_pain002,
 )
 from tests.factories import AccountFactory, fund
+from tests.helpers import fresh_code
 
 FILES = Path(__file__).parent / "files"
 CREATED_AT = datetime(2026, 5, 4, 12, 30, 15, tzinfo=UTC)
@@ -216,7 +217,10 @@ def run(desk, name: str, content: bytes, *, pay: bool = True):
     if pay and batch.status == "awaiting_approval":
         for checker in (desk.checker, desk.checker2):  # two above the threshold
             batch = services.batch_approve(
-                batch_id=batch.id, approver=checker, actor=Actor.for_user(checker)
+                batch_id=batch.id,
+                approver=checker,
+                actor=Actor.for_user(checker),
+                otp_token=fresh_code(checker),
             )
             if batch.status != "awaiting_approval":
                 break

@@ -17,7 +17,7 @@ from batches import jobs as batch_jobs
 from batches import services
 from batches.models import Batch
 from payments import services as payment_services
-from tests.helpers import perform_queued
+from tests.helpers import fresh_code, perform_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,10 @@ def test_a_crashed_execution_resumes_within_60_seconds(desk, django_capture_on_c
     batch = services.batch_validate(batch_id=batch.id)
     with django_capture_on_commit_callbacks(execute=True):
         services.batch_approve(
-            batch_id=batch.id, approver=desk.checker, actor=Actor.for_user(desk.checker)
+            batch_id=batch.id,
+            approver=desk.checker,
+            actor=Actor.for_user(desk.checker),
+            otp_token=fresh_code(desk.checker),
         )
     queue = django_rq.get_queue("batches")
     assert queue.count == 1

@@ -27,6 +27,7 @@ from batches import schemas, services
 from payments import services as payment_services
 from statements import exports
 from tests.factories import AccountFactory, fund
+from tests.helpers import fresh_code
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,10 @@ def day(desk):
     batch = services.batch_validate(batch_id=batch.id)
     assert batch.valid_count == 3, batch.error_message
     batch = services.batch_approve(
-        batch_id=batch.id, approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=batch.id,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
     batch = services.batch_execute(batch_id=batch.id)
     assert batch.status == "completed"

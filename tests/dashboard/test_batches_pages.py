@@ -23,7 +23,7 @@ from batches import services, views
 from batches.models import Approval, Batch
 from tests.dashboard.test_access import inline_code
 from tests.factories import AccountFactory, MerchantFactory, UserFactory, fund
-from tests.helpers import make_operator, otp_login, totp_device
+from tests.helpers import fresh_code, make_operator, otp_login, signed, totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -317,7 +317,9 @@ def test_an_approval_runs_the_batch_and_is_audited_with_the_address(desk):
     batch = desk.awaiting()
     client = client_of(desk.checker)
 
-    response = client.post(f"/batches/{batch.pk}/approve/", REMOTE_ADDR="203.0.113.7")
+    response = client.post(
+        f"/batches/{batch.pk}/approve/", signed(desk.checker), REMOTE_ADDR="203.0.113.7"
+    )
 
     batch.refresh_from_db()
     assert response.status_code == 302 and response["Location"] == f"/batches/{batch.pk}/"
@@ -337,7 +339,7 @@ def test_a_forged_approval_by_the_uploader_is_refused_and_changes_nothing(desk):
     # The maker is made an approver too: the rule is about the batch, not the role.
     desk.maker.groups.add(*roles_groups(roles.APPROVER))
 
-    response = client_of(desk.maker).post(f"/batches/{batch.pk}/approve/")
+    response = client_of(desk.maker).post(f"/batches/{batch.pk}/approve/", signed(desk.maker))
 
     assert response.status_code == 403
     assert "you uploaded this batch" in response.content.decode().lower()
@@ -351,8 +353,8 @@ def test_a_non_approver_may_neither_approve_nor_reject(desk):
     batch = desk.awaiting()
     client = client_of(desk.clerk)
 
-    approve = client.post(f"/batches/{batch.pk}/approve/")
-    reject = client.post(f"/batches/{batch.pk}/reject/", {"reason": "no"})
+    approve = client.post(f"/batches/{batch.pk}/approve/", signed(desk.clerk))
+    reject = client.post(f"/batches/{batch.pk}/reject/", signed(desk.clerk, reason="no"))
 
     assert approve.status_code == reject.status_code == 403
     batch.refresh_from_db()
@@ -365,9 +367,11 @@ def test_a_second_decision_by_the_same_approver_is_refused(desk, settings):
     batch = desk.awaiting("10.00")
     client = client_of(desk.checker)
 
-    first = client.post(f"/batches/{batch.pk}/approve/", follow=True)
-    second = client.post(f"/batches/{batch.pk}/approve/", follow=True)
-    reject = client.post(f"/batches/{batch.pk}/reject/", {"reason": "changed my mind"}, follow=True)
+    first = client.post(f"/batches/{batch.pk}/approve/", signed(desk.checker), follow=True)
+    second = client.post(f"/batches/{batch.pk}/approve/", signed(desk.checker), follow=True)
+    reject = client.post(
+        f"/batches/{batch.pk}/reject/", signed(desk.checker, reason="changed my mind"), follow=True
+    )
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.AWAITING_APPROVAL
@@ -379,7 +383,7 @@ def test_a_second_decision_by_the_same_approver_is_refused(desk, settings):
     assert not Approval.objects.filter(decision=Approval.Decision.REJECT).exists()
 
     # then a second approver completes it
-    client_of(desk.checker2).post(f"/batches/{batch.pk}/approve/")
+    client_of(desk.checker2).post(f"/batches/{batch.pk}/approve/", signed(desk.checker2))
     batch.refresh_from_db()
     assert batch.status == Batch.Status.EXECUTING
 
@@ -388,7 +392,9 @@ def test_a_decision_on_a_batch_no_longer_awaiting_approval_is_refused(desk):
     batch = desk.awaiting()
     services.batch_cancel(batch_id=batch.pk, user=desk.maker, actor=Actor.for_user(desk.maker))
 
-    response = client_of(desk.checker).post(f"/batches/{batch.pk}/approve/", follow=True)
+    response = client_of(desk.checker).post(
+        f"/batches/{batch.pk}/approve/", signed(desk.checker), follow=True
+    )
 
     assert any("cancelled, not awaiting approval" in m for m in messages_of(response))
     batch.refresh_from_db()
@@ -414,7 +420,7 @@ def test_a_rejection_with_a_reason_is_recorded_and_audited(desk):
 
     response = client.post(
         f"/batches/{batch.pk}/reject/",
-        {"reason": "wrong month"},
+        signed(desk.checker, reason="wrong month"),
         REMOTE_ADDR="198.51.100.4",
         follow=True,
     )
@@ -436,7 +442,10 @@ def test_the_uploader_cancels_until_the_batch_is_approved(desk):
     batch = desk.awaiting()
     approved = desk.awaiting("4.00")
     services.batch_approve(
-        batch_id=approved.pk, approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=approved.pk,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
     maker = client_of(desk.maker)
 
@@ -530,7 +539,10 @@ def test_the_progress_of_an_executing_batch_is_a_bar_of_the_rows_done(desk):
 def test_the_progress_of_a_finished_batch_stops_polling(desk):
     batch = desk.awaiting("1.00", "2.00")
     services.batch_approve(
-        batch_id=batch.pk, approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=batch.pk,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
     services.batch_execute(batch_id=batch.pk)
     batch.refresh_from_db()
@@ -621,6 +633,7 @@ def test_home_lists_the_batches_waiting_for_this_approver(desk):
         approver=desk.checker2,
         reason="no",
         actor=Actor.for_user(desk.checker2),
+        otp_token=fresh_code(desk.checker2),
     )
 
     for_checker = client_of(desk.checker).get("/").content.decode()
@@ -640,7 +653,10 @@ def test_home_leaves_out_ones_own_batches_and_those_already_approved(desk, setti
     batch = desk.awaiting("10.00")
     desk.maker.groups.add(*roles_groups(roles.APPROVER))
     services.batch_approve(
-        batch_id=batch.pk, approver=desk.checker, actor=Actor.for_user(desk.checker)
+        batch_id=batch.pk,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
     )
 
     for_maker = client_of(desk.maker).get("/").content.decode()

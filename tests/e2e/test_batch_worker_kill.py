@@ -26,7 +26,7 @@ from batches.models import Batch, BatchItem
 from payments import outbox
 from payments.models import OutboxJob, Payment
 from tests.factories import AccountFactory, MerchantFactory, fund
-from tests.helpers import make_operator
+from tests.helpers import fresh_code, make_operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -96,7 +96,12 @@ def test_worker_killed_mid_batch_pays_every_row_exactly_once():
     assert (batch.valid_count, batch.invalid_count) == (ROWS - 20, 20)
     queue.empty()  # the validation job enqueued on upload: already done above
     for checker in checkers:  # above the threshold: two approvers
-        services.batch_approve(batch_id=batch.id, approver=checker, actor=Actor.for_user(checker))
+        services.batch_approve(
+            batch_id=batch.id,
+            approver=checker,
+            actor=Actor.for_user(checker),
+            otp_token=fresh_code(checker),
+        )
     assert queue.count == 1  # the execution job, enqueued on commit
 
     # when: a worker starts paying and is killed part-way

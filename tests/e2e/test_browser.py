@@ -57,17 +57,29 @@ class Server:
     launcher: subprocess.Popen
     env: dict[str, str]
     users: dict[str, dict] = field(default_factory=dict)
+    last_step: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base + path
 
     def totp(self, username: str) -> str:
-        """The code the user's authenticator shows now (RFC 6238, like django-otp's TOTP)."""
+        """A code of the user's authenticator not used yet (RFC 6238, like django-otp's TOTP).
+
+        The server takes each 30 s step once (sign-in, then each decision) and one step
+        ahead of its clock: a second code within a step is the next step's, and a third
+        waits for the clock.
+        """
         from django_otp.oath import TOTP
 
         key = base64.b32decode(self.users[username]["totp_secret"])
         totp = TOTP(key, step=30, t0=0, digits=6)
         totp.time = time.time()
+        step = max(totp.t(), self.last_step.get(username, -1) + 1)
+        while step > totp.t() + 1:
+            time.sleep(1)
+            totp.time = time.time()
+        totp.time = step * 30 + 1
+        self.last_step[username] = step
         return f"{totp.token():06d}"
 
     def manage(self, *args: str) -> dict:
@@ -273,10 +285,12 @@ def test_maker_uploads_checker_approves_the_worker_pays_and_the_report_downloads
     expect(maker.get_by_role("button", name="Reject", exact=True)).to_have_count(0)
     expect(maker.locator("#why-no-decision")).to_contain_text("You uploaded this batch")
 
-    # a forged approval with the maker's own session and CSRF token is refused
+    # a forged approval with the maker's own session, CSRF token and code is refused
     token = maker.locator("#cancel-form input[name=csrfmiddlewaretoken]").get_attribute("value")
     forged = maker.request.post(
-        batch_url + "approve/", form={"csrfmiddlewaretoken": token}, max_redirects=0
+        batch_url + "approve/",
+        form={"csrfmiddlewaretoken": token, "otp_token": server.totp("maker")},
+        max_redirects=0,
     )
     assert forged.status == 403
     assert "Not allowed" in forged.text() and "Nothing was changed" in forged.text()
@@ -293,9 +307,33 @@ def test_maker_uploads_checker_approves_the_worker_pays_and_the_report_downloads
     checker.screenshot(path=str(screenshots_dir / "home.png"))
     waiting.get_by_role("link", name="Review").click()
     expect(checker).to_have_url(batch_url)
+
+    # the checker sees every payee and amount, with the flags, before deciding
+    rows = checker.locator("#rows tr.row-item")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("DEMOEUR1001")
+    expect(rows.nth(0)).to_contain_text("1,250.00")
+    expect(rows.nth(0).locator(".flag-largest")).to_be_visible()
+    expect(checker.locator("#flag-largest")).to_have_text("3")
+    expect(checker.locator("#approval-rule")).to_contain_text("needs 1 approver")
+    checker.get_by_label("Order").select_option("-amount")
+    checker.get_by_role("button", name="Show").click()
+    expect(checker.locator("#rows tr.row-item").nth(0)).to_contain_text("1,250.00")
+    expect(checker.locator("#rows tr.row-item").nth(1)).to_contain_text("1,130.25")
+
+    # a code, then Approve asks for a confirmation with the count and the total
+    asked: list[str] = []
+
+    def confirm(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    checker.once("dialog", confirm)
     with server.worker_paused():
+        checker.locator("#approve-otp").fill(server.totp("checker"))
         checker.get_by_role("button", name="Approve", exact=True).click()
         expect(checker.locator(".messages")).to_contain_text("Approved: the batch is being paid.")
+        assert asked and "Approve 3 payments for a total of 3,360.75 EUR" in asked[0]
         expect(checker.locator("#batch-status")).to_have_text("Executing")
         expect(checker.locator("#progress-bar")).to_have_attribute("value", "0")
         with checker.expect_response(re.compile(r"/progress/\?shown=executing$")):
@@ -350,6 +388,7 @@ def test_the_batch_page_works_without_javascript(server, sessions):
     checker.get_by_role("button", name="Reject", exact=True).click()
     expect(checker.locator("#batch-status")).to_have_text("Awaiting approval")
     checker.get_by_label("Reason for rejecting").fill("wrong cost centre")
+    checker.locator("#reject-otp").fill(server.totp("checker2"))
     checker.get_by_role("button", name="Reject", exact=True).click()
     expect(checker.locator("#batch-status")).to_have_text("Rejected")
     expect(checker.locator(".messages")).to_contain_text("Rejected")
@@ -359,7 +398,9 @@ def test_the_batch_page_works_without_javascript(server, sessions):
     approved_url = upload(server, maker, "nojs-approve.csv", payouts_csv("20.00", "30.00"))
     refresh_until(maker, "Awaiting approval")
     checker.goto(approved_url)
+    expect(checker.locator("#approve-summary")).to_contain_text("Approve 2 payments")
     with server.worker_paused():
+        checker.locator("#approve-otp").fill(server.totp("checker2"))
         checker.get_by_role("button", name="Approve", exact=True).click()
         expect(checker.locator(".messages")).to_contain_text("Approved")
         expect(checker.locator("#batch-status")).to_have_text("Executing")

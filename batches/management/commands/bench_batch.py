@@ -100,9 +100,13 @@ class Command(BaseCommand):
         batch.refresh_from_db()
         if batch.status != Batch.Status.AWAITING_APPROVAL:
             raise RuntimeError(f"validation ended {batch.status}: {batch.error_message}")
+        page_ms = self._time_batch_page(batch, checkers[0])
         for checker in checkers:
             services.batch_approve(
-                batch_id=batch.id, approver=checker, actor=Actor.for_user(checker)
+                batch_id=batch.id,
+                approver=checker,
+                actor=Actor.for_user(checker),
+                otp_token=self._fresh_code(checker),
             )
         execution_seconds = self._work(queue, "batches.jobs.execute_batch", batch)
         batch.refresh_from_db()
@@ -115,11 +119,53 @@ class Command(BaseCommand):
             "execution_seconds": round(execution_seconds, 2),
             "execution_rows_per_s": round(batch.succeeded_count / execution_seconds),
             "peak_memory_mb": round(peak_kb / 1024, 1),
+            "flag_counts": batch.flag_counts,
+            **page_ms,
             "database": connection.display_name,
             "batch_status": batch.status,
             "paid_rows": batch.succeeded_count,
             "ledger_ok": check["ok"],
         }
+
+    def _time_batch_page(self, batch: Batch, user: User, runs: int = 5) -> dict[str, float]:
+        """The approver's batch page (first page of rows, sorted by amount, a search),
+        rendered by the view in this process: median milliseconds of `runs`."""
+        from django.test import RequestFactory
+
+        from batches import views
+
+        factory = RequestFactory()
+        user.is_verified = lambda: True  # type: ignore[attr-defined]  # as after both factors
+        timings = {}
+        for name, query in [
+            ("page_first_ms", {}),
+            ("page_by_amount_ms", {"sort": "-amount"}),
+            ("page_search_ms", {"q": "BENCHPAYEE00042"}),
+        ]:
+            samples = []
+            for _ in range(runs):
+                request = factory.get(f"/batches/{batch.pk}/", query)
+                request.user = user
+                started = time.perf_counter()
+                response = views.batch_detail(request, batch_id=batch.pk)
+                samples.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+            timings[name] = round(sorted(samples)[runs // 2], 1)
+        return timings
+
+    def _fresh_code(self, user: User) -> str:
+        """A code of the bench approver's authenticator, as its app would show it now."""
+        from django_otp.oath import TOTP
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, name="authenticator", defaults={"confirmed": True}
+        )
+        TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)  # a new run, a new step
+        # The bench's own approvers, like the demo's, skip the cool-off of a new approver.
+        User.objects.filter(pk=user.pk).update(approval_barred_until=None)
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        return f"{totp.token():0{device.digits}d}"
 
     def _user(self, username: str, role: str) -> User:
         from django.contrib.auth.models import Group
