@@ -262,13 +262,13 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
             webs.append((host, web))
         groups = {}
         for host in ("wk1", "wk2"):
-            worker = network.start(
+            network.start(
                 host,
                 [*manage, "rqworker", "batches", "default", "--name", f"{host}-{os.getpid()}"],
                 env,
                 logs / f"{host}.log",
             )
-            groups[host] = [worker.pid]
+            groups[host] = network.ns(host)
         # The scheduler on a web host: killing a worker host must not take the sweep with it.
         network.start("web2", [*manage, "rqcron", "config.cron"], env, logs / "rqcron.log")
         for host, web in webs:
