@@ -14,7 +14,22 @@ from django.db.models import Q
 
 from accounts.ledger import money
 from accounts.models import Account, Hold, Merchant
+from batches.storage import batch_file_storage
 from payments.models import MerchantAPIKey, Payment
+
+
+class StoredFile(models.Model):
+    """A stored batch file: its name (`Batch.file`) and the PostgreSQL large object of its bytes."""
+
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(max_length=255, unique=True)
+    oid = models.PositiveBigIntegerField(help_text="pg_largeobject_metadata.oid")
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Batch(models.Model):
@@ -62,7 +77,8 @@ class Batch(models.Model):
     status = models.CharField(
         max_length=25, choices=Status.choices, default=Status.UPLOADED, db_index=True
     )
-    file = models.FileField(upload_to="batches/%Y/%m/", max_length=255)
+    # In PostgreSQL (batches/storage.py): every host reads it, atomically with this row.
+    file = models.FileField(upload_to="batches/%Y/%m/", max_length=255, storage=batch_file_storage)
     file_name = models.CharField(max_length=255)
     file_size = models.BigIntegerField(default=0)
     file_sha256 = models.CharField(max_length=64, db_index=True)

@@ -6,7 +6,8 @@ touched): `db` runs PostgreSQL and Redis from the local binaries, bound to its a
 (`web2` also runs rqcron, whose outbox sweep resumes the killed work); `cl` runs tests/e2e/many_hosts_driver.py.
 API traffic goes to both web hosts; a batch (MANY_HOSTS_ROWS, default 20,000 rows) is
 uploaded, validated and executed by the worker hosts; the one executing it is killed
-mid-batch and the other finishes: every row paid once, verify_ledger ok.
+mid-batch and the other finishes: every row paid once, verify_ledger ok. Each host has a
+DATA_DIR of its own: the batch file goes from a web host to the workers through PostgreSQL.
 
 Needs root and `ip`; bounded in time (MANY_HOSTS_SECONDS); every namespace and process
 is removed even on failure.
@@ -219,8 +220,6 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
         wait_port(network, "db", 5432, postgres)
         wait_port(network, "db", 6379, redis)
 
-        data_dir = scratch / "var"  # shared by every host: the uploads' network file system
-        data_dir.mkdir()
         env = {
             k: v
             for k, v in os.environ.items()
@@ -230,7 +229,6 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
             {
                 "DATABASE_URL": f"postgres://postgres@{db}:5432/postgres",
                 "REDIS_URL": f"redis://{db}:6379/0",
-                "DATA_DIR": str(data_dir),
                 "SECRET_KEY": "many-hosts-test-secret-key-" + "x" * 30,
                 "ALLOWED_HOSTS": ",".join(network.address(h) for h in ("web1", "web2")),
                 "API_THROTTLE_RATE": "100000/second",
@@ -241,11 +239,17 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
                 "SECURE_COOKIES": "false",
             }
         )
+        # Each host has a DATA_DIR of its own: nothing but PostgreSQL and Redis is shared
+        # (the batch files are in the database).
+        envs = {}
+        for host in ("web1", "web2", "wk1", "wk2", "cl"):
+            (scratch / host / "var").mkdir(parents=True)
+            envs[host] = {**env, "DATA_DIR": str(scratch / host / "var")}
         manage = [sys.executable, "manage.py"]
         migrate = subprocess.run(
             ["ip", "netns", "exec", network.ns("cl"), *manage, "migrate", "-v", "0"],
             cwd=ROOT,
-            env=env,
+            env=envs["cl"],
             capture_output=True,
             text=True,
             timeout=300,
@@ -256,7 +260,7 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
             web = network.start(
                 host,
                 [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-                {**env, "BIND": f"{network.address(host)}:8000", "WEB_CONCURRENCY": "2"},
+                {**envs[host], "BIND": f"{network.address(host)}:8000", "WEB_CONCURRENCY": "2"},
                 logs / f"{host}.log",
             )
             webs.append((host, web))
@@ -265,12 +269,12 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
             network.start(
                 host,
                 [*manage, "rqworker", "batches", "default", "--name", f"{host}-{os.getpid()}"],
-                env,
+                envs[host],
                 logs / f"{host}.log",
             )
             groups[host] = network.ns(host)
         # The scheduler on a web host: killing a worker host must not take the sweep with it.
-        network.start("web2", [*manage, "rqcron", "config.cron"], env, logs / "rqcron.log")
+        network.start("web2", [*manage, "rqcron", "config.cron"], envs["web2"], logs / "rqcron.log")
         for host, web in webs:
             wait_port(network, host, 8000, web)
 
@@ -286,7 +290,7 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
             ],
             cwd=ROOT,
             env={
-                **env,
+                **envs["cl"],
                 "MANY_HOSTS_WEB": json.dumps(
                     [f"http://{network.address(h)}:8000" for h in ("web1", "web2")]
                 ),
