@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.ledger import money, posting
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
@@ -102,12 +103,20 @@ def _copy(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
         f"({', '.join(quote(cast(str, f.column)) for f in fields)}) FROM STDIN"
     )
     names = [f.attname for f in fields]
+    # COPY adapts each value by its Python type; a JSON column's dict or list says so.
+    as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
     connection.ensure_connection()
     raw = connection.connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
-            copy.write_row([row[name] if name in row else defaults[name] for name in names])
+            values = [row[name] if name in row else defaults[name] for name in names]
+            copy.write_row(
+                [
+                    Jsonb(value) if name in as_json and value is not None else value
+                    for name, value in zip(names, values, strict=True)
+                ]
+            )
 
 
 def _reserve_ids(model: type[models.Model], count: int) -> Iterator[int]:

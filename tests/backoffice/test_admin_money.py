@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.db import transaction
 from django.urls import reverse
 
 from accounts.identity.audit import Actor
 from accounts.models import AuditEvent, LedgerEntry, LedgerTransaction, User
-from payments import services
+from payments import outbox, services
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
 from tests.factories import UserFactory
 from tests.helpers import otp_login
@@ -17,6 +18,8 @@ from tests.helpers import otp_login
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = {"accounts", "payments", "batches"}
+# Rows only an approved, executing batch makes: their (empty) list is opened, not a page.
+LIST_ONLY = {"batches.batchhold"}
 # The screens where something may be edited (a name, a URL, a key's label, a user).
 EDITABLE = {"accounts.account", "accounts.merchant", "accounts.user", "payments.merchantapikey"}
 
@@ -66,16 +69,22 @@ def test_every_admin_change_page_shows_major_units_and_save_only_where_editable(
         reason="duplicate",
         actor=Actor.for_user(User.objects.get(username="backoffice")),
     )  # 7,654.32 EUR: waits for approval
+    with transaction.atomic():  # background work asked for, as an upload asks for it
+        outbox.schedule(
+            key="tests.outbox", job="accounts.ledger.jobs.verify_ledger", args=[], queue="default"
+        )
     opened = []
     for model in admin.site._registry:
         if model._meta.app_label not in OUR_APPS:
             continue
         obj = _an_object(model, world)
-        assert obj is not None, f"the world has no {model._meta.label}"
         info = f"{model._meta.app_label}_{model._meta.model_name}"
         listing = superuser_client.get(reverse(f"admin:{info}_changelist"))
         assert listing.status_code == 200, model._meta.label
         _assert_no_minor_units(listing.content.decode(), f"the {model._meta.label} list")
+        if model._meta.label_lower in LIST_ONLY:
+            continue
+        assert obj is not None, f"the world has no {model._meta.label}"
         page = superuser_client.get(reverse(f"admin:{info}_change", args=[obj.pk]))
         assert page.status_code == 200, model._meta.label
         html = page.content.decode()
