@@ -617,10 +617,6 @@ FLAG_SQL = [
 ]
 
 
-# A batch of this many rows or more refreshes the rows table's statistics before flagging.
-ANALYZE_ROWS_FROM = 2000
-
-
 def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
     """Flag the valid rows an approver should look at twice; the count of each flag.
 
@@ -638,15 +634,30 @@ def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
         "duplicate": BatchItem.FLAG_DUPLICATE,
         "largest_rows": settings.BATCH_LARGEST_ROWS,
     }
+    pending = (
+        Batch.objects.filter(
+            merchant_id=batch.merchant_id,
+            created_at__gte=since,
+            status__in=[
+                Batch.Status.AWAITING_APPROVAL,
+                Batch.Status.APPROVED,
+                Batch.Status.SCHEDULED,
+                Batch.Status.EXECUTING,
+            ],
+        )
+        .exclude(pk=batch.pk)
+        .exists()
+    )
     with connection.cursor() as cursor:
-        if batch.item_count >= ANALYZE_ROWS_FROM:
-            # The rows were written by this transaction, so the planner's statistics know
-            # nothing of them: it would take a batch of 20,000 rows for one and may loop
-            # over them with a scan for each (minutes). ANALYZE in the transaction counts
-            # its own new rows, and the joins below are planned for what they really are.
-            cursor.execute("ANALYZE batches_batchitem")
-        for statement in FLAG_SQL:
+        new_payee_sql, largest_sql, *by_payment, by_batch_ref, by_batch_e2e = FLAG_SQL
+        cursor.execute(new_payee_sql, params)  # an index probe per row: payments by debtor
+        cursor.execute(largest_sql, params)
+        # The rows were inserted in this transaction, so the planner has no statistics
+        # on them and would pick nested loops over 100,000 rows: hash joins it is.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        for statement in [*by_payment, *([by_batch_ref, by_batch_e2e] if pending else [])]:
             cursor.execute(statement, params)
+        cursor.execute("SET LOCAL enable_nestloop = on")
         cursor.execute(
             "SELECT count(*) FILTER (WHERE flags & %(new_payee)s <> 0),"
             "       count(*) FILTER (WHERE flags & %(largest)s <> 0),"

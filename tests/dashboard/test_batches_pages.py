@@ -285,7 +285,10 @@ def test_the_batch_page_shows_totals_counts_invalid_rows_and_reports(desk):
         assert f'href="/batches/{batch.pk}/{link}"' in page
     assert "0 of 1" in page
     assert inline_code(page) == []
-    assert "htmx-2.min.js" not in page  # awaiting approval: nothing to poll
+    # awaiting approval: nothing to poll, only Approve's confirmation (a static file)
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/static/js/approve-confirm.js" defer>'
+    ]
 
 
 def test_only_an_approver_other_than_the_uploader_sees_the_decision_buttons(desk):
