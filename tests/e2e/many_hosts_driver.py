@@ -35,7 +35,7 @@ from batches.models import Batch, BatchItem  # noqa: E402
 from payments import services  # noqa: E402
 from payments.models import OutboxJob, Payment  # noqa: E402
 from tests.factories import AccountFactory, MerchantFactory, fund  # noqa: E402
-from tests.helpers import make_operator  # noqa: E402
+from tests.helpers import fresh_code, make_operator  # noqa: E402
 
 WEB = json.loads(os.environ["MANY_HOSTS_WEB"])  # ["http://10.x.0.11:8000", ...]
 # {"wk1": "<its network namespace>", ...}: a host's processes are those in its namespace
@@ -132,7 +132,12 @@ batch = wait(
     lambda: Batch.objects.filter(pk=batch_id, status="awaiting_approval").first(),
 )
 for checker in checkers:
-    batch_services.batch_approve(batch_id=batch_id, approver=checker, actor=Actor.for_user(checker))
+    batch_services.batch_approve(
+        batch_id=batch_id,
+        approver=checker,
+        actor=Actor.for_user(checker),
+        otp_token=fresh_code(checker),  # a decision is signed with a fresh code
+    )
 
 # Kill the worker host that is executing it, mid-batch
 connection = django_rq.get_connection("batches")
