@@ -68,21 +68,45 @@ def secure_iterparse(
     )
 
 
+# How a whole document ends: the root's end tag, then nothing but blanks, comments and PIs.
+_WHOLE = re.compile(
+    rb"</(?:[A-Za-z_][\w.-]*:)?Document\s*>(?:\s|<!--(?:(?!-->).)*-->|<\?(?:(?!\?>).)*\?>)*\Z",
+    re.DOTALL,
+)
+_TAIL = 4096
+
+
 class _Rejoined:
-    """The stream again, with the head that was read from it to check the prolog put back."""
+    """The stream again, with the head that was read from it to check the prolog put back.
+
+    It keeps the last bytes read: validating against a schema, libxml2 2.14 ends a file cut
+    short without an error and closes every open element itself (the root included), so the
+    end of the bytes, not the end events, says whether the document is whole.
+    """
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         self._head = head
         self._rest = rest
+        self._tail = b""
+        self._ended = False
 
     def read(self, size: int = -1) -> bytes:
         if not self._head:
-            return self._rest.read(size)
-        if size is None or size < 0:
+            data = self._rest.read(size)
+        elif size is None or size < 0:
             data, self._head = self._head + self._rest.read(), b""
         else:
             data, self._head = self._head[:size], self._head[size:]
+        if data:
+            self._tail = (self._tail + data)[-_TAIL:]
+        else:
+            self._ended = True
         return data
+
+    def cut_short(self) -> bool:
+        """True once the whole stream is read and it does not end as a document ends."""
+        # Without NULs, UTF-16 and UTF-32 markup reads as ASCII (the encodings `detect` knows).
+        return self._ended and _WHOLE.search(self._tail.replace(b"\x00", b"")) is None
 
 
 class _Lines:
@@ -185,6 +209,7 @@ class _Reader:
             return "/".join(ns + step for step in steps)
 
         self.parser = parser
+        self.source = source
         self.max_rows = max_rows
         self.tag_document = ns + "CstmrCdtTrfInitn"
         self.tag_root = ns + "Document"
@@ -260,13 +285,16 @@ class _Reader:
         except StopIteration:
             # With a schema and entities unresolved, libxml2 may end a cut-short file without
             # an error; the root's end is the proof that the file is whole.
-            if not self.root_ended:
+            if not self.root_ended or self.source.cut_short():
                 raise self._malformed() from None
             return None
         except etree.ParseError:
             if self._schema_failed():
                 raise self._schema_rejection() from None
             raise self._malformed() from None
+        if self.source.cut_short():
+            # Elements libxml2 closed at the end of a cut-short file: nothing of them is read.
+            raise self._malformed()
         # Checked at every element handed out, before anything is read from it: what the
         # schema refuses never reaches the checks below, and a bad file stops early.
         if check_schema and self.events.error_log and self._schema_failed():

@@ -514,6 +514,26 @@ def test_malformed_pain001_is_ff01_with_the_line(data, line):
     assert error.message.startswith(f"malformed XML on line {line}: ")
 
 
+@pytest.mark.parametrize("name", ["pain001_09.xml", "pain001_03.xml"])
+@pytest.mark.parametrize("cut", ["</CdtTrfTxInf>", "</PmtInf>", "</CstmrCdtTrfInitn>", "</Docum"])
+def test_a_pain001_cut_short_anywhere_is_malformed(name, cut):
+    # Validating against the schema, libxml2 2.14 ends a cut-short file without an error and
+    # closes every open element itself, the root included: the file must still be refused.
+    whole = read(name)
+    data = whole[: whole.rindex(cut.encode()) + len(cut)]
+
+    error = refusal(data)
+
+    assert error.code == "FF01"
+    assert error.message.startswith("malformed XML"), error.message
+
+
+def test_a_pain001_may_end_with_a_comment_after_its_root():
+    header, rows = parse_bytes(read("pain001_09.xml").rstrip() + b"\n<!-- end of file -->\n")
+
+    assert header.declared_count == len(rows)
+
+
 def test_pain001_row_problems():
     # What the schema allows but a payment cannot do with: no creditor account (CdtrAcct is
     # optional in both versions), a structured reference whose check digit is wrong.
