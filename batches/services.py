@@ -8,8 +8,9 @@ rows that are still unpaid, in chunks of one database transaction each.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from datetime import UTC, date, datetime, timedelta
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 from uuid import UUID
 
 import structlog
@@ -24,7 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.identity.roles import APPROVER, has_role
-from accounts.ledger import bulk, money, posting
+from accounts.ledger import bulk, money, pgsql, posting
 from accounts.ledger import currency as iso4217
 from accounts.ledger.errors import (
     InvalidAmount,
@@ -198,6 +199,7 @@ ITEM_COLUMNS = [
     "creditor_agent_bic",
     "ultimate_debtor",
     "ultimate_creditor",
+    "flags",
 ]
 
 
@@ -221,7 +223,7 @@ class _Checked:
         self.code = ""
         self.message = ""
 
-    def values(self, batch_id: UUID) -> tuple:
+    def values(self, batch_id: UUID, flags: int) -> tuple:
         row = self.row
         return (
             batch_id,
@@ -250,6 +252,7 @@ class _Checked:
             row.creditor_agent_bic,
             row.ultimate_debtor,
             row.ultimate_creditor,
+            flags,
         )
 
 
@@ -374,12 +377,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     if batch.status not in (Batch.Status.UPLOADED, Batch.Status.VALIDATING):
         return batch
     BatchItem.objects.filter(batch=batch).delete()
-    checker = _RowChecker(batch)
-    approval_digest = hashlib.sha256(batch.file_sha256.encode())
-    counts = {"items": 0, "valid": 0, "invalid": 0}
-    totals: dict[str, int] = {}
-    latest_date: date | None = None
-    canonical: list[str] = []
+    stored = _Stored(batch)
     try:
         with batch.file.open("rb") as stream:
             # Opened "rb": a binary stream (the stubs type a FieldFile as File[Any]).
@@ -415,29 +413,27 @@ def batch_validate(*, batch_id: UUID) -> Batch:
             for row in parsed:
                 chunk.append(row)
                 if len(chunk) >= ROW_CHUNK:
-                    latest_date = _store(
-                        checker, chunk, counts, totals, approval_digest, latest_date, canonical
-                    )
+                    stored.add(chunk)
                     chunk = []
             if chunk:
-                latest_date = _store(
-                    checker, chunk, counts, totals, approval_digest, latest_date, canonical
-                )
+                stored.add(chunk)
     except parsers.FileRejected as rejected:
         return _reject_file(batch, rejected.code, rejected.message)
-    if counts["items"] == 0:
+    if stored.items == 0:
         return _reject_file(batch, "FF01", "the file holds no transactions")
-    batch.item_count = counts["items"]
-    batch.valid_count = counts["valid"]
-    batch.invalid_count = counts["invalid"]
+    totals = stored.totals
+    batch.item_count = stored.items
+    batch.valid_count = stored.valid
+    batch.invalid_count = stored.items - stored.valid
     batch.currency = next(iter(totals)) if len(totals) == 1 else ""
     batch.total_amount = sum(totals.values()) if len(totals) == 1 else 0
-    batch.largest_amount = counts.get("largest", 0) if len(totals) == 1 else 0
+    batch.largest_amount = stored.largest_amount if len(totals) == 1 else 0
+    latest_date = stored.latest_date
     if batch.execution_date is None or (latest_date and latest_date > batch.execution_date):
         batch.execution_date = latest_date
     # The same payments, whatever the bytes (line endings, BOM, header case, blank lines,
     # 1.0 for 1.00, row order): a second copy of a batch that can still pay is DUPL.
-    batch.content_sha256 = hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()
+    batch.content_sha256 = hashlib.sha256("\n".join(sorted(stored.canonical)).encode()).hexdigest()
     earlier = (
         Batch.objects.filter(merchant=batch.merchant, content_sha256=batch.content_sha256)
         .exclude(pk=batch.pk)
@@ -453,8 +449,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
             f"the same payments as batch {earlier.file_name} ({earlier.pk}), "
             f"uploaded {timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}",
         )
-    batch.flag_counts = _flag_rows(batch)
-    batch.validated_sha256 = approval_digest.hexdigest()
+    batch.flag_counts = _flag_rows(batch, stored)
+    batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()
     try:
@@ -483,48 +479,93 @@ def _canonical(item: _Checked) -> str:
     )
 
 
-def _store(checker, chunk, counts, totals, approval_digest, latest_date, canonical):
-    checked = checker.check(chunk)
-    bulk.insert(BatchItem, ITEM_COLUMNS, [item.values(checker.batch.pk) for item in checked])
-    for item in checked:
-        canonical.append(_canonical(item))
-        counts["items"] += 1
-        if item.code:
-            counts["invalid"] += 1
-            continue
-        row = item.row
-        counts["valid"] += 1
-        totals[row.currency] = totals.get(row.currency, 0) + item.amount
-        counts["largest"] = max(counts.get("largest", 0), item.amount)
-        approval_digest.update(
-            f"{row.row}|{item.debtor.id}|{item.creditor.id}|{item.amount}|{row.currency}\n".encode()
+class _Stored:
+    """What validation learns while it stores the rows, a chunk at a time.
+
+    The rows go in by COPY with their new-payee flag already set (one look-up per chunk
+    of the debtor/creditor pairs not seen yet), and the largest rows are kept as they
+    stream by: no statement has to rewrite the batch's 100,000 rows afterwards.
+    """
+
+    def __init__(self, batch: Batch):
+        self.checker = _RowChecker(batch)
+        self.batch_id = batch.pk
+        self.approval_digest = hashlib.sha256(batch.file_sha256.encode())
+        self.items = 0
+        self.valid = 0
+        self.new_payees = 0
+        self.totals: dict[str, int] = {}
+        self.latest_date: date | None = None
+        self.canonical: list[str] = []
+        # (amount, -row) of the largest valid rows: a min-heap of BATCH_LARGEST_ROWS.
+        self.largest: list[tuple[int, int]] = []
+        self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
+
+    @property
+    def largest_amount(self) -> int:
+        return max(self.largest)[0] if self.largest else 0
+
+    def add(self, chunk: list[parsers.ParsedRow]) -> None:
+        checked = self.checker.check(chunk)
+        self._learn_pairs(checked)
+        keep = settings.BATCH_LARGEST_ROWS
+        values = []
+        for item in checked:
+            self.canonical.append(_canonical(item))
+            self.items += 1
+            if item.code:
+                values.append(item.values(self.batch_id, 0))
+                continue
+            row = item.row
+            amount = cast(int, item.amount)
+            debtor, creditor = cast(_Target, item.debtor), cast(_Target, item.creditor)
+            self.valid += 1
+            self.totals[row.currency] = self.totals.get(row.currency, 0) + amount
+            if len(self.largest) < keep:
+                heapq.heappush(self.largest, (amount, -row.row))
+            elif keep and (amount, -row.row) > self.largest[0]:
+                heapq.heapreplace(self.largest, (amount, -row.row))
+            flags = 0
+            if not self.paid_before[(debtor.id, creditor.id)]:
+                flags = BatchItem.FLAG_NEW_PAYEE
+                self.new_payees += 1
+            values.append(item.values(self.batch_id, flags))
+            self.approval_digest.update(
+                f"{row.row}|{debtor.id}|{creditor.id}|{amount}|{row.currency}\n".encode()
+            )
+            if row.execution_date and (
+                self.latest_date is None or row.execution_date > self.latest_date
+            ):
+                self.latest_date = row.execution_date
+        bulk.copy(BatchItem, ITEM_COLUMNS, values)
+
+    def _learn_pairs(self, checked: list[_Checked]) -> None:
+        """Which of the chunk's new (debtor, creditor) pairs were paid before: one query."""
+        pairs = {
+            (item.debtor.id, item.creditor.id)
+            for item in checked
+            if not item.code and item.debtor is not None and item.creditor is not None
+        }
+        unknown = sorted(pairs - self.paid_before.keys())
+        if not unknown:
+            return
+        # A probe of the (debtor, creditor) index per pair, whatever the statistics say.
+        paid = pgsql.execute(
+            "SELECT k.debtor, k.creditor FROM unnest(%s::uuid[], %s::uuid[]) AS k(debtor, creditor)"
+            " WHERE EXISTS (SELECT 1 FROM payments_payment AS p"
+            "  WHERE p.debtor_account_id = k.debtor AND p.creditor_account_id = k.creditor"
+            "    AND p.status IN ('completed', 'refunded', 'partially_refunded'))",
+            [[debtor for debtor, _ in unknown], [creditor for _, creditor in unknown]],
         )
-        if row.execution_date and (latest_date is None or row.execution_date > latest_date):
-            latest_date = row.execution_date
-    return latest_date
+        self.paid_before.update(dict.fromkeys(unknown, False))
+        self.paid_before.update(dict.fromkeys(paid, True))
 
 
-FLAG_SQL = [
-    # new payee: no completed payment from this debtor to this creditor, ever
-    """
-    UPDATE batches_batchitem AS i SET flags = i.flags | %(new_payee)s
-     WHERE i.batch_id = %(batch)s AND i.status = 'valid'
-       AND NOT EXISTS (
-           SELECT 1 FROM payments_payment AS p
-            WHERE p.debtor_account_id = COALESCE(i.debtor_account_id, %(debtor)s)
-              AND p.creditor_account_id = i.creditor_account_id
-              AND p.status IN ('completed', 'refunded', 'partially_refunded'))
-    """,
-    # the largest rows
-    """
-    UPDATE batches_batchitem SET flags = flags | %(largest)s
-     WHERE id IN (SELECT id FROM batches_batchitem
-                   WHERE batch_id = %(batch)s AND status = 'valid'
-                   ORDER BY amount DESC, row LIMIT %(largest_rows)s)
-    """,
-    # Each duplicate check joins the batch's DISTINCT keys, not its rows, with the other
-    # side: a file of 20,000 identical rows against a batch of 20,000 more is one key, not
-    # 400,000,000 pairs. The same creditor, amount and reference as a payment of the last
+DUPLICATE_SQL = [
+    # The possible duplicates, after the rows are stored (new payees and the largest rows
+    # are flagged while they are stored). Each check joins the batch's DISTINCT keys, not
+    # its rows, with the other side: a file of 20,000 identical rows against a batch of
+    # 20,000 more is one key, not 400,000,000 pairs. The same creditor, amount and reference as a payment of the last
     # days...
     """
     WITH keys AS (
@@ -617,22 +658,20 @@ FLAG_SQL = [
 ]
 
 
-def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
-    """Flag the valid rows an approver should look at twice; the count of each flag.
+def _flag_rows(batch: Batch, stored: _Stored, *, now: datetime | None = None) -> dict[str, int]:
+    """Flag the largest rows and the possible duplicates; the count of each flag.
 
-    Set-based, after the rows are stored: one statement per flag, hash joins against
-    the merchant's payments and pending batches of the last BATCH_DUPLICATE_DAYS.
+    Set-based, after the rows are stored: the few largest rows by their (batch, row) key,
+    then one statement per duplicate check, hash joins against the merchant's payments and
+    pending batches of the last BATCH_DUPLICATE_DAYS. The checks are disjoint (each skips
+    rows an earlier one linked), so their row counts add up to the duplicates.
     """
     since = (now or timezone.now()) - timedelta(days=settings.BATCH_DUPLICATE_DAYS)
-    params = {
+    params: dict[str, Any] = {
         "batch": batch.pk,
-        "debtor": batch.debtor_account_id,
         "merchant": batch.merchant_id,
         "since": since,
-        "new_payee": BatchItem.FLAG_NEW_PAYEE,
-        "largest": BatchItem.FLAG_LARGEST,
         "duplicate": BatchItem.FLAG_DUPLICATE,
-        "largest_rows": settings.BATCH_LARGEST_ROWS,
     }
     pending = (
         Batch.objects.filter(
@@ -648,25 +687,29 @@ def _flag_rows(batch: Batch, *, now: datetime | None = None) -> dict[str, int]:
         .exclude(pk=batch.pk)
         .exists()
     )
+    duplicates = 0
     with connection.cursor() as cursor:
-        new_payee_sql, largest_sql, *by_payment, by_batch_ref, by_batch_e2e = FLAG_SQL
-        cursor.execute(new_payee_sql, params)  # an index probe per row: payments by debtor
-        cursor.execute(largest_sql, params)
+        cursor.execute(
+            'UPDATE batches_batchitem SET flags = flags | %s WHERE batch_id = %s AND "row" = ANY(%s)',
+            [BatchItem.FLAG_LARGEST, batch.pk, [-row for _, row in stored.largest]],
+        )
+        by_payment_ref, by_payment_e2e, by_batch_ref, by_batch_e2e = DUPLICATE_SQL
         # The rows were inserted in this transaction, so the planner has no statistics
         # on them and would pick nested loops over 100,000 rows: hash joins it is.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        for statement in [*by_payment, *([by_batch_ref, by_batch_e2e] if pending else [])]:
+        for statement in [
+            by_payment_ref,
+            by_payment_e2e,
+            *([by_batch_ref, by_batch_e2e] if pending else []),
+        ]:
             cursor.execute(statement, params)
+            duplicates += cursor.rowcount
         cursor.execute("SET LOCAL enable_nestloop = on")
-        cursor.execute(
-            "SELECT count(*) FILTER (WHERE flags & %(new_payee)s <> 0),"
-            "       count(*) FILTER (WHERE flags & %(largest)s <> 0),"
-            "       count(*) FILTER (WHERE flags & %(duplicate)s <> 0)"
-            "  FROM batches_batchitem WHERE batch_id = %(batch)s AND flags <> 0",
-            params,
-        )
-        new_payee, largest, duplicate = cursor.fetchone()
-    return {"new_payee": new_payee, "largest": largest, "duplicate": duplicate}
+    return {
+        "new_payee": stored.new_payees,
+        "largest": len(stored.largest),
+        "duplicate": duplicates,
+    }
 
 
 # --- four eyes ----------------------------------------------------------------------------

@@ -43,8 +43,9 @@ class Payment(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="payments", db_index=False
     )
+    # Indexed by payment_debtor_creditor (debtor, creditor): by debtor, and by pair.
     debtor_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="payments_out"
+        Account, on_delete=models.PROTECT, related_name="payments_out", db_index=False
     )
     creditor_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="payments_in"
@@ -98,6 +99,11 @@ class Payment(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "-created_at", "-id"], name="payment_merchant_newest"),
+            # A batch's new-payee check probes one (debtor, creditor) pair at a time: with the
+            # debtor's index alone, a payroll account's every earlier payment was read per pair.
+            models.Index(
+                fields=["debtor_account", "creditor_account"], name="payment_debtor_creditor"
+            ),
             models.Index(fields=["reference"], name="payment_reference"),
             # Only authorizations expire: a partial index the other payments never touch.
             models.Index(

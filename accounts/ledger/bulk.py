@@ -8,10 +8,11 @@ database apply exactly as for any other write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from django.db import connection, models
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from accounts.ledger import pgsql
 
@@ -50,6 +51,24 @@ def insert(
     return _execute_binary(
         sql, [list(column) for column in zip(*rows, strict=True)], fetch=bool(returning)
     )
+
+
+def copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY `rows` (tuples in `columns` order, field names) into the model's table, in the
+    connection's transaction: for many rows at once, cheaper than any INSERT (psycopg
+    formats each row in C; an INSERT of arrays dumps every value in Python)."""
+    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
+    quote = connection.ops.quote_name
+    sql = (
+        f"COPY {quote(model._meta.db_table)} "
+        f"({', '.join(quote(cast(str, field.column)) for field in fields)}) FROM STDIN"
+    )
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        with cursor.copy(sql) as stream:
+            for row in rows:
+                stream.write_row(row)
 
 
 def _execute_binary(sql: str, params: list, *, fetch: bool = False) -> list[Any]:

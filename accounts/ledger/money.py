@@ -5,6 +5,7 @@ Nothing here ever touches a float: a float amount is refused outright.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.db.models import Q
@@ -13,6 +14,9 @@ from accounts.ledger import currency as iso4217
 from accounts.ledger.errors import InvalidAmount, UnknownCurrency, ZeroAmount
 
 MAX_MINOR = 10**15  # a quadrillion minor units: far beyond any single payment
+# The usual shape of an amount ("1234.5", "12.50", "7"): read with integers alone. Anything
+# else (".5", "1e3", a sign, 20 digits...) takes the general path below.
+_PLAIN = re.compile(r"([0-9]{1,16})(?:\.([0-9]{0,30}))?")
 
 
 def check_currency(code: str) -> str:
@@ -28,6 +32,8 @@ def to_minor(amount: str | Decimal | int, currency: str, *, allow_zero: bool = F
     decimals than the currency has, zero (unless allowed) and absurd sizes.
     """
     exponent = iso4217.exponent(check_currency(currency))
+    if type(amount) is str and (plain := _PLAIN.fullmatch(amount.strip())):
+        return _plain_minor(plain, currency, exponent, allow_zero)
     if isinstance(amount, bool) or isinstance(amount, float):
         raise InvalidAmount('amount must be a decimal string such as "12.50", not a number')
     if isinstance(amount, int):
@@ -58,6 +64,25 @@ def to_minor(amount: str | Decimal | int, currency: str, *, allow_zero: bool = F
     if minor_int > MAX_MINOR:
         raise InvalidAmount("amount is too large")
     return minor_int
+
+
+def _plain_minor(plain: re.Match, currency: str, exponent: int, allow_zero: bool) -> int:
+    """`to_minor` of a plain "digits[.digits]" amount: the same answers, no Decimal."""
+    whole, fraction = plain.group(1), plain.group(2) or ""
+    if len(fraction) > exponent:
+        if fraction[exponent:].strip("0"):
+            raise InvalidAmount(
+                f"{currency} amounts have {exponent} decimal{'s' if exponent != 1 else ''} at most"
+            )
+        fraction = fraction[:exponent]
+    minor = int(whole) * 10**exponent + (
+        int(fraction) * 10 ** (exponent - len(fraction)) if fraction else 0
+    )
+    if minor == 0 and not allow_zero:
+        raise ZeroAmount("amount must be greater than zero")
+    if minor > MAX_MINOR:
+        raise InvalidAmount("amount is too large")
+    return minor
 
 
 def _exact_minor(value: Decimal, exponent: int) -> int | None:

@@ -1,5 +1,6 @@
 """Amounts at the edges: decimal strings to minor units and back."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -83,3 +84,31 @@ def test_to_minor_is_exact_at_any_length(amount, minor):
 
 def test_amount_lookup_does_not_round_an_over_precise_search():
     assert money.amount_lookup("99.9999999999999999999999999999") is None
+
+
+def _general_path(monkeypatch, amount, currency):
+    """`to_minor` with its fast path for plain amounts turned off."""
+    with monkeypatch.context() as patch:
+        patch.setattr(money, "_PLAIN", re.compile(r"(?!)"))
+        return _outcome(amount, currency)
+
+
+def _outcome(amount, currency):
+    try:
+        return money.to_minor(amount, currency)
+    except Exception as error:  # noqa: BLE001 - the refusal itself is what is compared
+        return type(error), str(error)
+
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD"])
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1", "1.0", "1.00", "1.000", "1.001", "0", "0.00", " 00012.5 ", "5.", "0.001",
+        "1234567890123456", "9999999999999.99", "10000000000000.00", "10000000000000.01",
+        "99.9999999999999999999999999999", "12.5" + "0" * 26, "12.5" + "0" * 25 + "1",
+    ],
+)  # fmt: skip
+def test_plain_amounts_read_as_the_general_path_reads_them(monkeypatch, amount, currency):
+    # Plain "digits[.digits]" amounts skip Decimal; every answer and refusal must be the same.
+    assert _outcome(amount, currency) == _general_path(monkeypatch, amount, currency)
