@@ -126,6 +126,12 @@ class Batch(models.Model):
     flag_counts = models.JSONField(
         default=dict, blank=True, help_text="rows per flag: new_payee, largest, duplicate"
     )
+    # What the approver signs off, counted once at validation (the valid rows never change
+    # after it: execution only turns them paid or failed): per debtor account and currency,
+    # {"debtor": number, "currency": code, "count": rows, "total": minor, "largest": minor}.
+    valid_totals = models.JSONField(
+        default=list, blank=True, help_text="valid rows per debtor account and currency"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -254,6 +260,15 @@ class BatchItem(models.Model):
 
     class Meta:
         ordering = ["batch", "row"]
+        # The rows that will not be paid (refused or failed), in file order: the batch page
+        # lists them without reading the batch's other 100,000 rows.
+        indexes = [
+            models.Index(
+                fields=["batch", "row"],
+                name="batch_item_not_paid",
+                condition=Q(status__in=["invalid", "failed"]),
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["batch", "row"], name="batch_item_row_once"),
             models.UniqueConstraint(

@@ -29,6 +29,11 @@ def batches_of_merchant(*, merchant: Merchant) -> QuerySet[Batch]:
 
 def totals_by_currency(batch: Batch) -> dict[str, int]:
     """The valid rows' total per currency (what an approver signs off)."""
+    if batch.valid_totals:
+        totals: dict[str, int] = {}
+        for line in batch.valid_totals:
+            totals[line["currency"]] = totals.get(line["currency"], 0) + line["total"]
+        return totals
     return dict(
         batch.items.filter(status__in=COUNTED)
         .values_list("currency")
@@ -42,6 +47,17 @@ def totals_by_debtor(batch: Batch) -> list[dict]:
 
     A row without a debtor of its own (CSV) pays from the batch's debtor account.
     """
+    if batch.valid_totals:
+        return [
+            {
+                "debtor_account__number": line["debtor"],
+                "currency": line["currency"],
+                "total": line["total"],
+            }
+            for line in sorted(
+                batch.valid_totals, key=lambda line: (line["debtor"], line["currency"])
+            )
+        ]
     rows = list(
         batch.items.filter(status__in=COUNTED)
         .values("debtor_account__number", "currency")
@@ -83,12 +99,7 @@ def approval_rule(batch: Batch) -> tuple[int, str]:
         largest = {batch.currency: batch.largest_amount}
     else:
         totals = totals_by_currency(batch)
-        largest = dict(
-            batch.items.filter(status__in=COUNTED)
-            .values_list("currency")
-            .annotate(largest=Max("amount"))
-            .order_by()
-        )
+        largest = _largest_by_currency(batch)
     for currency, total in sorted(totals.items()):
         if total and money.to_decimal(total, currency) > total_limit:
             return 2, (
@@ -105,6 +116,20 @@ def approval_rule(batch: Batch) -> tuple[int, str]:
     return 1, (
         f"needs 1 approver: the total is not above {_limit(total_limit, currency)} "
         f"and no row is above {_limit(row_limit, currency)}"
+    )
+
+
+def _largest_by_currency(batch: Batch) -> dict[str, int]:
+    if batch.valid_totals:
+        largest: dict[str, int] = {}
+        for line in batch.valid_totals:
+            largest[line["currency"]] = max(largest.get(line["currency"], 0), line["largest"])
+        return largest
+    return dict(
+        batch.items.filter(status__in=COUNTED)
+        .values_list("currency")
+        .annotate(largest=Max("amount"))
+        .order_by()
     )
 
 
@@ -156,6 +181,8 @@ def batches_search(
 
 def not_paid_items(batch: Batch, *, limit: int) -> list[BatchItem]:
     """The rows refused at validation or failed at execution, in file order, at most `limit`."""
+    if not batch.invalid_count and not batch.failed_count:
+        return []
     return list(
         batch.items.filter(status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED])
         .select_related("debtor_account")

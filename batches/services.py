@@ -360,6 +360,7 @@ def _reject_file(batch: Batch, code: str, message: str) -> Batch:
     batch.error_message = message[:500]
     batch.item_count = batch.valid_count = batch.invalid_count = 0
     batch.total_amount = 0
+    batch.valid_totals = []
     batch.validated_at = timezone.now()
     batch.save()
     return batch
@@ -428,6 +429,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.currency = next(iter(totals)) if len(totals) == 1 else ""
     batch.total_amount = sum(totals.values()) if len(totals) == 1 else 0
     batch.largest_amount = stored.largest_amount if len(totals) == 1 else 0
+    batch.valid_totals = stored.valid_totals()
     latest_date = stored.latest_date
     if batch.execution_date is None or (latest_date and latest_date > batch.execution_date):
         batch.execution_date = latest_date
@@ -495,11 +497,19 @@ class _Stored:
         self.valid = 0
         self.new_payees = 0
         self.totals: dict[str, int] = {}
+        # (debtor number, currency) -> [count, total, largest] of the valid rows
+        self.by_debtor: dict[tuple[str, str], list[int]] = {}
         self.latest_date: date | None = None
         self.canonical: list[str] = []
         # (amount, -row) of the largest valid rows: a min-heap of BATCH_LARGEST_ROWS.
         self.largest: list[tuple[int, int]] = []
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
+
+    def valid_totals(self) -> list[dict]:
+        return [
+            {"debtor": debtor, "currency": currency, "count": count, "total": total, "largest": top}
+            for (debtor, currency), (count, total, top) in sorted(self.by_debtor.items())
+        ]
 
     @property
     def largest_amount(self) -> int:
@@ -521,6 +531,14 @@ class _Stored:
             debtor, creditor = cast(_Target, item.debtor), cast(_Target, item.creditor)
             self.valid += 1
             self.totals[row.currency] = self.totals.get(row.currency, 0) + amount
+            line = self.by_debtor.get((debtor.number, row.currency))
+            if line is None:
+                self.by_debtor[(debtor.number, row.currency)] = [1, amount, amount]
+            else:
+                line[0] += 1
+                line[1] += amount
+                if amount > line[2]:
+                    line[2] = amount
             if len(self.largest) < keep:
                 heapq.heappush(self.largest, (amount, -row.row))
             elif keep and (amount, -row.row) > self.largest[0]:

@@ -282,3 +282,30 @@ def test_the_schemas_come_from_the_installed_packages():
     assert "site-packages" in str(schemas.schema_path("pain.001.001.09"))
     for message in schemas.SOURCES:
         assert schemas.schema(message) is not None
+
+
+@pytest.mark.django_db
+def test_the_totals_counted_at_validation_are_the_rows_totals(swiss):
+    # The batch page and the approval rule read the totals counted once at validation; they
+    # must be what the rows themselves add up to, per debtor account and per currency.
+    from batches import selectors
+
+    batch = swiss.upload(
+        (FILES / "sps_qr_two_debtors.xml").read_bytes(), name="sps.xml", debtor_account_number=""
+    )
+    batch = services.batch_validate(batch_id=batch.id)
+    assert batch.valid_count == 3, batch.error_message
+    assert len(batch.valid_totals) == 2
+
+    counted = (
+        selectors.totals_by_currency(batch),
+        selectors.totals_by_debtor(batch),
+        selectors._largest_by_currency(batch),
+    )
+    batch.valid_totals = []  # as a batch validated before they were kept: the rows are read
+    assert counted == (
+        selectors.totals_by_currency(batch),
+        selectors.totals_by_debtor(batch),
+        selectors._largest_by_currency(batch),
+    )
+    assert counted[0] == {"CHF": 414970, "EUR": 31070}
