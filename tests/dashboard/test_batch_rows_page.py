@@ -113,3 +113,30 @@ def test_the_page_says_why_two_approvers_are_needed_and_a_merchant_may_differ(de
     page = client.get(f"/batches/{big.pk}/").content.decode()
     assert "needs 1 approver" in page
     assert "0 of 1" in page
+
+
+def test_the_first_page_of_a_large_batch_reads_its_rows_in_order_not_all_of_them(desk):
+    # Validation analyzes the rows it stored (there is no autovacuum to rely on): the first
+    # page walks the (batch, row) index for 100 rows instead of sorting the whole batch.
+    from django.db import connection
+
+    from batches import selectors
+    from batches.models import Batch
+
+    rows = services.ANALYZE_FROM_ROWS
+    payees = [payee.number for payee in desk.payees]
+    batch = desk.upload(
+        desk.csv(*((payees[i % 3], "1.00", "EUR", f"pay {i}", f"E{i}") for i in range(rows)))
+    )
+    batch = Batch.objects.get(pk=batch.pk)
+    assert batch.valid_count == rows, batch.error_message
+
+    sql, params = selectors.batch_rows(batch).order_by("row")[:101].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'batches_batchitem'")
+        (known_rows,) = cursor.fetchone()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+
+    assert known_rows >= rows  # the planner knows the rows (-1: never analyzed)
+    assert "batch_item_row_once" in plan and "Sort" not in plan, plan
