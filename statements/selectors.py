@@ -14,7 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Field, Min, Model, Q, Sum
+from django.db.models import Count, Field, Model, Q, Sum
 
 from accounts.ledger.models import Account, LedgerEntry, LedgerTransaction
 from accounts.ledger.selectors import Balances, Period, PeriodError, balances, period
@@ -349,25 +349,34 @@ class BlockTotal:
     total: int
 
 
-_BATCH_DEBIT = Q(amount__lt=0, transaction__payment__batch_id__isnull=False)
-
-
 def batch_bookings(account: Account, span: Period) -> dict[UUID, BatchBooking]:
-    rows = (
+    """The period's debits of the account by batch: the account's debits by its index, each
+    chunk's batch payments by their unique ledger transaction."""
+    bookings: dict[UUID, list[int]] = {}  # first entry, count, total
+    debits = (
         _entries(account, span)
-        .filter(_BATCH_DEBIT)
-        .values("transaction__payment__batch_id")
-        .annotate(first=Min("id"), count=Count("id"), total=Sum("amount"))
-        .order_by()
+        .filter(amount__lt=0)
+        .order_by("id")
+        .values_list("id", "amount", "transaction_id")
+        .iterator(chunk_size=_CHUNK)
     )
-    return {
-        row["transaction__payment__batch_id"]: BatchBooking(
-            batch_id=row["transaction__payment__batch_id"],
-            first_entry_id=row["first"],
-            count=row["count"],
-            total=-row["total"],
+    for chunk in _chunks(debits):
+        batch_of = _by_key(
+            Payment, "ledger_transaction", ("batch_id",), [entry[2] for entry in chunk]
         )
-        for row in rows
+        for entry_id, amount, transaction_id in chunk:
+            batch_id = batch_of.get(transaction_id, (None,))[0]
+            if batch_id is None:
+                continue
+            booking = bookings.get(batch_id)
+            if booking is None:
+                bookings[batch_id] = [entry_id, 1, amount]
+            else:
+                booking[1] += 1
+                booking[2] += amount
+    return {
+        batch_id: BatchBooking(batch_id=batch_id, first_entry_id=first, count=count, total=-total)
+        for batch_id, (first, count, total) in bookings.items()
     }
 
 
