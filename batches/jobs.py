@@ -26,6 +26,10 @@ def mail_maker(batch_id: str) -> None:
     services.batch_mail_maker(batch_id=UUID(batch_id))
 
 
+def refresh_statistics() -> None:
+    services.refresh_statistics()
+
+
 def start_due_batches() -> int:
     return len(services.batch_start_due())
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, Min, Q, Sum
+from django.db import connection
+from django.db.models import Count, Field, Model, Q, Sum
 
-from accounts.ledger.models import Account, LedgerEntry
+from accounts.ledger.models import Account, LedgerEntry, LedgerTransaction
 from accounts.ledger.selectors import Balances, Period, PeriodError, balances, period
-from batches.models import BatchItem
+from batches.models import Batch, BatchItem
+from payments.models import Payment, Refund
 
 __all__ = ["Balances", "Period", "PeriodError", "balances", "period"]
 
@@ -51,6 +53,8 @@ class Line:
     ultimate_creditor: str
 
 
+# The row `_line` reads, named as one ORM query over the joined tables would read it; `_rows`
+# builds it from one-table reads instead (see below).
 _PAYMENT = "transaction__payment__"
 _REFUND = "transaction__refund__payment__"
 _FIELDS = (
@@ -76,9 +80,7 @@ _FIELDS = (
     _REFUND + "creditor_account__number",
     _PAYMENT + "batch_row",
 )
-# batch item fields fetched per chunk by payment id, through the unique index on payment:
-# a join in the main query makes PostgreSQL scan the rows when its statistics are stale
-# (a 100,000-row batch executed a minute ago).
+# batch item fields fetched per chunk by payment id, through the unique index on payment.
 _ITEM_FIELDS = (
     "payment_id",
     "batch__message_id",
@@ -151,26 +153,149 @@ def _entries(account: Account, span: Period):
 
 
 _CHUNK = 2000
+_ENTRY_FIELDS = ("id", "amount", "currency", "balance_after", "created_at", "transaction_id")
+
+# Every read below is of one table: the account's entries by its index, then per chunk of
+# entries the rows they point to by primary key or a unique index. A join of these tables
+# in one statement is planned from their statistics, and a batch execution that wrote
+# 100,000 payments a minute ago leaves none (autovacuum may be off, or not yet round):
+# PostgreSQL then loops over the batch's payments for each of its entries (hours at
+# 100,000 rows). One-table reads by unique keys have no such plan.
 
 
-def _with_items(rows: Iterator[tuple]) -> Iterator[Line]:
-    """Lines from entry rows, a chunk at a time, each with its batch row's fields."""
+def _entry_rows(account: Account, span: Period) -> Iterator[tuple]:
+    """The period's entries of the account in booking order, `_ENTRY_FIELDS` each."""
+    return (
+        _entries(account, span)
+        .order_by("id")
+        .values_list(*_ENTRY_FIELDS)
+        .iterator(chunk_size=_CHUNK)
+    )
+
+
+def _chunks(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
     chunk: list[tuple] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) == _CHUNK:
-            yield from _enriched(chunk)
+            yield chunk
             chunk = []
-    yield from _enriched(chunk)
+    if chunk:
+        yield chunk
 
 
-def _enriched(chunk: list[tuple]) -> Iterator[Line]:
-    payments = [row[9] for row in chunk if row[11] is not None]  # payments of a batch
-    items: dict[UUID, tuple] = {}
-    if payments:
-        for values in BatchItem.objects.filter(payment_id__in=payments).values_list(*_ITEM_FIELDS):
-            items[values[0]] = values[1:]
-    for row in chunk:
+# payment fields by ledger transaction, through the payment's unique ledger_transaction_id
+_PAYMENT_FIELDS = (
+    "ledger_transaction_id",
+    "id",
+    "end_to_end_id",
+    "batch_id",
+    "debtor_account_id",
+    "creditor_account_id",
+    "batch_row",
+)
+
+
+def _by_key(model: type[Model], key: str, fields: tuple[str, ...], keys: Iterable) -> dict:
+    """`fields` of the rows of `model` whose `key` (a primary key or a unique column) is one
+    of `keys`, by key: one table, one array parameter (not thousands of IN parameters)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field) and field.column
+        return quote(field.column)
+
+    columns = ", ".join(column(name) for name in (key, *fields))
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE {column(key)} = ANY(%s)", [keys])
+        return {values[0]: values[1:] for values in cursor.fetchall()}
+
+
+def _payments(transaction_ids: list[int]) -> dict[int, tuple]:
+    """(id, end_to_end_id, batch_id, debtor, creditor, batch_row) by ledger transaction."""
+    return _by_key(Payment, "ledger_transaction", _PAYMENT_FIELDS[1:], transaction_ids)
+
+
+def _rows(entries: list[tuple], payments: dict[int, tuple]) -> list[tuple]:
+    """The entries with their transaction, payment and refund fields: the rows `_line`
+    reads (`_FIELDS`), each table read by its primary key or a unique index."""
+    transaction_ids = [entry[5] for entry in entries]
+    transactions = _by_key(
+        LedgerTransaction, "id", ("kind", "reference", "description"), set(transaction_ids)
+    )
+    # A transaction is a payment's or a refund's: look for refunds of the others only.
+    others = {id_ for id_ in transaction_ids if id_ not in payments}
+    refunds = {
+        transaction_id: values[0]
+        for transaction_id, values in _by_key(
+            Refund, "ledger_transaction", ("payment",), others
+        ).items()
+    }
+    refunded = _by_key(
+        Payment,
+        "id",
+        ("end_to_end_id", "debtor_account", "creditor_account"),
+        set(refunds.values()),
+    )
+    account_ids = {
+        account_id for payment in payments.values() for account_id in (payment[3], payment[4])
+    } | {account_id for payment in refunded.values() for account_id in (payment[1], payment[2])}
+    account_ids.discard(None)
+    accounts = _by_key(Account, "id", ("number", "name"), account_ids)
+    rows = []
+    for entry in entries:
+        transaction_id = entry[5]
+        payment = payments.get(transaction_id)
+        if payment is not None:
+            payment_id, end_to_end_id, batch_id, debtor_id, creditor_id, batch_row = payment
+        else:
+            payment_id = end_to_end_id = batch_id = debtor_id = creditor_id = batch_row = None
+        debtor = accounts.get(debtor_id, (None, None))
+        creditor = accounts.get(creditor_id, (None, None))
+        refunded_id = refunds.get(transaction_id)
+        refunded_fields = refunded.get(refunded_id) if refunded_id is not None else None
+        if refunded_fields is not None:
+            refunded_end_to_end_id = refunded_fields[0]
+            refunded_debtor = accounts.get(refunded_fields[1], (None,))[0]
+            refunded_creditor = accounts.get(refunded_fields[2], (None,))[0]
+        else:
+            refunded_end_to_end_id = refunded_debtor = refunded_creditor = None
+        rows.append(
+            (
+                *entry,
+                *transactions[transaction_id],
+                payment_id,
+                end_to_end_id,
+                batch_id,
+                *debtor,
+                *creditor,
+                refunded_id,
+                refunded_end_to_end_id,
+                refunded_debtor,
+                refunded_creditor,
+                batch_row,
+            )
+        )
+    return rows
+
+
+def _items(rows: list[tuple]) -> dict[UUID, tuple]:
+    """The batch rows' fields of the rows' batch payments, by payment."""
+    payments = [row[9] for row in rows if row[11] is not None]  # payments of a batch
+    items = _by_key(BatchItem, "payment", ("batch", *_ITEM_FIELDS[2:]), payments)
+    batches = _by_key(Batch, "id", ("message_id",), {item[0] for item in items.values()})
+    return {payment: (batches[item[0]][0], *item[1:]) for payment, item in items.items()}
+
+
+def _lines(entries: list[tuple]) -> Iterator[Line]:
+    rows = _rows(entries, _payments([entry[5] for entry in entries]))
+    items = _items(rows)
+    for row in rows:
         yield _line(row, items.get(row[9], _NO_ITEM))
 
 
@@ -179,11 +304,29 @@ def lines(account: Account, span: Period, *, except_batches: Iterable[UUID] = ()
 
     `except_batches`: batches whose debits are read apart (`batch_lines`), left out here.
     """
-    entries = _entries(account, span)
-    if skipped := list(except_batches):
-        entries = entries.exclude(_BATCH_DEBIT & Q(transaction__payment__batch_id__in=skipped))
-    rows = entries.order_by("id").values_list(*_FIELDS)
-    return _with_items(rows.iterator(chunk_size=_CHUNK))
+    skipped = frozenset(except_batches)
+    if not skipped:
+        for entries in _chunks(_entry_rows(account, span)):
+            yield from _lines(entries)
+        return
+    # The batches' debits are most of a day's entries: only their ids are read here.
+    light = (
+        _entries(account, span)
+        .order_by("id")
+        .values_list("id", "amount", "transaction_id")
+        .iterator(chunk_size=_CHUNK)
+    )
+    for chunk in _chunks(light):
+        debits = [transaction_id for _, amount, transaction_id in chunk if amount < 0]
+        batch_of = _by_key(Payment, "ledger_transaction", ("batch_id",), debits)
+        kept = [
+            entry_id
+            for entry_id, amount, transaction_id in chunk
+            if amount >= 0 or batch_of.get(transaction_id, (None,))[0] not in skipped
+        ]
+        if kept:
+            by_id = _by_key(LedgerEntry, "id", _ENTRY_FIELDS[1:], kept)
+            yield from _lines([(entry_id, *by_id[entry_id]) for entry_id in kept])
 
 
 @dataclass(frozen=True)
@@ -206,25 +349,34 @@ class BlockTotal:
     total: int
 
 
-_BATCH_DEBIT = Q(amount__lt=0, transaction__payment__batch_id__isnull=False)
-
-
 def batch_bookings(account: Account, span: Period) -> dict[UUID, BatchBooking]:
-    rows = (
+    """The period's debits of the account by batch: the account's debits by its index, each
+    chunk's batch payments by their unique ledger transaction."""
+    bookings: dict[UUID, list[int]] = {}  # first entry, count, total
+    debits = (
         _entries(account, span)
-        .filter(_BATCH_DEBIT)
-        .values("transaction__payment__batch_id")
-        .annotate(first=Min("id"), count=Count("id"), total=Sum("amount"))
-        .order_by()
+        .filter(amount__lt=0)
+        .order_by("id")
+        .values_list("id", "amount", "transaction_id")
+        .iterator(chunk_size=_CHUNK)
     )
-    return {
-        row["transaction__payment__batch_id"]: BatchBooking(
-            batch_id=row["transaction__payment__batch_id"],
-            first_entry_id=row["first"],
-            count=row["count"],
-            total=-row["total"],
+    for chunk in _chunks(debits):
+        batch_of = _by_key(
+            Payment, "ledger_transaction", ("batch_id",), [entry[2] for entry in chunk]
         )
-        for row in rows
+        for entry_id, amount, transaction_id in chunk:
+            batch_id = batch_of.get(transaction_id, (None,))[0]
+            if batch_id is None:
+                continue
+            booking = bookings.get(batch_id)
+            if booking is None:
+                bookings[batch_id] = [entry_id, 1, amount]
+            else:
+                booking[1] += 1
+                booking[2] += amount
+    return {
+        batch_id: BatchBooking(batch_id=batch_id, first_entry_id=first, count=count, total=-total)
+        for batch_id, (first, count, total) in bookings.items()
     }
 
 
@@ -257,14 +409,20 @@ def block_totals(account: Account, batch_id: UUID) -> list[BlockTotal]:
 def batch_lines(account: Account, span: Period, batch_id: UUID) -> Iterator[Line]:
     """One batch's debits in file order (row by row, so PmtInf by PmtInf).
 
-    The entries and the batch's paid rows are both read in row order and merged, two
-    server-side cursors side by side: no lookup per row.
+    The account's debits of the period give their entry by ledger transaction; the batch's
+    payments, read in row order by their (batch, row) index, give the order; the entries
+    are then read back a chunk at a time by primary key, and merged with the batch's paid
+    rows, read in row order too: no lookup per row, no join for the planner to misjudge.
     """
-    rows = (
-        _entries(account, span)
-        .filter(_BATCH_DEBIT, transaction__payment__batch_id=batch_id)
-        .order_by("transaction__payment__batch_row")
-        .values_list(*_FIELDS)
+    debits = _entries(account, span).filter(amount__lt=0).order_by("id")
+    entry_ids = dict(debits.values_list("transaction_id", "id").iterator(chunk_size=_CHUNK))
+    ordered = (
+        (entry_id, payment)
+        for payment in Payment.objects.filter(batch_id=batch_id)
+        .order_by("batch_row")
+        .values_list(*_PAYMENT_FIELDS)
+        .iterator(chunk_size=_CHUNK)
+        if (entry_id := entry_ids.get(payment[0])) is not None
     )
     items = (
         BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PAID)
@@ -273,14 +431,18 @@ def batch_lines(account: Account, span: Period, batch_id: UUID) -> Iterator[Line
         .iterator(chunk_size=_CHUNK)
     )
     item = next(items, None)
-    for row in rows.iterator(chunk_size=_CHUNK):
-        batch_row = row[-1]
-        while item is not None and item[0] < batch_row:
-            item = next(items, None)
-        if item is not None and item[0] == batch_row:
-            yield _line(row, item[2:])
-        else:
-            yield _line(row, _NO_ITEM)
+    for chunk in _chunks(ordered):
+        by_id = _by_key(LedgerEntry, "id", _ENTRY_FIELDS[1:], [entry_id for entry_id, _ in chunk])
+        entries = [(entry_id, *by_id[entry_id]) for entry_id, _ in chunk]
+        rows = _rows(entries, {payment[0]: payment[1:] for _, payment in chunk})
+        for row in rows:
+            batch_row = row[-1]
+            while item is not None and item[0] < batch_row:
+                item = next(items, None)
+            if item is not None and item[0] == batch_row:
+                yield _line(row, item[2:])
+            else:
+                yield _line(row, _NO_ITEM)
 
 
 def is_batch_debit(line: Line) -> bool:

@@ -52,6 +52,19 @@ class _Counter:
 
 
 def _peak_mb() -> float:
+    """This process's own peak resident memory.
+
+    Not getrusage's ru_maxrss: Linux carries the parent's high-water mark over exec into
+    the child's (the phases read the bench process's 230 MB, whatever they used), while
+    /proc's VmHWM is the address space's own since exec.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
