@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO, cast
 from uuid import UUID
@@ -1056,8 +1058,13 @@ def batch_resume_stalled(*, now: datetime | None = None) -> list[UUID]:
 
 
 def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
-    """Pay every valid row not yet paid, a chunk per transaction; safe to run again."""
-    chunk_size = chunk_size or settings.BATCH_CHUNK_SIZE
+    """Pay every valid row not yet paid, a chunk per transaction; safe to run again.
+
+    Without `chunk_size`, each chunk is sized so that it holds its accounts' locks for
+    about BATCH_CHUNK_LOCK_MS (`_next_chunk_size`), at most BATCH_CHUNK_SIZE rows: a
+    real-time payment from the batch's debtor account, or into one of its creditors,
+    waits for one chunk at most.
+    """
     structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch_id)
@@ -1066,24 +1073,43 @@ def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
         batch.status = Batch.Status.EXECUTING
         batch.started_at = batch.started_at or timezone.now()
         batch.save(update_fields=["status", "started_at", "updated_at"])
-    while _execute_chunk(batch_id, chunk_size):
-        pass
+    size = chunk_size or min(FIRST_CHUNK, settings.BATCH_CHUNK_SIZE)
+    while (locked_seconds := _execute_chunk(batch_id, size)) is not None:
+        if chunk_size is None:
+            size = _next_chunk_size(size, locked_seconds)
     return _finish(batch_id)
 
 
-def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
-    """Pay the next chunk of unpaid rows in one transaction; False when none is left."""
+FIRST_CHUNK = 200
+SMALLEST_CHUNK = 50
+
+
+def _next_chunk_size(size: int, locked_seconds: float) -> int:
+    """The next chunk's rows: as many as the last chunk's pace says fit in the lock budget,
+    at most twice as many as the last one, between SMALLEST_CHUNK and BATCH_CHUNK_SIZE."""
+    budget = settings.BATCH_CHUNK_LOCK_MS / 1000
+    fitting = int(size * budget / locked_seconds) if locked_seconds > 0 else 2 * size
+    return max(SMALLEST_CHUNK, min(settings.BATCH_CHUNK_SIZE, 2 * size, fitting))
+
+
+def _execute_chunk(batch_id: UUID, chunk_size: int) -> float | None:
+    """Pay the next chunk of unpaid rows in one transaction; returns how long it held the
+    accounts' locks (seconds, until its commit), or None when no row is left."""
+    locked_at: list[float] = []
     with transaction.atomic():
         # The batch row lock serialises two workers that run the same batch.
         batch = Batch.objects.select_for_update().get(pk=batch_id)
         if batch.status != Batch.Status.EXECUTING:
-            return False
+            return None
         # Rows are paid in order, so the batch's payments say how far it got: the next
         # chunk starts after the last row that has one (the unique (batch, row) index).
         last_row = Payment.objects.filter(batch_id=batch_id).aggregate(last=Max("batch_row"))[
             "last"
         ]
         items = list(
+            # Through the (batch, row) index from last_row, stopping at chunk_size rows (the
+            # status has no index of its own to tempt the planner into sorting every valid
+            # row of the batch for every chunk).
             BatchItem.objects.filter(
                 batch_id=batch_id, row__gt=last_row or 0, status=BatchItem.Status.VALID
             )
@@ -1100,7 +1126,18 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             )[:chunk_size]
         )
         if not items:
-            return False
+            return None
+        payment_ids = [uuid.uuid4() for _ in items]
+        # Before any account is locked, every row is written as paid; a row refused under
+        # the locks is turned failed below, in this same transaction.
+        bulk.update(
+            BatchItem,
+            ["payment_id", "status", "error_code", "error_message"],
+            [
+                (item[0], payment_id, BatchItem.Status.PAID, "", "")
+                for item, payment_id in zip(items, payment_ids, strict=True)
+            ],
+        )
         results = payments_create_for_batch(
             merchant=batch.merchant,
             batch_id=batch.pk,
@@ -1120,25 +1157,30 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
                     currency=currency,
                     reference=reference,
                     end_to_end_id=end_to_end_id,
+                    payment_id=payment_id,
                 )
-                for _, row, debtor_id, creditor_id, amount, currency, reference, end_to_end_id in items
+                for (
+                    _,
+                    row,
+                    debtor_id,
+                    creditor_id,
+                    amount,
+                    currency,
+                    reference,
+                    end_to_end_id,
+                ), payment_id in zip(items, payment_ids, strict=True)
+            ],
+            on_locked=lambda: locked_at.append(time.monotonic()),
+        )
+        bulk.update(
+            BatchItem,
+            ["status", "error_code", "error_message"],
+            [
+                (item_id, BatchItem.Status.FAILED, refusal.reason_code, refusal.detail[:500])
+                for (item_id, *_), (_, refusal) in zip(items, results, strict=True)
+                if refusal is not None
             ],
         )
-        updates = []
-        for (item_id, *_), (payment_id, refusal) in zip(items, results, strict=True):
-            if refusal is None:
-                updates.append((item_id, payment_id, BatchItem.Status.PAID, "", ""))
-            else:
-                updates.append(
-                    (
-                        item_id,
-                        payment_id,
-                        BatchItem.Status.FAILED,
-                        refusal.reason_code,
-                        refusal.detail[:500],
-                    )
-                )
-        bulk.update(BatchItem, ["payment_id", "status", "error_code", "error_message"], updates)
         # Counted from the outcomes of the rows this transaction changes, committed with
         # them: a crash rolls both back together, so the counts can never drift.
         paid = sum(1 for _, refusal in results if refusal is None)
@@ -1149,7 +1191,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> bool:
             processed_count=F("processed_count") + len(results),
             updated_at=timezone.now(),
         )
-        return True
+    return time.monotonic() - locked_at[0] if locked_at else 0.0
 
 
 def _count_rows(paid: int, failed: int) -> None:

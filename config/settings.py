@@ -374,7 +374,9 @@ BACKOFFICE_SECOND_APPROVAL_ABOVE = Decimal(
 )
 BATCH_MAX_FILE_BYTES = int(os.environ.get("BATCH_MAX_FILE_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", 200_000))
-BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))
+BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", 5000))  # the most rows in a chunk
+# How long a chunk of batch execution may hold its accounts' locks: chunks are sized to it.
+BATCH_CHUNK_LOCK_MS = int(os.environ.get("BATCH_CHUNK_LOCK_MS", 50))
 # Uploads above this size go to a temporary file, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The limit first: it stops an upload past BATCH_MAX_FILE_BYTES before the handler

@@ -7,6 +7,11 @@ open. It shares the server's two cores, so it is lean: each request's bytes are
 built once and answers are read off the socket (http.client parses headers with
 the e-mail package, a third of a core at these rates).
 Prints one JSON object: completed payments, errors and latency percentiles.
+
+Two options serve `manage.py bench_batch --payer-clients`: `"until_stdin_closes"` stops
+the clients when the parent closes this process's standard input (or `seconds` pass),
+and `"samples"` adds every request's start (Unix time), latency in ms and outcome, so the
+parent can keep those sent while something else was going on.
 """
 
 from __future__ import annotations
@@ -101,6 +106,9 @@ def run(config: dict) -> dict:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     completed = [0] * clients
     errors = [0] * clients
+    samples: list[list[list]] = [[] for _ in range(clients)]
+    keep_samples = bool(config.get("samples"))
+    stop = threading.Event()
     start_barrier = threading.Barrier(clients + 1)
     deadline_box: list[float] = []
 
@@ -115,23 +123,36 @@ def run(config: dict) -> dict:
         sent = 0
         while True:
             began = time.perf_counter()
-            if began >= deadline:
+            if began >= deadline or stop.is_set():
                 break
+            began_at = time.time()
             sent += 1
             request = b"".join((before_key, key_prefix, str(sent).encode(), after_key))
+            ok = False
             try:
                 status, payload = connection.exchange(request)
                 elapsed = time.perf_counter() - began
                 if status == 201 and b'"status":"completed"' in payload:
+                    ok = True
                     completed[index] += 1
                     latencies[index].append(elapsed)
                 else:
                     errors[index] += 1
             except (OSError, ValueError, IndexError):
+                elapsed = time.perf_counter() - began
                 errors[index] += 1
                 connection.close()
+            if keep_samples:
+                samples[index].append([began_at, round(elapsed * 1000, 3), ok])
         connection.close()
 
+    if config.get("until_stdin_closes"):
+
+        def watch_stdin() -> None:
+            sys.stdin.read()  # returns at end of file: the parent closed the pipe
+            stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
@@ -142,7 +163,7 @@ def run(config: dict) -> dict:
         thread.join()
     elapsed = time.perf_counter() - began
     all_latencies = sorted(value for values in latencies for value in values)
-    return {
+    result = {
         "clients": clients,
         "seconds": round(elapsed, 2),
         "payments": sum(completed),
@@ -152,6 +173,9 @@ def run(config: dict) -> dict:
         "p99_ms": round(percentile(all_latencies, 0.99) * 1000, 2),
         "errors": sum(errors),
     }
+    if keep_samples:
+        result["samples"] = sorted(sample for values in samples for sample in values)
+    return result
 
 
 if __name__ == "__main__":

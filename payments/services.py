@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -178,6 +179,30 @@ class BatchPaymentOrder:
     currency: str
     reference: str = ""
     end_to_end_id: str = ""
+    payment_id: UUID | None = None  # the payment's id, when the caller needs it beforehand
+
+
+PAYMENT_COLUMNS = [
+    "id",
+    "merchant_id",
+    "debtor_account_id",
+    "creditor_account_id",
+    "amount",
+    "currency",
+    "captured_amount",
+    "refunded_amount",
+    "status",
+    "reference",
+    "end_to_end_id",
+    "authorization_code",
+    "failure_code",
+    "failure_message",
+    "ledger_transaction_id",
+    "batch_id",
+    "batch_row",
+    "created_at",
+    "updated_at",
+]
 
 
 @transaction.atomic
@@ -187,6 +212,7 @@ def payments_create_for_batch(
     batch_id: UUID,
     orders: list[BatchPaymentOrder],
     holds: dict[UUID, int] | None = None,
+    on_locked: Callable[[], object] | None = None,
 ) -> list[tuple[UUID, LedgerError | None]]:
     """Pay many rows of a batch at once through `ledger.transfer_many`.
 
@@ -195,7 +221,45 @@ def payments_create_for_batch(
     (payment id, refusal or None) per order. No per-payment webhook: the batch
     sends `batch.completed` when it ends. `holds` (debtor account -> hold id) pays
     from the funds reserved at approval.
+
+    The payments are written first, as completed, with ledger transaction ids reserved
+    beforehand; only then are the accounts locked (`on_locked` is called) and the
+    transfers posted, and the few refused rows' payments turned failed: the accounts'
+    locks are not held while the payments are written. All in the caller's transaction.
     """
+    payment_ids = [order.payment_id or uuid.uuid4() for order in orders]
+    transaction_ids = posting.reserve_transaction_ids(len(orders))
+    now = timezone.now()
+    bulk.insert(
+        Payment,
+        PAYMENT_COLUMNS,
+        [
+            (
+                payment_id,
+                merchant.pk,
+                order.debtor_id,
+                order.creditor_id,
+                order.amount,
+                order.currency,
+                order.amount,
+                0,
+                Payment.Status.COMPLETED,
+                order.reference[:140],
+                order.end_to_end_id[:35],
+                "",  # no authorization step for a batch row: it is paid or refused at once
+                "",
+                "",
+                transaction_id,
+                batch_id,
+                order.batch_row,
+                now,
+                now,
+            )
+            for payment_id, transaction_id, order in zip(
+                payment_ids, transaction_ids, orders, strict=True
+            )
+        ],
+    )
     outcomes = posting.transfer_many(
         [
             posting.TransferOrder(
@@ -209,61 +273,22 @@ def payments_create_for_batch(
             for order in orders
         ],
         holds=holds,
+        transaction_ids=transaction_ids,
+        on_locked=on_locked,
     )
-    now = timezone.now()
     results: list[tuple[UUID, LedgerError | None]] = []
-    rows = []
-    for order, outcome in zip(orders, outcomes, strict=True):
+    refused_rows = []
+    for payment_id, outcome in zip(payment_ids, outcomes, strict=True):
         refused = outcome if isinstance(outcome, LedgerError) else None
-        payment_id = uuid.uuid4()
         results.append((payment_id, refused))
-        rows.append(
-            (
-                payment_id,
-                merchant.pk,
-                order.debtor_id,
-                order.creditor_id,
-                order.amount,
-                order.currency,
-                0 if refused else order.amount,
-                0,
-                Payment.Status.FAILED if refused else Payment.Status.COMPLETED,
-                order.reference[:140],
-                order.end_to_end_id[:35],
-                "",  # no authorization step for a batch row: it is paid or refused at once
-                refused.code if refused else "",
-                refused.detail[:255] if refused else "",
-                None if refused else outcome,
-                batch_id,
-                order.batch_row,
-                now,
-                now,
+        if refused is not None:
+            refused_rows.append(
+                (payment_id, 0, Payment.Status.FAILED, refused.code, refused.detail[:255], None)
             )
-        )
-    bulk.insert(
+    bulk.update(
         Payment,
-        [
-            "id",
-            "merchant_id",
-            "debtor_account_id",
-            "creditor_account_id",
-            "amount",
-            "currency",
-            "captured_amount",
-            "refunded_amount",
-            "status",
-            "reference",
-            "end_to_end_id",
-            "authorization_code",
-            "failure_code",
-            "failure_message",
-            "ledger_transaction_id",
-            "batch_id",
-            "batch_row",
-            "created_at",
-            "updated_at",
-        ],
-        rows,
+        ["captured_amount", "status", "failure_code", "failure_message", "ledger_transaction"],
+        refused_rows,
     )
     return results
 

@@ -8,7 +8,7 @@ and writes balanced, append-only entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -390,12 +390,28 @@ def _check_from_hold(*, debtor: Account, creditor: Account, hold: Hold, order: T
         raise InsufficientFunds(f"the hold on account {debtor.number} has less left")
 
 
+def reserve_transaction_ids(count: int) -> list[int]:
+    """`count` ids from the ledger transactions' sequence, for `transfer_many(transaction_ids=)`:
+    a caller can write what refers to its transactions before it takes any account's lock.
+    An id that ends up unused (its order is refused) is a gap, as a rolled-back insert's is."""
+    if count <= 0:
+        return []
+    rows = pgsql.execute(
+        "SELECT nextval(pg_get_serial_sequence('accounts_ledgertransaction', 'id')) "
+        "FROM generate_series(1, %s)",
+        [count],
+    )
+    return sorted(row[0] for row in rows)
+
+
 @transaction.atomic
 def transfer_many(
     orders: Sequence[TransferOrder],
     *,
     kind: str = LedgerTransaction.Kind.TRANSFER,
     holds: Mapping[UUID, int] | None = None,
+    transaction_ids: Sequence[int] | None = None,
+    on_locked: Callable[[], object] | None = None,
 ) -> list[int | LedgerError]:
     """Post many transfers at once, in order, each on its own or refused on its own.
 
@@ -408,13 +424,20 @@ def transfer_many(
     `holds` maps a debtor account to an active hold that pays its orders (a batch's
     funds, reserved at approval): an order is drawn from the hold (balance and held
     go down together) and a refused one gives its share back to `available`.
+
+    `transaction_ids` (from `reserve_transaction_ids`, one per order) are the ids the
+    accepted orders' transactions get; `on_locked` is called once every lock is taken.
     """
+    if transaction_ids is not None and len(transaction_ids) != len(orders):
+        raise LedgerError("one reserved transaction id per order")
     for order in orders:
         money.check_currency(order.currency)
         _check_amount(order.amount)
     accounts = lock_accounts(
         {order.debtor_id for order in orders} | {order.creditor_id for order in orders}
     )
+    if on_locked is not None:
+        on_locked()
     held_by: dict[UUID, Hold] = {}
     if holds:
         # After the accounts, as release_hold does: the same order everywhere.
@@ -467,15 +490,26 @@ def transfer_many(
             )
         return outcomes
     now = timezone.now()
-    ids = bulk.insert(
-        LedgerTransaction,
-        ["kind", "currency", "amount", "reference", "description", "created_at"],
-        [
-            (kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
-            for _, o, _, _ in accepted
-        ],
-        returning="id",
-    )
+    if transaction_ids is not None:
+        ids = [transaction_ids[index] for index, _, _, _ in accepted]
+        bulk.insert(
+            LedgerTransaction,
+            ["id", "kind", "currency", "amount", "reference", "description", "created_at"],
+            [
+                (txn_id, kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
+                for txn_id, (_, o, _, _) in zip(ids, accepted, strict=True)
+            ],
+        )
+    else:
+        ids = bulk.insert(
+            LedgerTransaction,
+            ["kind", "currency", "amount", "reference", "description", "created_at"],
+            [
+                (kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
+                for _, o, _, _ in accepted
+            ],
+            returning="id",
+        )
     entries = []
     for txn_id, (index, order, debtor_after, creditor_after) in zip(ids, accepted, strict=True):
         outcomes[index] = txn_id

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -78,3 +80,28 @@ def test_completed_payments_are_counted_and_other_answers_are_errors(receiver):
     # every payment carries an Idempotency-Key of its own, as a real client sends
     keys = [s["idempotency_key"] for s in handler.seen]
     assert all(keys) and len(set(keys)) == len(keys)
+
+
+def test_samples_give_each_request_its_start_latency_and_outcome(receiver):
+    handler, url = receiver
+    handler.answers = [(201, {"id": "p", "status": "completed"}), (409, {"code": "x"})]
+    before = time.time()
+    result = loadgen.run(
+        {"url": url, "clients": 1, "seconds": 0.2, "jobs": [job(0)], "samples": True}
+    )
+    samples = result["samples"]
+    assert len(samples) == len(handler.seen) == result["payments"] + result["errors"]
+    assert [ok for *_, ok in samples] == [n % 2 == 0 for n in range(len(samples))]
+    assert all(before <= began <= time.time() and latency > 0 for began, latency, _ in samples)
+
+
+def test_until_stdin_closes_stops_the_clients_at_end_of_file(receiver, monkeypatch):
+    handler, url = receiver
+    handler.answers = [(201, {"id": "p", "status": "completed"})]
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # the parent closed the pipe at once
+    began = time.monotonic()
+    result = loadgen.run(
+        {"url": url, "clients": 2, "seconds": 30, "jobs": [job(0)], "until_stdin_closes": True}
+    )
+    assert time.monotonic() - began < 10
+    assert "samples" not in result

@@ -41,6 +41,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    """gunicorn (config/gunicorn.py) on this settings' database, on a free port, without the
+    API's throttle; also used by `bench_batch --payer-clients`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "API_THROTTLE_RATE": "1000000/second",
+        "SECURE_COOKIES": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    return server, port
+
+
+def wait_until_up(port: int, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
 class Command(BaseCommand):
     help = "Benchmark the payments API at 1, 8 and 32 clients; prints one JSON object."
 
@@ -57,36 +103,10 @@ class Command(BaseCommand):
         levels = [int(level) for level in clients.split(",")]
         jobs = self._setup(max(levels), shape)
         workers = workers or (os.cpu_count() or 2) * 2
-        port = free_port()
-        env = {
-            **os.environ,
-            "API_THROTTLE_RATE": "1000000/second",
-            "SECURE_COOKIES": "false",
-            "LOG_LEVEL": "WARNING",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.py",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--log-level",
-                "warning",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-        )
+        server, port = start_gunicorn(workers, threads)
         results = []
         try:
-            self._wait_until_up(port, server)
+            wait_until_up(port, server)
             url = f"http://127.0.0.1:{port}/api/v1/payments/"
             self._load(url, jobs, 1, min(2.0, seconds))  # warm every worker's connection
             for level in levels:
@@ -169,18 +189,6 @@ class Command(BaseCommand):
                 }
             )
         return jobs
-
-    def _wait_until_up(self, port: int, server: subprocess.Popen) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError("gunicorn exited")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 60 s")
 
     def _load(self, url: str, jobs: list[dict], clients: int, seconds: float) -> dict:
         config = {"url": url, "clients": clients, "seconds": seconds, "jobs": jobs}
