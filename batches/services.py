@@ -12,6 +12,7 @@ import heapq
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO, cast
 from uuid import UUID
@@ -1060,10 +1061,9 @@ def batch_resume_stalled(*, now: datetime | None = None) -> list[UUID]:
 def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
     """Pay every valid row not yet paid, a chunk per transaction; safe to run again.
 
-    Without `chunk_size`, each chunk is sized so that it holds its accounts' locks for
-    about BATCH_CHUNK_LOCK_MS (`_next_chunk_size`), at most BATCH_CHUNK_SIZE rows: a
-    real-time payment from the batch's debtor account, or into one of its creditors,
-    waits for one chunk at most.
+    Without `chunk_size`, `_ChunkSizer` sizes each chunk: large while no one waits for the
+    accounts a chunk locks, and holding them for about BATCH_CHUNK_LOCK_MS once a real-time
+    payment from the batch's debtor account, or into one of its creditors, has to wait.
     """
     structlog.contextvars.bind_contextvars(batch_id=str(batch_id))
     with transaction.atomic():
@@ -1073,28 +1073,57 @@ def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
         batch.status = Batch.Status.EXECUTING
         batch.started_at = batch.started_at or timezone.now()
         batch.save(update_fields=["status", "started_at", "updated_at"])
-    size = chunk_size or min(FIRST_CHUNK, settings.BATCH_CHUNK_SIZE)
-    while (locked_seconds := _execute_chunk(batch_id, size)) is not None:
-        if chunk_size is None:
-            size = _next_chunk_size(size, locked_seconds)
+    sizer = _ChunkSizer()
+    while (done := _execute_chunk(batch_id, chunk_size or sizer.size)) is not None:
+        sizer.after(done)
     return _finish(batch_id)
 
 
 FIRST_CHUNK = 200
 SMALLEST_CHUNK = 50
+CALM_CHUNKS = 10
 
 
-def _next_chunk_size(size: int, locked_seconds: float) -> int:
-    """The next chunk's rows: as many as the last chunk's pace says fit in the lock budget,
-    at most twice as many as the last one, between SMALLEST_CHUNK and BATCH_CHUNK_SIZE."""
-    budget = settings.BATCH_CHUNK_LOCK_MS / 1000
-    fitting = int(size * budget / locked_seconds) if locked_seconds > 0 else 2 * size
-    return max(SMALLEST_CHUNK, min(settings.BATCH_CHUNK_SIZE, 2 * size, fitting))
+@dataclass(frozen=True)
+class _ChunkDone:
+    locked_seconds: float  # how long the chunk held its accounts' locks, until its commit
+    contended: bool  # another transaction was waiting for a lock the chunk held
 
 
-def _execute_chunk(batch_id: UUID, chunk_size: int) -> float | None:
-    """Pay the next chunk of unpaid rows in one transaction; returns how long it held the
-    accounts' locks (seconds, until its commit), or None when no row is left."""
+class _ChunkSizer:
+    """How many rows the next chunk pays.
+
+    Alone on its accounts, a batch pays in large chunks (from FIRST_CHUNK, doubling up to
+    BATCH_CHUNK_SIZE): fewer commits, fewer account updates, the most rows a second. Once
+    a chunk sees another transaction wait for one of its locks, the chunks are sized from
+    the last one's pace to hold their locks for about BATCH_CHUNK_LOCK_MS, and stay so
+    until CALM_CHUNKS chunks in a row have kept no one waiting.
+    """
+
+    def __init__(self) -> None:
+        self.size = min(FIRST_CHUNK, settings.BATCH_CHUNK_SIZE)
+        self.calm = CALM_CHUNKS
+
+    def after(self, done: _ChunkDone) -> None:
+        self.calm = 0 if done.contended else self.calm + 1
+        size = 2 * self.size
+        if self.calm < CALM_CHUNKS and done.locked_seconds > 0:
+            budget = settings.BATCH_CHUNK_LOCK_MS / 1000
+            size = min(size, int(self.size * budget / done.locked_seconds))
+        self.size = max(SMALLEST_CHUNK, min(settings.BATCH_CHUNK_SIZE, size))
+
+
+# Asked at the end of a chunk, its locks still held: does a transaction wait for one of them?
+# Once a chunk; pg_blocking_pids briefly takes the lock manager's partitions.
+CONTENDED_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+)
+
+
+def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
+    """Pay the next chunk of unpaid rows in one transaction; how long it held the accounts'
+    locks and whether anyone waited for them, or None when no row is left."""
     locked_at: list[float] = []
     with transaction.atomic():
         # The batch row lock serialises two workers that run the same batch.
@@ -1191,7 +1220,10 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> float | None:
             processed_count=F("processed_count") + len(results),
             updated_at=timezone.now(),
         )
-    return time.monotonic() - locked_at[0] if locked_at else 0.0
+        contended = bool(locked_at) and bool(pgsql.execute(CONTENDED_SQL)[0][0])
+    return _ChunkDone(
+        locked_seconds=time.monotonic() - locked_at[0] if locked_at else 0.0, contended=contended
+    )
 
 
 def _count_rows(paid: int, failed: int) -> None:

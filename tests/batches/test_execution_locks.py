@@ -195,16 +195,67 @@ def test_a_row_refused_under_the_locks_is_failed_with_no_ledger_transaction(desk
     assert_balances_follow_the_entries()
 
 
+def sized(size: int, *chunks: tuple[float, bool], calm: int = services.CALM_CHUNKS) -> int:
+    """The next size after chunks of (locked seconds, contended), from `size`."""
+    sizer = services._ChunkSizer()
+    sizer.size, sizer.calm = size, calm
+    for locked_seconds, contended in chunks:
+        sizer.after(services._ChunkDone(locked_seconds=locked_seconds, contended=contended))
+    return sizer.size
+
+
 @override_settings(BATCH_CHUNK_SIZE=1000, BATCH_CHUNK_LOCK_MS=50)
-def test_chunks_are_sized_to_the_lock_budget():
-    # held four times too long: a quarter as many rows, never fewer than the smallest chunk
-    assert services._next_chunk_size(800, 0.2) == 200
-    assert services._next_chunk_size(100, 10.0) == services.SMALLEST_CHUNK
+def test_chunks_grow_while_no_one_waits_and_fit_the_lock_budget_once_someone_does():
+    # alone on its accounts: twice as many rows a chunk, up to BATCH_CHUNK_SIZE
+    assert sized(200, (0.2, False)) == 400
+    assert sized(800, (0.5, False)) == 1000
+    # someone waited: held four times too long, a quarter as many, never below the smallest
+    assert sized(800, (0.2, True)) == 200
+    assert sized(100, (10.0, True)) == services.SMALLEST_CHUNK
     # held half as long: twice as many, but never more than twice, nor BATCH_CHUNK_SIZE
-    assert services._next_chunk_size(300, 0.025) == 600
-    assert services._next_chunk_size(300, 0.001) == 600
-    assert services._next_chunk_size(800, 0.001) == 1000
-    assert services._next_chunk_size(300, 0.0) == 600
+    assert sized(300, (0.025, True)) == 600
+    assert sized(300, (0.001, True)) == 600
+    assert sized(800, (0.001, True)) == 1000
+    # after a wait, the budget holds until CALM_CHUNKS chunks in a row kept no one waiting
+    calm_but_one = [(0.05, False)] * (services.CALM_CHUNKS - 1)
+    assert sized(400, (0.1, True), *calm_but_one) == 200
+    assert sized(400, (0.1, True), *calm_but_one, (0.05, False)) == 400
+
+
+def test_a_chunk_knows_when_a_real_time_payment_waited_for_its_locks(desk):
+    batch = executing(desk, 4)
+    outsider = AccountFactory(currency="EUR", number="OUTSIDER01")
+    results: list = []
+    threads: list = []
+    chunks: list = []
+
+    def start_paying() -> None:
+        if not threads:
+            threads.append(pay_in_thread(desk, outsider, results))
+            threads[0].join(timeout=1)  # waiting for the debtor's lock by now
+
+    real_create = payment_services.payments_create_for_batch
+    real_chunk = services._execute_chunk
+
+    def recording(batch_id, size):
+        chunks.append(real_chunk(batch_id, size))
+        return chunks[-1]
+
+    from batches import services as batch_services
+
+    try:
+        batch_services.payments_create_for_batch = lambda **kwargs: real_create(
+            **{**kwargs, "on_locked": lambda: (kwargs["on_locked"](), start_paying())}
+        )
+        batch_services._execute_chunk = recording
+        services.batch_execute(batch_id=batch.id, chunk_size=2)
+    finally:
+        batch_services.payments_create_for_batch = real_create
+        batch_services._execute_chunk = real_chunk
+    threads[0].join(timeout=20)
+
+    assert isinstance(results[0], Payment)
+    assert [chunk.contended for chunk in chunks if chunk] == [True, False]
 
 
 @override_settings(BATCH_CHUNK_LOCK_MS=1)
@@ -222,7 +273,7 @@ def test_sized_chunks_pay_every_row_once(desk, monkeypatch):
 
     batch = services.batch_execute(batch_id=batch.id)
 
-    assert sizes[0] == 60 and set(sizes[1:]) == {services.SMALLEST_CHUNK}  # over budget
+    assert sizes == [60, 120, 240]  # no one waited: growing chunks, the last one empty
     assert batch.status == Batch.Status.COMPLETED and batch.succeeded_count == 130
     rows = Payment.objects.filter(batch_id=batch.id).values_list("batch_row", flat=True)
     assert sorted(rows) == list(range(1, 131))
