@@ -71,6 +71,12 @@ class XmlWriter:
         else:
             self._parts.append(f"<{tag}>{_escape(text)}</{tag}>")
 
+    def raw(self, markup: str) -> None:
+        """Markup the caller built itself, every text in it already escaped."""
+        self._parts.append(markup)
+        if len(self._parts) >= _FLUSH_AT:
+            self.flush()
+
     def flush(self) -> None:
         self._out.write("".join(self._parts).encode("utf-8"))
         self._parts.clear()

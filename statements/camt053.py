@@ -17,7 +17,7 @@ from uuid import UUID
 from accounts.ledger import money
 from accounts.models import Account
 from batches.pain002 import is_iban
-from batches.xmlwriter import XmlWriter
+from batches.xmlwriter import XmlWriter, _attribute, _escape
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
 
 VERSIONS = ("camt.053.001.08", "camt.053.001.02")
@@ -98,6 +98,7 @@ class _Writer:
         self.v08 = version == "camt.053.001.08"
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
         self.currency = currency
+        self.currency_attribute = _attribute(currency)
         self.xml = xml
         self.element = xml.element
         self.leaf = xml.leaf
@@ -196,73 +197,87 @@ class _Writer:
             self.leaf("AddtlNtryInf", f"batch booking of {booking.count} payments")
 
     def transaction(self, line: Line) -> None:
+        """One TxDtls, written as one string: a 100,000-entry statement has two million
+        elements, and a call per element was most of its time (the same bytes as writing
+        element by element)."""
         credit = line.amount > 0
-        with self.element("TxDtls"):
-            with self.element("Refs"):
-                if line.message_id:
-                    self.leaf("MsgId", line.message_id[:_ID])
-                if line.payment_id is not None:
-                    self.leaf("AcctSvcrRef", line.payment_id.hex)
-                if line.payment_information_id:
-                    self.leaf("PmtInfId", line.payment_information_id[:_ID])
-                if line.instruction_id:
-                    self.leaf("InstrId", line.instruction_id[:_ID])
-                self.leaf("EndToEndId", line.end_to_end_id[:_ID] or "NOTPROVIDED")
-                if self.v08 and line.uetr:
-                    self.leaf("UETR", line.uetr)
-                self.leaf("TxId", f"LT{line.transaction_id}")
-            if self.v08:
-                self.amount("Amt", line.amount)
-                self.leaf("CdtDbtInd", "CRDT" if credit else "DBIT")
-            else:
-                with self.element("AmtDtls"), self.element("TxAmt"):
-                    self.amount("Amt", line.amount)
-            if any(
-                (
-                    line.counterparty_account,
-                    line.counterparty_name,
-                    line.ultimate_debtor,
-                    line.ultimate_creditor,
-                )
-            ):
-                self.parties(line, credit)
-            if line.reference or line.creditor_reference:
-                with self.element("RmtInf"):
-                    reference = line.reference
-                    if reference and reference != line.creditor_reference:
-                        self.leaf("Ustrd", reference[:140])
-                    if line.creditor_reference:
-                        with self.element("Strd"), self.element("CdtrRefInf"):
-                            kind = line.creditor_reference_type[:_ID]
-                            if kind:
-                                with self.element("Tp"), self.element("CdOrPrtry"):
-                                    self.leaf("Cd" if kind in _DOCUMENT_TYPES else "Prtry", kind)
-                            self.leaf("Ref", line.creditor_reference[:_ID])
+        parts = ["<TxDtls><Refs>"]
+        if line.message_id:
+            parts.append(f"<MsgId>{_escape(line.message_id[:_ID])}</MsgId>")
+        if line.payment_id is not None:
+            parts.append(f"<AcctSvcrRef>{line.payment_id.hex}</AcctSvcrRef>")
+        if line.payment_information_id:
+            parts.append(f"<PmtInfId>{_escape(line.payment_information_id[:_ID])}</PmtInfId>")
+        if line.instruction_id:
+            parts.append(f"<InstrId>{_escape(line.instruction_id[:_ID])}</InstrId>")
+        end_to_end = _escape(line.end_to_end_id[:_ID] or "NOTPROVIDED")
+        parts.append(f"<EndToEndId>{end_to_end}</EndToEndId>")
+        if self.v08 and line.uetr:
+            parts.append(f"<UETR>{_escape(line.uetr)}</UETR>")
+        parts.append(f"<TxId>LT{line.transaction_id}</TxId></Refs>")
+        amount = self.amount_text("Amt", line.amount)
+        if self.v08:
+            parts.append(f"{amount}<CdtDbtInd>{'CRDT' if credit else 'DBIT'}</CdtDbtInd>")
+        else:
+            parts.append(f"<AmtDtls><TxAmt>{amount}</TxAmt></AmtDtls>")
+        if (
+            line.counterparty_account
+            or line.counterparty_name
+            or line.ultimate_debtor
+            or line.ultimate_creditor
+        ):
+            self.parties(parts, line, credit)
+        if line.reference or line.creditor_reference:
+            parts.append("<RmtInf>")
+            reference = line.reference
+            if reference and reference != line.creditor_reference:
+                parts.append(f"<Ustrd>{_escape(reference[:140])}</Ustrd>")
+            if line.creditor_reference:
+                parts.append("<Strd><CdtrRefInf>")
+                kind = line.creditor_reference_type[:_ID]
+                if kind:
+                    tag = "Cd" if kind in _DOCUMENT_TYPES else "Prtry"
+                    parts.append(f"<Tp><CdOrPrtry><{tag}>{_escape(kind)}</{tag}></CdOrPrtry></Tp>")
+                parts.append(f"<Ref>{_escape(line.creditor_reference[:_ID])}</Ref>")
+                parts.append("</CdtrRefInf></Strd>")
+            parts.append("</RmtInf>")
+        parts.append("</TxDtls>")
+        self.xml.raw("".join(parts))
 
-    def parties(self, line: Line, credit: bool) -> None:
-        with self.element("RltdPties"):
-            # On a credit the counterparty is the debtor, on a debit the creditor.
-            if credit:
-                if line.counterparty_name:
-                    self.party("Dbtr", line.counterparty_name)
-                if line.counterparty_account:
-                    with self.element("DbtrAcct"):
-                        self.account_id(line.counterparty_account)
-            if line.ultimate_debtor:
-                self.party("UltmtDbtr", line.ultimate_debtor)
-            if not credit:
-                if line.counterparty_name:
-                    self.party("Cdtr", line.counterparty_name)
-                if line.counterparty_account:
-                    with self.element("CdtrAcct"):
-                        self.account_id(line.counterparty_account)
-            if line.ultimate_creditor:
-                self.party("UltmtCdtr", line.ultimate_creditor)
+    def amount_text(self, tag: str, minor: int) -> str:
+        """What `amount` writes, as a string."""
+        text = money.to_major(abs(minor), self.currency)
+        return f'<{tag} Ccy="{self.currency_attribute}">{text}</{tag}>'
 
-    def party(self, tag: str, name: str) -> None:
-        with self.element(tag):
-            if self.v08:
-                with self.element("Pty"):
-                    self.leaf("Nm", name[:140])
-            else:
-                self.leaf("Nm", name[:140])
+    def parties(self, parts: list[str], line: Line, credit: bool) -> None:
+        parts.append("<RltdPties>")
+        # On a credit the counterparty is the debtor, on a debit the creditor.
+        if credit:
+            if line.counterparty_name:
+                self.party(parts, "Dbtr", line.counterparty_name)
+            if line.counterparty_account:
+                parts.append(f"<DbtrAcct>{_account_id(line.counterparty_account)}</DbtrAcct>")
+        if line.ultimate_debtor:
+            self.party(parts, "UltmtDbtr", line.ultimate_debtor)
+        if not credit:
+            if line.counterparty_name:
+                self.party(parts, "Cdtr", line.counterparty_name)
+            if line.counterparty_account:
+                parts.append(f"<CdtrAcct>{_account_id(line.counterparty_account)}</CdtrAcct>")
+        if line.ultimate_creditor:
+            self.party(parts, "UltmtCdtr", line.ultimate_creditor)
+        parts.append("</RltdPties>")
+
+    def party(self, parts: list[str], tag: str, name: str) -> None:
+        name = _escape(name[:140])
+        if self.v08:
+            parts.append(f"<{tag}><Pty><Nm>{name}</Nm></Pty></{tag}>")
+        else:
+            parts.append(f"<{tag}><Nm>{name}</Nm></{tag}>")
+
+
+def _account_id(number: str) -> str:
+    """What `_Writer.account_id` writes, as a string."""
+    if is_iban(number):
+        return f"<Id><IBAN>{_escape(number)}</IBAN></Id>"
+    return f"<Id><Othr><Id>{_escape(number[:34])}</Id></Othr></Id>"

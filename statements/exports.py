@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
+from uuid import UUID
 
 from django.utils import timezone
 
@@ -26,6 +27,12 @@ FORMATS = ("camt.053", "csv", "json")
 def write_camt(
     out: BinaryIO, *, account: Account, span: Period, version: str = DEFAULT_VERSION
 ) -> None:
+    bookings = selectors.batch_bookings(account, span)
+
+    def lines(grouped: frozenset[UUID]) -> Iterator[Line]:
+        booked_apart = set().union(*(bookings[batch_id].entries.values() for batch_id in grouped))
+        return selectors.lines(account, span, except_entries=booked_apart)
+
     write_camt053(
         out,
         version=version,
@@ -34,11 +41,11 @@ def write_camt(
         account=account,
         span=span,
         balances=selectors.balances(account, span),
-        lines=lambda grouped: selectors.lines(account, span, except_batches=grouped),
+        lines=lines,
         batches=Batches(
-            bookings=selectors.batch_bookings(account, span),
+            bookings=bookings,
             blocks=lambda batch_id: selectors.block_totals(account, batch_id),
-            lines=lambda batch_id: selectors.batch_lines(account, span, batch_id),
+            lines=lambda batch_id: selectors.batch_lines(bookings[batch_id]),
         ),
     )
 

@@ -8,8 +8,8 @@ nothing of payments, and a statement needs all three.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -24,7 +24,9 @@ from payments.models import Payment, Refund
 __all__ = ["Balances", "Period", "PeriodError", "balances", "period"]
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: a frozen dataclass sets each of its 23 fields through
+# object.__setattr__, and a statement makes 100,000 of them.
+@dataclass(slots=True)
 class Line:
     """One ledger entry of the account, with the references it carries."""
 
@@ -299,37 +301,27 @@ def _lines(entries: list[tuple]) -> Iterator[Line]:
         yield _line(row, items.get(row[9], _NO_ITEM))
 
 
-def lines(account: Account, span: Period, *, except_batches: Iterable[UUID] = ()) -> Iterator[Line]:
+def lines(
+    account: Account, span: Period, *, except_entries: Collection[int] = ()
+) -> Iterator[Line]:
     """The period's entries in booking order, a few thousand rows fetched at a time.
 
-    `except_batches`: batches whose debits are read apart (`batch_lines`), left out here.
+    `except_entries`: the entries read apart (a batch booking's, `batch_lines`), left out.
     """
-    skipped = frozenset(except_batches)
-    if not skipped:
+    if not except_entries:
         for entries in _chunks(_entry_rows(account, span)):
             yield from _lines(entries)
         return
     # The batches' debits are most of a day's entries: only their ids are read here.
-    light = (
-        _entries(account, span)
-        .order_by("id")
-        .values_list("id", "amount", "transaction_id")
-        .iterator(chunk_size=_CHUNK)
-    )
-    for chunk in _chunks(light):
-        debits = [transaction_id for _, amount, transaction_id in chunk if amount < 0]
-        batch_of = _by_key(Payment, "ledger_transaction", ("batch_id",), debits)
-        kept = [
-            entry_id
-            for entry_id, amount, transaction_id in chunk
-            if amount >= 0 or batch_of.get(transaction_id, (None,))[0] not in skipped
-        ]
+    ids = _entries(account, span).order_by("id").values_list("id", flat=True)
+    for chunk in _chunks(ids.iterator(chunk_size=_CHUNK)):
+        kept = [entry_id for entry_id in chunk if entry_id not in except_entries]
         if kept:
             by_id = _by_key(LedgerEntry, "id", _ENTRY_FIELDS[1:], kept)
             yield from _lines([(entry_id, *by_id[entry_id]) for entry_id in kept])
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchBooking:
     """The debits of one batch on its debtor's account: one booking (BtchBookg)."""
 
@@ -337,6 +329,9 @@ class BatchBooking:
     first_entry_id: int
     count: int
     total: int  # positive minor units
+    # its debits of the period, ledger transaction id -> entry id (read once, used twice:
+    # to leave them out of `lines`, and by `batch_lines` to find them in file order)
+    entries: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -352,7 +347,7 @@ class BlockTotal:
 def batch_bookings(account: Account, span: Period) -> dict[UUID, BatchBooking]:
     """The period's debits of the account by batch: the account's debits by its index, each
     chunk's batch payments by their unique ledger transaction."""
-    bookings: dict[UUID, list[int]] = {}  # first entry, count, total
+    bookings: dict[UUID, BatchBooking] = {}
     debits = (
         _entries(account, span)
         .filter(amount__lt=0)
@@ -370,14 +365,11 @@ def batch_bookings(account: Account, span: Period) -> dict[UUID, BatchBooking]:
                 continue
             booking = bookings.get(batch_id)
             if booking is None:
-                bookings[batch_id] = [entry_id, 1, amount]
-            else:
-                booking[1] += 1
-                booking[2] += amount
-    return {
-        batch_id: BatchBooking(batch_id=batch_id, first_entry_id=first, count=count, total=-total)
-        for batch_id, (first, count, total) in bookings.items()
-    }
+                booking = bookings[batch_id] = BatchBooking(batch_id, entry_id, 0, 0)
+            booking.count += 1
+            booking.total -= amount
+            booking.entries[transaction_id] = entry_id
+    return bookings
 
 
 def block_totals(account: Account, batch_id: UUID) -> list[BlockTotal]:
@@ -406,16 +398,14 @@ def block_totals(account: Account, batch_id: UUID) -> list[BlockTotal]:
     ]
 
 
-def batch_lines(account: Account, span: Period, batch_id: UUID) -> Iterator[Line]:
+def batch_lines(booking: BatchBooking) -> Iterator[Line]:
     """One batch's debits in file order (row by row, so PmtInf by PmtInf).
 
-    The account's debits of the period give their entry by ledger transaction; the batch's
-    payments, read in row order by their (batch, row) index, give the order; the entries
+    The booking's debits give their entry by ledger transaction; the batch's payments, read in row order by their (batch, row) index, give the order; the entries
     are then read back a chunk at a time by primary key, and merged with the batch's paid
     rows, read in row order too: no lookup per row, no join for the planner to misjudge.
     """
-    debits = _entries(account, span).filter(amount__lt=0).order_by("id")
-    entry_ids = dict(debits.values_list("transaction_id", "id").iterator(chunk_size=_CHUNK))
+    batch_id, entry_ids = booking.batch_id, booking.entries
     ordered = (
         (entry_id, payment)
         for payment in Payment.objects.filter(batch_id=batch_id)

@@ -112,3 +112,11 @@ def _outcome(amount, currency):
 def test_plain_amounts_read_as_the_general_path_reads_them(monkeypatch, amount, currency):
     # Plain "digits[.digits]" amounts skip Decimal; every answer and refusal must be the same.
     assert _outcome(amount, currency) == _general_path(monkeypatch, amount, currency)
+
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD", "BHD", "CLF"])
+@pytest.mark.parametrize(
+    "minor", [0, 1, 5, 9, 10, 99, 100, 101, 123450, -1, -250, -100000, 10**15, -(10**15) + 7]
+)
+def test_to_major_is_the_decimal_text(minor, currency):
+    assert money.to_major(minor, currency) == str(money.to_decimal(minor, currency))
