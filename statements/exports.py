@@ -45,7 +45,7 @@ def write_camt(
         batches=Batches(
             bookings=bookings,
             blocks=lambda batch_id: selectors.block_totals(account, batch_id),
-            lines=lambda batch_id: selectors.batch_lines(bookings[batch_id]),
+            lines=lambda batch_id: selectors.batch_lines(account, span, bookings[batch_id]),
         ),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.db import connection
@@ -158,11 +159,12 @@ _CHUNK = 2000
 _ENTRY_FIELDS = ("id", "amount", "currency", "balance_after", "created_at", "transaction_id")
 
 # Every read below is of one table: the account's entries by its index, then per chunk of
-# entries the rows they point to by primary key or a unique index. A join of these tables
-# in one statement is planned from their statistics, and a batch execution that wrote
-# 100,000 payments a minute ago leaves none (autovacuum may be off, or not yet round):
-# PostgreSQL then loops over the batch's payments for each of its entries (hours at
-# 100,000 rows). One-table reads by unique keys have no such plan.
+# entries the rows they point to by primary key or a unique index (a batch booking's lines
+# alone are one statement, of fenced probes by key: `_BATCH_LINES_SQL`). A join of these
+# tables in one statement is planned from their statistics, and a batch execution that
+# wrote 100,000 payments a minute ago leaves none (autovacuum may be off, or not yet
+# round): PostgreSQL then loops over the batch's payments for each of its entries (hours
+# at 100,000 rows). Reads by unique keys have no such plan.
 
 
 def _entry_rows(account: Account, span: Period) -> Iterator[tuple]:
@@ -398,41 +400,63 @@ def block_totals(account: Account, batch_id: UUID) -> list[BlockTotal]:
     ]
 
 
-def batch_lines(booking: BatchBooking) -> Iterator[Line]:
-    """One batch's debits in file order (row by row, so PmtInf by PmtInf).
+# One batch's debits on its account, in file order, with everything a TxDtls says. Each
+# lateral subquery is fenced (OFFSET 0) and names one key only, so that it stays a probe of
+# one unique or indexed key per payment whatever the tables' statistics say (the other
+# conditions are checked outside the fence): the planner cannot turn it into the join it
+# would misjudge on tables a batch execution has just grown.
+_BATCH_LINES_SQL = """
+SELECT e.id, e.amount, e.currency, e.balance_after, e.created_at, e.transaction_id,
+       t.kind, t.reference, t.description,
+       p.id, p.end_to_end_id, p.batch_id, d.number, d.name, c.number, c.name,
+       NULL, NULL, NULL, NULL, p.batch_row,
+       i.payment_information_id, i.instruction_id, i.block, i.uetr, i.creditor_reference,
+       i.creditor_reference_type, i.ultimate_debtor, i.ultimate_creditor, i.creditor_name,
+       i.found
+  FROM payments_payment AS p
+  CROSS JOIN LATERAL (
+       SELECT id, amount, currency, balance_after, created_at, transaction_id, account_id
+         FROM accounts_ledgerentry WHERE transaction_id = p.ledger_transaction_id
+       OFFSET 0) AS e
+  CROSS JOIN LATERAL (
+       SELECT kind, reference, description FROM accounts_ledgertransaction
+        WHERE id = p.ledger_transaction_id OFFSET 0) AS t
+  LEFT JOIN LATERAL (
+       SELECT number, name FROM accounts_account WHERE id = p.debtor_account_id OFFSET 0
+       ) AS d ON true
+  LEFT JOIN LATERAL (
+       SELECT number, name FROM accounts_account WHERE id = p.creditor_account_id OFFSET 0
+       ) AS c ON true
+  LEFT JOIN LATERAL (
+       SELECT payment_information_id, instruction_id, block, uetr, creditor_reference,
+              creditor_reference_type, ultimate_debtor, ultimate_creditor, creditor_name,
+              true AS found, batch_id, "row", status
+         FROM batches_batchitem WHERE payment_id = p.id
+       OFFSET 0) AS i ON i.batch_id = p.batch_id AND i."row" = p.batch_row AND i.status = 'paid'
+ WHERE p.batch_id = %(batch)s
+   AND e.account_id = %(account)s AND e.amount < 0
+   AND e.created_at >= %(start)s AND e.created_at < %(end)s
+ ORDER BY p.batch_row
+"""
 
-    The booking's debits give their entry by ledger transaction; the batch's payments, read in row order by their (batch, row) index, give the order; the entries
-    are then read back a chunk at a time by primary key, and merged with the batch's paid
-    rows, read in row order too: no lookup per row, no join for the planner to misjudge.
-    """
-    batch_id, entry_ids = booking.batch_id, booking.entries
-    ordered = (
-        (entry_id, payment)
-        for payment in Payment.objects.filter(batch_id=batch_id)
-        .order_by("batch_row")
-        .values_list(*_PAYMENT_FIELDS)
-        .iterator(chunk_size=_CHUNK)
-        if (entry_id := entry_ids.get(payment[0])) is not None
-    )
-    items = (
-        BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PAID)
-        .order_by("row")
-        .values_list("row", *_ITEM_FIELDS)
-        .iterator(chunk_size=_CHUNK)
-    )
-    item = next(items, None)
-    for chunk in _chunks(ordered):
-        by_id = _by_key(LedgerEntry, "id", _ENTRY_FIELDS[1:], [entry_id for entry_id, _ in chunk])
-        entries = [(entry_id, *by_id[entry_id]) for entry_id, _ in chunk]
-        rows = _rows(entries, {payment[0]: payment[1:] for _, payment in chunk})
-        for row in rows:
-            batch_row = row[-1]
-            while item is not None and item[0] < batch_row:
-                item = next(items, None)
-            if item is not None and item[0] == batch_row:
-                yield _line(row, item[2:])
-            else:
-                yield _line(row, _NO_ITEM)
+
+def batch_lines(account: Account, span: Period, booking: BatchBooking) -> Iterator[Line]:
+    """One batch's debits in file order (row by row, so PmtInf by PmtInf), streamed from a
+    server-side cursor: the batch's payments by their (batch, row) index, and for each its
+    entry, transaction, accounts and batch row by their keys (`_BATCH_LINES_SQL`)."""
+    message_id = Batch.objects.values_list("message_id", flat=True).get(pk=booking.batch_id)
+    params: dict[str, Any] = {
+        "account": account.pk,
+        "batch": booking.batch_id,
+        "start": span.start,
+        "end": span.end,
+    }
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_BATCH_LINES_SQL, params)
+        while rows := cursor.fetchmany(_CHUNK):
+            for row in rows:
+                item = (message_id or "", *row[21:30]) if row[30] else _NO_ITEM
+                yield _line(row[:21], item)
 
 
 def is_batch_debit(line: Line) -> bool:
