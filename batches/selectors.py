@@ -27,19 +27,27 @@ def batches_of_merchant(*, merchant: Merchant) -> QuerySet[Batch]:
     )
 
 
-def totals_by_currency(batch: Batch) -> dict[str, int]:
-    """The valid rows' total per currency (what an approver signs off)."""
+def _per_currency(batch: Batch, key: str, aggregate: type[Sum] | type[Max]) -> dict[str, int]:
+    """The valid rows' `aggregate` of their amounts per currency: from the totals counted at
+    validation, or from the rows for a batch validated before those were kept."""
     if batch.valid_totals:
-        totals: dict[str, int] = {}
+        per_currency: dict[str, int] = {}
+        combine = sum if aggregate is Sum else max
         for line in batch.valid_totals:
-            totals[line["currency"]] = totals.get(line["currency"], 0) + line["total"]
-        return totals
+            currency = line["currency"]
+            per_currency[currency] = combine((per_currency.get(currency, 0), line[key]))
+        return per_currency
     return dict(
         batch.items.filter(status__in=COUNTED)
         .values_list("currency")
-        .annotate(total=Sum("amount"))
+        .annotate(value=aggregate("amount"))
         .order_by()
     )
+
+
+def totals_by_currency(batch: Batch) -> dict[str, int]:
+    """The valid rows' total per currency (what an approver signs off)."""
+    return _per_currency(batch, "total", Sum)
 
 
 def totals_by_debtor(batch: Batch) -> list[dict]:
@@ -120,17 +128,7 @@ def approval_rule(batch: Batch) -> tuple[int, str]:
 
 
 def _largest_by_currency(batch: Batch) -> dict[str, int]:
-    if batch.valid_totals:
-        largest: dict[str, int] = {}
-        for line in batch.valid_totals:
-            largest[line["currency"]] = max(largest.get(line["currency"], 0), line["largest"])
-        return largest
-    return dict(
-        batch.items.filter(status__in=COUNTED)
-        .values_list("currency")
-        .annotate(largest=Max("amount"))
-        .order_by()
-    )
+    return _per_currency(batch, "largest", Max)
 
 
 def approvals_required(batch: Batch) -> int:
