@@ -18,7 +18,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import BinaryIO
 
-from batches.xmlwriter import XmlWriter, _attribute, _escape
+from batches.xmlwriter import XmlWriter, attribute, escape
 
 VERSIONS = ("pain.002.001.10", "pain.002.001.03")
 DEFAULT_VERSION = VERSIONS[0]
@@ -179,9 +179,9 @@ class _Writer:
     def status_reason_text(self, code: str, text: str) -> str:
         parts = ["<StsRsnInf>"]
         if code:
-            parts.append(f"<Rsn><Cd>{_escape(code)}</Cd></Rsn>")
+            parts.append(f"<Rsn><Cd>{escape(code)}</Cd></Rsn>")
         for line in _lines(_text(text, _ADDITIONAL_INFO * _ADDITIONAL_INFO_LINES)):
-            parts.append(f"<AddtlInf>{_escape(line)}</AddtlInf>")
+            parts.append(f"<AddtlInf>{escape(line)}</AddtlInf>")
         parts.append("</StsRsnInf>")
         return "".join(parts)
 
@@ -222,16 +222,16 @@ class _Writer:
         )
         parts = ["<TxInfAndSts>"]
         if instruction_id := _text(transaction.instruction_id, _ID):
-            parts.append(f"<OrgnlInstrId>{_escape(instruction_id)}</OrgnlInstrId>")
-        end_to_end = _escape(_text(transaction.end_to_end_id, _ID) or "NOTPROVIDED")
+            parts.append(f"<OrgnlInstrId>{escape(instruction_id)}</OrgnlInstrId>")
+        end_to_end = escape(_text(transaction.end_to_end_id, _ID) or "NOTPROVIDED")
         parts.append(f"<OrgnlEndToEndId>{end_to_end}</OrgnlEndToEndId>")
         if self.v10 and _UUID4.fullmatch(transaction.uetr):
-            parts.append(f"<OrgnlUETR>{_escape(transaction.uetr)}</OrgnlUETR>")
-        parts.append(f"<TxSts>{_escape(transaction.status)}</TxSts>")
+            parts.append(f"<OrgnlUETR>{escape(transaction.uetr)}</OrgnlUETR>")
+        parts.append(f"<TxSts>{escape(transaction.status)}</TxSts>")
         if transaction.status == "RJCT" and (transaction.reason_code or transaction.reason_text):
             parts.append(self.status_reason_text(transaction.reason_code, transaction.reason_text))
         if reference := _text(transaction.account_servicer_reference, _ID):
-            parts.append(f"<AcctSvcrRef>{_escape(reference)}</AcctSvcrRef>")
+            parts.append(f"<AcctSvcrRef>{escape(reference)}</AcctSvcrRef>")
         self.original_reference(parts, transaction)
         parts.append("</TxInfAndSts>")
         self.xml.raw("".join(parts))
@@ -268,11 +268,11 @@ class _Writer:
             return
         parts.append("<OrgnlTxRef>")
         if has_amount:
-            ccy, text = _attribute(currency), _escape(amount)
+            ccy, text = attribute(currency), escape(amount)
             if equivalent:
                 parts.append(
                     f'<Amt><EqvtAmt><Amt Ccy="{ccy}">{text}</Amt>'
-                    f"<CcyOfTrf>{_escape(transfer_currency)}</CcyOfTrf></EqvtAmt></Amt>"
+                    f"<CcyOfTrf>{escape(transfer_currency)}</CcyOfTrf></EqvtAmt></Amt>"
                 )
             else:
                 parts.append(f'<Amt><InstdAmt Ccy="{ccy}">{text}</InstdAmt></Amt>')
@@ -281,21 +281,20 @@ class _Writer:
         if reference or creditor_reference:
             parts.append("<RmtInf>")
             for line in _chunks(reference, _UNSTRUCTURED):
-                parts.append(f"<Ustrd>{_escape(line)}</Ustrd>")
+                parts.append(f"<Ustrd>{escape(line)}</Ustrd>")
             if creditor_reference:
-                parts.append(
-                    self.structured(transaction.creditor_reference_type, creditor_reference)
-                )
+                reference_type = _text(transaction.creditor_reference_type, _ID)
+                parts.append(creditor_reference_markup(reference_type, creditor_reference))
             parts.append("</RmtInf>")
         for tag, value in parties:
             if not value:
                 continue
             if tag in ("DbtrAcct", "CdtrAcct"):
-                parts.append(_account(tag, value))
+                parts.append(f"<{tag}>{account_id_markup(value)}</{tag}>")
             elif tag == "CdtrAgt":
                 bic = "BICFI" if self.v10 else "BIC"
                 parts.append(
-                    f"<CdtrAgt><FinInstnId><{bic}>{_escape(value)}</{bic}></FinInstnId></CdtrAgt>"
+                    f"<CdtrAgt><FinInstnId><{bic}>{escape(value)}</{bic}></FinInstnId></CdtrAgt>"
                 )
             else:
                 parts.append(self.party(tag, value))
@@ -313,25 +312,29 @@ class _Writer:
         assert transaction.execution_date is not None
         return f"<ReqdExctnDt><Dt>{transaction.execution_date.isoformat()}</Dt></ReqdExctnDt>"
 
-    def structured(self, reference_type: str, reference: str) -> str:
-        reference_type = _text(reference_type, _ID)
-        kind = ""
-        if reference_type:
-            tag = "Cd" if reference_type in _DOCUMENT_TYPES else "Prtry"
-            kind = f"<Tp><CdOrPrtry><{tag}>{_escape(reference_type)}</{tag}></CdOrPrtry></Tp>"
-        return f"<Strd><CdtrRefInf>{kind}<Ref>{_escape(reference)}</Ref></CdtrRefInf></Strd>"
-
     def party(self, tag: str, name: str) -> str:
         # .10 wraps a party in a choice of party or agent (Party40Choice); .03 does not.
         if self.v10:
-            return f"<{tag}><Pty><Nm>{_escape(name)}</Nm></Pty></{tag}>"
-        return f"<{tag}><Nm>{_escape(name)}</Nm></{tag}>"
+            return f"<{tag}><Pty><Nm>{escape(name)}</Nm></Pty></{tag}>"
+        return f"<{tag}><Nm>{escape(name)}</Nm></{tag}>"
 
 
-def _account(tag: str, number: str) -> str:
+def account_id_markup(number: str) -> str:
+    """An account's `Id`: its IBAN, or else `Othr/Id` (at most 34 characters); the same in
+    pain.002 and camt.053."""
     if is_iban(number):
-        return f"<{tag}><Id><IBAN>{_escape(number)}</IBAN></Id></{tag}>"
-    return f"<{tag}><Id><Othr><Id>{_escape(number)}</Id></Othr></Id></{tag}>"
+        return f"<Id><IBAN>{escape(number)}</IBAN></Id>"
+    return f"<Id><Othr><Id>{escape(number[:34])}</Id></Othr></Id>"
+
+
+def creditor_reference_markup(reference_type: str, reference: str) -> str:
+    """`Strd/CdtrRefInf`: the reference and its type (an ISO document type code, else a
+    proprietary one such as QRR); the same in pain.002 and camt.053."""
+    kind = ""
+    if reference_type:
+        tag = "Cd" if reference_type in _DOCUMENT_TYPES else "Prtry"
+        kind = f"<Tp><CdOrPrtry><{tag}>{escape(reference_type)}</{tag}></CdOrPrtry></Tp>"
+    return f"<Strd><CdtrRefInf>{kind}<Ref>{escape(reference)}</Ref></CdtrRefInf></Strd>"
 
 
 @lru_cache(maxsize=4096)  # a batch pays the same few payees, from the same accounts

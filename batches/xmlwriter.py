@@ -15,7 +15,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _FLUSH_AT = 4096  # parts
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """`text` as XML character data: escaped, characters XML 1.0 cannot carry as U+FFFD."""
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if _NOT_XML.search(text):
@@ -23,8 +24,9 @@ def _escape(text: str) -> str:
     return text
 
 
-def _attribute(text: str) -> str:
-    return _escape(text).replace('"', "&quot;")
+def attribute(text: str) -> str:
+    """`text` as a double-quoted attribute value."""
+    return escape(text).replace('"', "&quot;")
 
 
 class _Element:
@@ -50,7 +52,7 @@ class XmlWriter:
 
     def start(self, tag: str, **attributes: str) -> None:
         if attributes:
-            pairs = "".join(f' {name}="{_attribute(v)}"' for name, v in attributes.items())
+            pairs = "".join(f' {name}="{attribute(v)}"' for name, v in attributes.items())
             self._parts.append(f"<{tag}{pairs}>")
         else:
             self._parts.append(f"<{tag}>")
@@ -67,9 +69,9 @@ class XmlWriter:
     def leaf(self, tag: str, text: str, **attributes: str) -> None:
         if attributes:
             self.start(tag, **attributes)
-            self._parts.append(f"{_escape(text)}</{tag}>")
+            self._parts.append(f"{escape(text)}</{tag}>")
         else:
-            self._parts.append(f"<{tag}>{_escape(text)}</{tag}>")
+            self._parts.append(f"<{tag}>{escape(text)}</{tag}>")
 
     def raw(self, markup: str) -> None:
         """Markup the caller built itself, every text in it already escaped."""

@@ -16,13 +16,12 @@ from uuid import UUID
 
 from accounts.ledger import money
 from accounts.models import Account
-from batches.pain002 import is_iban
-from batches.xmlwriter import XmlWriter, _attribute, _escape
+from batches.pain002 import account_id_markup, creditor_reference_markup
+from batches.xmlwriter import XmlWriter, attribute, escape
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
 
 VERSIONS = ("camt.053.001.08", "camt.053.001.02")
 DEFAULT_VERSION = VERSIONS[0]
-_DOCUMENT_TYPES = {"RADM", "RPIN", "FXDR", "DISP", "PUOR", "SCOR"}
 _ID = 35
 
 
@@ -98,7 +97,7 @@ class _Writer:
         self.v08 = version == "camt.053.001.08"
         self.namespace = f"urn:iso:std:iso:20022:tech:xsd:{version}"
         self.currency = currency
-        self.currency_attribute = _attribute(currency)
+        self.currency_attribute = attribute(currency)
         self.xml = xml
         self.element = xml.element
         self.leaf = xml.leaf
@@ -108,18 +107,10 @@ class _Writer:
 
     def account(self, account: Account) -> None:
         with self.element("Acct"):
-            self.account_id(account.number)
+            self.xml.raw(account_id_markup(account.number))
             self.leaf("Ccy", account.currency)
             if account.name:
                 self.leaf("Nm", account.name[:70])
-
-    def account_id(self, number: str) -> None:
-        with self.element("Id"):
-            if is_iban(number):
-                self.leaf("IBAN", number)
-            else:
-                with self.element("Othr"):
-                    self.leaf("Id", number[:34])
 
     def balance(self, code: str, minor: int, day: str) -> None:
         with self.element("Bal"):
@@ -203,17 +194,17 @@ class _Writer:
         credit = line.amount > 0
         parts = ["<TxDtls><Refs>"]
         if line.message_id:
-            parts.append(f"<MsgId>{_escape(line.message_id[:_ID])}</MsgId>")
+            parts.append(f"<MsgId>{escape(line.message_id[:_ID])}</MsgId>")
         if line.payment_id is not None:
             parts.append(f"<AcctSvcrRef>{line.payment_id.hex}</AcctSvcrRef>")
         if line.payment_information_id:
-            parts.append(f"<PmtInfId>{_escape(line.payment_information_id[:_ID])}</PmtInfId>")
+            parts.append(f"<PmtInfId>{escape(line.payment_information_id[:_ID])}</PmtInfId>")
         if line.instruction_id:
-            parts.append(f"<InstrId>{_escape(line.instruction_id[:_ID])}</InstrId>")
-        end_to_end = _escape(line.end_to_end_id[:_ID] or "NOTPROVIDED")
+            parts.append(f"<InstrId>{escape(line.instruction_id[:_ID])}</InstrId>")
+        end_to_end = escape(line.end_to_end_id[:_ID] or "NOTPROVIDED")
         parts.append(f"<EndToEndId>{end_to_end}</EndToEndId>")
         if self.v08 and line.uetr:
-            parts.append(f"<UETR>{_escape(line.uetr)}</UETR>")
+            parts.append(f"<UETR>{escape(line.uetr)}</UETR>")
         parts.append(f"<TxId>LT{line.transaction_id}</TxId></Refs>")
         amount = self.amount_text("Amt", line.amount)
         if self.v08:
@@ -231,15 +222,13 @@ class _Writer:
             parts.append("<RmtInf>")
             reference = line.reference
             if reference and reference != line.creditor_reference:
-                parts.append(f"<Ustrd>{_escape(reference[:140])}</Ustrd>")
+                parts.append(f"<Ustrd>{escape(reference[:140])}</Ustrd>")
             if line.creditor_reference:
-                parts.append("<Strd><CdtrRefInf>")
-                kind = line.creditor_reference_type[:_ID]
-                if kind:
-                    tag = "Cd" if kind in _DOCUMENT_TYPES else "Prtry"
-                    parts.append(f"<Tp><CdOrPrtry><{tag}>{_escape(kind)}</{tag}></CdOrPrtry></Tp>")
-                parts.append(f"<Ref>{_escape(line.creditor_reference[:_ID])}</Ref>")
-                parts.append("</CdtrRefInf></Strd>")
+                parts.append(
+                    creditor_reference_markup(
+                        line.creditor_reference_type[:_ID], line.creditor_reference[:_ID]
+                    )
+                )
             parts.append("</RmtInf>")
         parts.append("</TxDtls>")
         self.xml.raw("".join(parts))
@@ -256,28 +245,21 @@ class _Writer:
             if line.counterparty_name:
                 self.party(parts, "Dbtr", line.counterparty_name)
             if line.counterparty_account:
-                parts.append(f"<DbtrAcct>{_account_id(line.counterparty_account)}</DbtrAcct>")
+                parts.append(f"<DbtrAcct>{account_id_markup(line.counterparty_account)}</DbtrAcct>")
         if line.ultimate_debtor:
             self.party(parts, "UltmtDbtr", line.ultimate_debtor)
         if not credit:
             if line.counterparty_name:
                 self.party(parts, "Cdtr", line.counterparty_name)
             if line.counterparty_account:
-                parts.append(f"<CdtrAcct>{_account_id(line.counterparty_account)}</CdtrAcct>")
+                parts.append(f"<CdtrAcct>{account_id_markup(line.counterparty_account)}</CdtrAcct>")
         if line.ultimate_creditor:
             self.party(parts, "UltmtCdtr", line.ultimate_creditor)
         parts.append("</RltdPties>")
 
     def party(self, parts: list[str], tag: str, name: str) -> None:
-        name = _escape(name[:140])
+        name = escape(name[:140])
         if self.v08:
             parts.append(f"<{tag}><Pty><Nm>{name}</Nm></Pty></{tag}>")
         else:
             parts.append(f"<{tag}><Nm>{name}</Nm></{tag}>")
-
-
-def _account_id(number: str) -> str:
-    """What `_Writer.account_id` writes, as a string."""
-    if is_iban(number):
-        return f"<Id><IBAN>{_escape(number)}</IBAN></Id>"
-    return f"<Id><Othr><Id>{_escape(number[:34])}</Id></Othr></Id>"
