@@ -30,7 +30,7 @@ def write_camt(
     bookings = selectors.batch_bookings(account, span)
 
     def lines(grouped: frozenset[UUID]) -> Iterator[Line]:
-        booked_apart = set().union(*(bookings[batch_id].entries.values() for batch_id in grouped))
+        booked_apart = set().union(*(bookings[batch_id].entry_ids for batch_id in grouped))
         return selectors.lines(account, span, except_entries=booked_apart)
 
     write_camt053(

@@ -331,9 +331,8 @@ class BatchBooking:
     first_entry_id: int
     count: int
     total: int  # positive minor units
-    # its debits of the period, ledger transaction id -> entry id (read once, used twice:
-    # to leave them out of `lines`, and by `batch_lines` to find them in file order)
-    entries: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    # its debits' entries in the period: `lines` leaves them out (`batch_lines` reads them)
+    entry_ids: set[int] = field(default_factory=set, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -370,7 +369,7 @@ def batch_bookings(account: Account, span: Period) -> dict[UUID, BatchBooking]:
                 booking = bookings[batch_id] = BatchBooking(batch_id, entry_id, 0, 0)
             booking.count += 1
             booking.total -= amount
-            booking.entries[transaction_id] = entry_id
+            booking.entry_ids.add(entry_id)
     return bookings
 
 
