@@ -595,8 +595,8 @@ DUPLICATE_SQL = [
     # The possible duplicates, after the rows are stored (new payees and the largest rows
     # are flagged while they are stored). Each check joins the batch's DISTINCT keys, not
     # its rows, with the other side: a file of 20,000 identical rows against a batch of
-    # 20,000 more is one key, not 400,000,000 pairs. The same creditor, amount and reference as a payment of the last
-    # days...
+    # 20,000 more is one key, not 400,000,000 pairs. The same creditor, amount and
+    # reference as a payment of the last days...
     """
     WITH keys AS (
         SELECT DISTINCT creditor_account_id, amount, reference FROM batches_batchitem
@@ -1302,8 +1302,9 @@ def refresh_statistics() -> None:
     Autovacuum may be off (CI, test machines) or not round yet; until then the planner
     takes a table of 100,000 new rows for an empty one, and the statement, the reports and
     the searches that read the batch next get plans for a few rows. A job of its own, which
-    `_finish` schedules with the batch's end, outside any transaction: ANALYZE samples (at most 30,000 rows a table) and
-    blocks no writer. A failure here costs plans, never the batch: it is logged.
+    `_finish` schedules with the batch's end, outside any transaction: ANALYZE samples (at
+    most 30,000 rows a table) and blocks no writer. A failure here costs plans, never the
+    batch: it is logged.
     """
     try:
         with connection.cursor() as cursor:

@@ -99,9 +99,9 @@ def test_until_stdin_closes_stops_the_clients_at_end_of_file(receiver, monkeypat
     handler, url = receiver
     handler.answers = [(201, {"id": "p", "status": "completed"})]
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # the parent closed the pipe at once
-    began = time.monotonic()
     result = loadgen.run(
         {"url": url, "clients": 2, "seconds": 30, "jobs": [job(0)], "until_stdin_closes": True}
     )
-    assert time.monotonic() - began < 10
+    # Stopped by the closed input, not by its 30 s deadline (however slow the machine).
+    assert result["seconds"] < 30
     assert "samples" not in result
