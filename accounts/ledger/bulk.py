@@ -27,6 +27,15 @@ def _array_type(field: models.Field) -> str:
     return db_type.split("(")[0].replace(" CHECK", "").strip() + "[]"
 
 
+def _target(model: type[models.Model], columns: Sequence[str]) -> tuple[list[models.Field], str]:
+    """The fields named by `columns`, and `table (column, ...)` to write them to. Plain
+    columns only (see the module's docstring): concrete fields, each with a column."""
+    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(cast(str, field.column)) for field in fields)
+    return fields, f"{quote(model._meta.db_table)} ({names})"
+
+
 def insert(
     model: type[models.Model],
     columns: Sequence[str],
@@ -37,14 +46,10 @@ def insert(
     """INSERT `rows` (tuples in `columns` order, field names); returns the `returning` column."""
     if not rows:
         return []
-    # Plain columns only (see the module's docstring): concrete fields, each with a column.
-    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
+    fields, target = _target(model, columns)
     quote = connection.ops.quote_name
     arrays = ", ".join(f"%b::{_array_type(field)}" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(cast(str, f.column)) for f in fields)}) "
-        f"SELECT * FROM unnest({arrays})"
-    )
+    sql = f"INSERT INTO {target} SELECT * FROM unnest({arrays})"
     if returning:
         returning_field = cast(models.Field, model._meta.get_field(returning))
         sql += f" RETURNING {quote(cast(str, returning_field.column))}"
@@ -57,16 +62,11 @@ def copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[Seque
     """COPY `rows` (tuples in `columns` order, field names) into the model's table, in the
     connection's transaction: for many rows at once, cheaper than any INSERT (psycopg
     formats each row in C; an INSERT of arrays dumps every value in Python)."""
-    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
-    quote = connection.ops.quote_name
-    sql = (
-        f"COPY {quote(model._meta.db_table)} "
-        f"({', '.join(quote(cast(str, field.column)) for field in fields)}) FROM STDIN"
-    )
+    _, target = _target(model, columns)
     db = connections[DEFAULT_DB_ALIAS]
     db.ensure_connection()
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-        with cursor.copy(sql) as stream:
+        with cursor.copy(f"COPY {target} FROM STDIN") as stream:
             for row in rows:
                 stream.write_row(row)
 
