@@ -425,8 +425,9 @@ def transfer_many(
     funds, reserved at approval): an order is drawn from the hold (balance and held
     go down together) and a refused one gives its share back to `available`.
 
-    `transaction_ids` (from `reserve_transaction_ids`, one per order) are the ids the
-    accepted orders' transactions get; `on_locked` is called once every lock is taken.
+    `transaction_ids` (from `reserve_transaction_ids`, one per order; reserved here when
+    not given) are the ids the accepted orders' transactions get; `on_locked` is called
+    once every lock is taken.
     """
     if transaction_ids is not None and len(transaction_ids) != len(orders):
         raise LedgerError("one reserved transaction id per order")
@@ -490,26 +491,17 @@ def transfer_many(
             )
         return outcomes
     now = timezone.now()
-    if transaction_ids is not None:
-        ids = [transaction_ids[index] for index, _, _, _ in accepted]
-        bulk.insert(
-            LedgerTransaction,
-            ["id", "kind", "currency", "amount", "reference", "description", "created_at"],
-            [
-                (txn_id, kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
-                for txn_id, (_, o, _, _) in zip(ids, accepted, strict=True)
-            ],
-        )
-    else:
-        ids = bulk.insert(
-            LedgerTransaction,
-            ["kind", "currency", "amount", "reference", "description", "created_at"],
-            [
-                (kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
-                for _, o, _, _ in accepted
-            ],
-            returning="id",
-        )
+    if transaction_ids is None:
+        transaction_ids = reserve_transaction_ids(len(orders))
+    ids = [transaction_ids[index] for index, _, _, _ in accepted]
+    bulk.insert(
+        LedgerTransaction,
+        ["id", "kind", "currency", "amount", "reference", "description", "created_at"],
+        [
+            (txn_id, kind, o.currency, o.amount, o.reference[:140], o.description[:255], now)
+            for txn_id, (_, o, _, _) in zip(ids, accepted, strict=True)
+        ],
+    )
     entries = []
     for txn_id, (index, order, debtor_after, creditor_after) in zip(ids, accepted, strict=True):
         outcomes[index] = txn_id
