@@ -14,7 +14,8 @@ from django.db import connection
 from django.utils import timezone
 
 from batches.models import Batch, BatchItem
-from batches.pain002 import (
+from common.csvsafe import csv_lines
+from iso20022.pain002 import (
     DEFAULT_VERSION,
     BlockStatus,
     OriginalMessage,
@@ -22,7 +23,6 @@ from batches.pain002 import (
     TransactionStatus,
     write_pain002,
 )
-from common.csvsafe import csv_lines
 
 RESULT_COLUMNS = [
     "row",

@@ -29,8 +29,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.identity import audit
 from accounts.identity.audit import Actor
 from accounts.identity.roles import APPROVER, has_role
-from accounts.ledger import bulk, money, pgsql, posting
 from accounts.ledger import currency as iso4217
+from accounts.ledger import money, posting
 from accounts.ledger.errors import (
     InvalidAmount,
     InvalidState,
@@ -41,8 +41,11 @@ from accounts.ledger.errors import (
 from accounts.models import Account, Hold, Merchant, User
 from batches import notifications, parsers, selectors
 from batches.models import Approval, Batch, BatchHold, BatchItem
-from payments import metrics, outbox, webhooks
-from payments.models import MerchantAPIKey, OutboxJob, Payment
+from common.db import bulk, pgsql
+from outbox import services as outbox
+from outbox.models import OutboxJob
+from payments import metrics, webhooks
+from payments.models import MerchantAPIKey, Payment
 from payments.services import BatchPaymentOrder, payments_create_for_batch
 
 ROW_CHUNK = 5000

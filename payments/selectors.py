@@ -15,8 +15,9 @@ from django.db.models.functions import StrIndex, TruncDate, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from accounts.ledger import money, pgsql
+from accounts.ledger import money
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
+from common.db import pgsql
 from payments.models import BackOfficeAction, Payment, WebhookAttempt, WebhookDelivery
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.identity import audit, roles
 from accounts.identity.audit import Actor
-from accounts.ledger import bulk, money, pgsql, posting
+from accounts.ledger import money, posting
 from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
@@ -34,6 +34,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.models import Account, LedgerTransaction, Merchant, User
+from common.db import bulk, pgsql
 from payments import metrics, webhooks
 from payments.models import BackOfficeAction, MerchantAPIKey, Payment, Refund, WebhookDelivery
 

@@ -4,7 +4,7 @@
 first attempt on commit; `deliver` signs and POSTs it outside any database
 transaction, records the attempt, and schedules a retry with backoff.
 
-A WebhookDelivery row is its own outbox row (see payments/outbox.py): written with
+A WebhookDelivery row is its own outbox row (see outbox/services.py): written with
 the payment, pending until a job marks it delivered or failed, and `enqueue_due`
 (config/cron.py, every 15 s) sends a job for each one due, so a lost first job or a
 Redis outage delays an event but never drops it. No second row on the payment's path.

@@ -70,8 +70,8 @@ def run_outbox() -> int:
     """Run every due outbox job in this process, as a worker would; how many ran."""
     from django.utils import timezone
 
-    from payments import outbox
-    from payments.models import OutboxJob
+    from outbox import services as outbox
+    from outbox.models import OutboxJob
 
     ran = 0
     for outbox_id in OutboxJob.objects.filter(

@@ -24,8 +24,8 @@ from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from accounts.identity.audit import client_ip
-from accounts.ledger import pgsql
 from accounts.models import Merchant
+from common.db import pgsql
 from payments.models import MerchantAPIKey
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
 from batches import services
 from batches.models import Batch, BatchItem
-from payments import outbox
-from payments.models import OutboxJob, Payment
+from outbox import services as outbox
+from outbox.models import OutboxJob
+from payments.models import Payment
 from tests.factories import AccountFactory, MerchantFactory, fund
 from tests.helpers import fresh_code, make_operator
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
-from accounts.ledger import pgsql
+from common.db import pgsql
 
 
 def _array_type(field: models.Field) -> str:

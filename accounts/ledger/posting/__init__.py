@@ -15,7 +15,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.ledger import bulk, money, pgsql
+from accounts.ledger import money
 from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
@@ -27,6 +27,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
+from common.db import bulk, pgsql
 
 FUNDING_OVERDRAFT = 10**15
 

@@ -31,10 +31,11 @@ from accounts.identity.audit import Actor
 from accounts.ledger import posting
 from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant
-from batches import parsers, reports, schemas, services
-from batches.management.commands.bench_batch import Command as BenchBatch
+from batches import parsers, reports, services
 from batches.models import Batch
+from iso20022 import schemas
 from statements import exports, selectors
+from tools.management.commands.bench_batch import Command as BenchBatch
 
 PAYEES = 1000
 BLOCKS = 10
