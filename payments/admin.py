@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.admin import (
@@ -142,7 +143,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         if asked:
             audit.record(
                 actor=Actor.from_request(request),
-                action="payments.admin_search",
+                action=AuditAction.PAYMENTS_ADMIN_SEARCH,
                 target=None,
                 filters=asked,
             )

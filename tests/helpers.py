@@ -107,3 +107,17 @@ def fresh_code(user: User) -> str:
 def signed(user: User, **data: str) -> dict[str, str]:
     """A decision's form data, with a fresh authenticator code of `user`."""
     return {**data, "otp_token": fresh_code(user)}
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL for a child process (a server, a worker) on this test's database.
+
+    HOST may be the embedded server's socket directory: a path, percent-encoded in a URL
+    (dj-database-url decodes it; libpq takes a directory as a host)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
