@@ -6,15 +6,10 @@ ISO 20022 reason of DESIGN.md that batch rows and pain.002 reports use.
 
 from __future__ import annotations
 
+from common.errors import DomainError
 
-class LedgerError(Exception):
-    code = "ledger_error"
-    reason_code = "NARR"
-    status = 400
-
-    def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.__doc__ or self.code
-        super().__init__(self.detail)
+# The ledger's errors are the hub's domain errors (the identity gate's too).
+LedgerError = DomainError
 
 
 class UnknownCurrency(LedgerError):

@@ -356,6 +356,9 @@ class _Stored:
         self.totals: dict[str, int] = {}
         # (debtor number, currency) -> [count, total, largest] of the valid rows
         self.by_debtor: dict[tuple[str, str], list[int]] = {}
+        # (debtor number, currency, creditor id) -> what the batch pays that payee: rows to
+        # one payee count together towards the approval rule (no split under a threshold).
+        self.by_payee: dict[tuple[str, str, UUID], int] = {}
         self.latest_date: date | None = None
         self.canonical: list[str] = []
         # (amount, -row) of the largest valid rows: a min-heap of BATCH_LARGEST_ROWS.
@@ -363,8 +366,19 @@ class _Stored:
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
 
     def valid_totals(self) -> list[dict]:
+        payee_largest: dict[tuple[str, str], int] = {}
+        for (debtor, currency, _), total in self.by_payee.items():
+            if total > payee_largest.get((debtor, currency), 0):
+                payee_largest[(debtor, currency)] = total
         return [
-            {"debtor": debtor, "currency": currency, "count": count, "total": total, "largest": top}
+            {
+                "debtor": debtor,
+                "currency": currency,
+                "count": count,
+                "total": total,
+                "largest": top,
+                "largest_payee": payee_largest.get((debtor, currency), top),
+            }
             for (debtor, currency), (count, total, top) in sorted(self.by_debtor.items())
         ]
 
@@ -388,6 +402,8 @@ class _Stored:
             debtor, creditor = cast(_Target, item.debtor), cast(_Target, item.creditor)
             self.valid += 1
             self.totals[row.currency] = self.totals.get(row.currency, 0) + amount
+            payee = (debtor.number, row.currency, creditor.id)
+            self.by_payee[payee] = self.by_payee.get(payee, 0) + amount
             line = self.by_debtor.get((debtor.number, row.currency))
             if line is None:
                 self.by_debtor[(debtor.number, row.currency)] = [1, amount, amount]
