@@ -191,7 +191,7 @@ def action_decision(request: HttpRequest, action_id: UUID) -> HttpResponse:
         backoffice.decide_action(request, action_id, form.cleaned_data)
     else:
         for errors in form.errors.values():
-            messages.error(request, f"Not done: {' '.join(errors)}")
+            messages.error(request, f"Not done: {' '.join(str(error) for error in errors)}")
     action = get_object_or_404(BackOfficeAction, pk=action_id)
     if request.POST.get("next") == "queue":
         return redirect("payments:actions")
