@@ -157,6 +157,14 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidAmount("the amount must be more than zero")
         _check_allowed(kind, payment, amount)
+    exposed = {"payment": amount or 0, "account_day": amount or 0}
+    if payment is not None and kind in GIVES_BACK and amount is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [EXPOSURE_LOCK, str(payment.debtor_account_id)],
+            )
+        exposed = exposure(payment, amount)
     action = BackOfficeAction.objects.create(
         kind=kind,
         payment=payment,
@@ -166,15 +174,6 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
         reason=reason[:500],
         requested_by=actor.user,
     )
-    exposed = {"payment": amount or 0, "account_day": amount or 0}
-    if payment is not None and kind in GIVES_BACK and amount is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                [EXPOSURE_LOCK, str(payment.debtor_account_id)],
-            )
-        exposed = exposure(payment, amount)
-        exposed["account_day"] -= amount  # the new row is counted by the query already
     gate.record(
         signed=signed,
         user=actor.user,

@@ -12,6 +12,7 @@ from uuid import UUID
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.ledger import currency as iso4217
@@ -25,6 +26,7 @@ from accounts.models import Account
 from batches import notifications, parsers
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
+from batches.services import integrity
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
@@ -270,6 +272,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
         return _reject_file(batch, rejected.code, rejected.message)
     if stored.items == 0:
         return _reject_file(batch, "FF01", "the file holds no transactions")
+    if stored.valid == 0:
+        return _nothing_to_pay(batch, stored.items)
     if stored.items >= ANALYZE_FROM_ROWS:
         # As after any bulk load: the planner learns the rows this transaction added (its
         # own rows are sampled too, and the statistics commit with them). Without it, and
@@ -323,6 +327,28 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     return batch
 
 
+def _nothing_to_pay(batch: Batch, rows: int) -> Batch:
+    """Every row is invalid: nothing to approve. The rows stay, with their reasons, for the
+    reports and failed.csv; the batch ends invalid with the rows' most common reason."""
+    common = (
+        BatchItem.objects.filter(batch=batch)
+        .values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")
+        .first()
+    )
+    batch.status = Batch.Status.INVALID
+    batch.error_code = (common["error_code"] if common else "") or "NARR"
+    batch.error_message = f"no row can be paid: all {rows} rows are invalid (see each row's reason)"
+    batch.item_count = batch.invalid_count = rows
+    batch.valid_count = 0
+    batch.total_amount = 0
+    batch.valid_totals = []
+    batch.validated_at = timezone.now()
+    batch.save()
+    return batch
+
+
 def _canonical(item: _Checked) -> str:
     """A row as the payment it asks for, not as the file wrote it."""
     row = item.row
@@ -349,7 +375,7 @@ class _Stored:
     def __init__(self, batch: Batch):
         self.checker = _RowChecker(batch)
         self.batch_id = batch.pk
-        self.approval_digest = hashlib.sha256(batch.file_sha256.encode())
+        self.approval_digest = integrity.start(batch.file_sha256)
         self.items = 0
         self.valid = 0
         self.new_payees = 0
@@ -422,7 +448,7 @@ class _Stored:
                 self.new_payees += 1
             values.append(item.values(self.batch_id, flags))
             self.approval_digest.update(
-                f"{row.row}|{debtor.id}|{creditor.id}|{amount}|{row.currency}\n".encode()
+                integrity.row_line(row.row, debtor.id, creditor.id, amount, row.currency)
             )
             if row.execution_date and (
                 self.latest_date is None or row.execution_date > self.latest_date
