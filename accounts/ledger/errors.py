@@ -1,7 +1,7 @@
 """Errors of the ledger and the account services.
 
 Each carries a stable `code` (the API's error code) and a `reason_code`, the
-ISO 20022 reason of DESIGN.md that batch rows and pain.002 reports use.
+ISO 20022 reason code that batch rows and pain.002 reports use (docs/file-formats.md).
 """
 
 from __future__ import annotations
