@@ -127,13 +127,15 @@ class Command(BaseCommand):
         if batch.status != Batch.Status.AWAITING_APPROVAL:
             raise RuntimeError(f"validation ended {batch.status}: {batch.error_message}")
         page_ms = self._time_batch_page(batch, checkers[0])
-        for checker in checkers:
-            services.batch_approve(
+        for checker in checkers:  # as many approvers as the day's exposure asks for
+            batch = services.batch_approve(
                 batch_id=batch.id,
                 approver=checker,
                 actor=Actor.for_user(checker),
                 otp_token=self._fresh_code(checker),
             )
+            if batch.status != Batch.Status.AWAITING_APPROVAL:
+                break
         payers: dict = {}
         if payer_clients:
             with self._payers(merchant, debtor, payer_clients) as samples:
