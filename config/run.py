@@ -9,9 +9,11 @@ PostgreSQL, each waited for before the next; the exit status is then 0.
 Every child runs in a process group of its own, so the terminal's Ctrl-C (sent to the
 foreground group: `make` and this launcher) reaches this launcher alone and the launcher
 does the stopping; `make` waits for it. Nothing of the hub outlives the launcher: each
-child's whole group is stopped and waited for (an RQ worker's scheduler and work horse,
-gunicorn's workers), and the launcher is the "subreaper" of its descendants (Linux), so a
-process whose parent died is still its child, stopped and reaped before it exits.
+child's whole group is stopped and waited for (an RQ worker's scheduler process, gunicorn's
+workers; an RQ work horse, in a session of its own, ends with its worker: a warm shutdown
+waits for its job, a cold one kills it), and the launcher is the "subreaper" of its
+descendants (Linux), so a process whose parent died is still its child, stopped and
+reaped before the launcher exits.
 """
 
 from __future__ import annotations
