@@ -65,7 +65,9 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 300) -> None:
+    """Until the URL answers 200: a first start (initdb, migrations, the demo) on a busy
+    machine takes minutes."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "the launcher exited early"
