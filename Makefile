@@ -1,10 +1,11 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` and `make test`; `make test-fast` skips the
+# end-to-end tests (real servers, workers, `make run` itself), `make test-e2e` runs only them.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint
+.PHONY: install run test test-fast test-e2e lint
 
 install: $(STAMP)
 
@@ -19,6 +20,12 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+test-e2e: install
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,16 +2,25 @@
 package ships, listening on a Unix socket under DATA_DIR.
 
 Used by `make run` and by the test suite when REDIS_URL is unset; the caller stops the
-process that start() returns.
+process that start() returns. Should the caller die first (SIGKILL, or a SIGTERM it does
+not handle, as pytest does not), the server gets SIGTERM from the kernel and stops too
+(Linux's parent-death signal), so that nothing of `make run` or `make test` outlives them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _answers(socket_path: Path) -> bool:
@@ -19,6 +28,20 @@ def _answers(socket_path: Path) -> bool:
         return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
     except (redis.RedisError, OSError):
         return False
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """What the child runs before exec: SIGTERM to it when the thread that started it ends."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def start(socket_path: Path, data_dir: Path) -> subprocess.Popen | None:
@@ -50,6 +73,8 @@ def start(socket_path: Path, data_dir: Path) -> subprocess.Popen | None:
             "warning",
         ],
         stdout=subprocess.DEVNULL,
+        # (between fork and exec; both starters are single-threaded when they start it)
+        preexec_fn=_die_with(os.getpid()),
         # A process group of its own: the terminal's Ctrl-C, sent to the foreground group,
         # does not reach it, so it outlives the worker and the web app that use it and
         # stops when the process that started it says so.

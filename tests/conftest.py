@@ -19,8 +19,12 @@ def funded_account(db):
 
 @pytest.fixture(scope="session", autouse=True)
 def redis_url():
-    """A Redis for the cache and the queues: REDIS_URL's, else an embedded one."""
+    """A Redis for the cache and the queues: REDIS_URL's, else an embedded one, stopped at
+    the end of the session by this fixture, which started it (or by the kernel, should
+    pytest be killed: config/embedded_redis.py). A server that was already answering on
+    the socket is someone else's and stays."""
     import os
+    import subprocess
 
     from config import embedded_redis
 
@@ -28,10 +32,16 @@ def redis_url():
         yield settings.REDIS_URL
         return
     process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.DATA_DIR)
-    yield settings.REDIS_URL
-    if process is not None:
-        process.terminate()
-        process.wait(timeout=10)
+    try:
+        yield settings.REDIS_URL
+    finally:
+        if process is not None:
+            process.terminate()  # it saves its data set first: give it time on a busy machine
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(autouse=True)

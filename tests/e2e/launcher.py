@@ -1,8 +1,9 @@
 """Starting the product as `make run` does, for the tests that drive it from outside:
 its own DATA_DIR and port, no DATABASE_URL or REDIS_URL (the embedded PostgreSQL and
 Redis, under that DATA_DIR), in a session and process group of its own. Ctrl-C is
-os.killpg(launcher.pid, SIGINT): the launcher alone is in that group (each child has a
-group of its own in the launcher's session) and stops the children itself."""
+os.killpg(pid, SIGINT), to the whole group, as a terminal sends it: the launcher (and
+`make`, when started through it) alone are in that group (each child has a group of its
+own in the same session) and the launcher stops the children itself."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,12 +49,12 @@ def product_env(data_dir: Path, port: int, web_concurrency: int = 1) -> dict[str
     return env
 
 
-def start_product(env: dict[str, str], **popen: Any) -> subprocess.Popen:
-    """`python -m config.run` (what `make run` runs) with this environment; its pid is also
-    its session's and its process group's id."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "config.run"], cwd=ROOT, env=env, start_new_session=True, **popen
-    )
+def start_product(env: dict[str, str], *, make: bool = False, **popen: Any) -> subprocess.Popen:
+    """`python -m config.run` (what `make run` runs) with this environment, or `make run`
+    itself (as `setsid make run`: make and the launcher in one foreground group, as in a
+    terminal); its pid is also its session's and its process group's id."""
+    args = ["make", "run"] if make else [sys.executable, "-m", "config.run"]
+    return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, **popen)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -62,7 +65,9 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 300) -> None:
+    """Until the URL answers 200: a first start (initdb, migrations, the demo) on a busy
+    machine takes minutes."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "the launcher exited early"
@@ -77,8 +82,10 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
 
 def leftovers(launcher: subprocess.Popen, data_dir: Path) -> list[str]:
     """What is still running of a launcher: a process of its group or session (every child
-    but PostgreSQL, which pg_ctl detaches), or one whose command line names its DATA_DIR
-    (`postgres -D DATA_DIR/postgres`, the Redis socket under it)."""
+    but PostgreSQL, which pg_ctl detaches, and RQ's work horses, in sessions of their own),
+    one whose command line names its DATA_DIR (`postgres -D DATA_DIR/postgres`, the Redis
+    socket under it), or one whose environment does (every process the hub starts, the work
+    horses included, inherits DATA_DIR). Zombies, already ended, are not counted."""
     found: dict[str, str] = {}
     for option, value in (
         ("-g", str(launcher.pid)),
@@ -89,6 +96,18 @@ def leftovers(launcher: subprocess.Popen, data_dir: Path) -> list[str]:
         for line in listed.stdout.splitlines():
             pid, _, command = line.partition(" ")
             found[pid] = command
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.environ().get("DATA_DIR") == str(data_dir):
+                found[str(process.pid)] = " ".join(process.info["cmdline"] or [])
+        except psutil.Error:  # gone, or another user's
+            pass
+    for pid in list(found):
+        try:
+            if psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE:
+                del found[pid]
+        except psutil.Error:
+            del found[pid]
     return [f"{pid} {command}" for pid, command in sorted(found.items())]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +21,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e import test_browser as browser_suite
-from tests.e2e.launcher import free_port, get, product_env, start_product, wait_for
+from tests.e2e.launcher import (
+    free_port,
+    fresh_data_dir,
+    get,
+    kill_leftovers,
+    product_env,
+    start_product,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,22 +39,25 @@ WAIT_MS = 90_000  # only a bound (a 1 MB bundle on a busy machine): each wait en
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server() -> Iterator[str]:
     """The product in a data folder of its own; its base URL. The docs need no login."""
     port = free_port()
-    env = product_env(tmp_path_factory.mktemp("api-docs-data"), port)
+    data_dir = fresh_data_dir("api-docs")  # reachable by the embedded PostgreSQL's user
+    env = product_env(data_dir, port)
     launcher = start_product(env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/healthz", launcher)
         yield base
     finally:
-        os.killpg(launcher.pid, signal.SIGINT)
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C
         try:
-            launcher.wait(timeout=30)
+            launcher.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait(timeout=10)
+            launcher.kill()
+        kill_leftovers(launcher, data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.launcher import ROOT, free_port, product_env, start_product, wait_for
+from tests.e2e.launcher import (
+    ROOT,
+    free_port,
+    fresh_data_dir,
+    kill_leftovers,
+    product_env,
+    start_product,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -112,8 +121,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("browser-data")
+def server() -> Iterator[Server]:
+    data_dir = fresh_data_dir("browser")  # reachable by the embedded PostgreSQL's user
     port = free_port()
     env = product_env(data_dir, port, web_concurrency=2)
     launcher = start_product(env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -124,12 +133,14 @@ def server(tmp_path_factory) -> Iterator[Server]:
         running.users = {user["username"]: user for user in demo["users"]}
         yield running
     finally:
-        os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C, as a person stops `make run`
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C, as a person stops `make run`
         try:
-            launcher.wait(timeout=30)
+            launcher.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait(timeout=10)
+            launcher.kill()
+        kill_leftovers(launcher, data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
