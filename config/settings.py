@@ -46,6 +46,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# Keys that are not in the database (common/keyring.py): they seal TOTP keys and webhook
+# secrets, key the HMAC that finds a session and the audit chain. FIELD_ENCRYPTION_KEYS
+# (comma-separated, current first) or, unset, a key file generated once under DATA_DIR.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+FIELD_ENCRYPTION_KEY_FILE = Path(
+    os.environ.get("FIELD_ENCRYPTION_KEY_FILE", DATA_DIR / "field_encryption_keys")
+)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -245,6 +253,10 @@ API_AUTH_FAILURE_RATE = os.environ.get("API_AUTH_FAILURE_RATE", "20/minute")
 PAYMENT_AUTHORIZATION_TTL = int(os.environ.get("PAYMENT_AUTHORIZATION_TTL", 7 * 24 * 3600))
 IDEMPOTENCY_KEY_TTL = int(os.environ.get("IDEMPOTENCY_KEY_TTL", 24 * 3600))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
+# Webhooks (and every outbound request through common/outbound.py) go only to public
+# addresses: loopback, private, link-local and reserved ones are refused unless this is on
+# (a demo or the tests, whose receiver listens on 127.0.0.1).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # Standard Webhooks' recommended backoff: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 WEBHOOK_RETRY_SCHEDULE = [
     int(seconds)
@@ -262,6 +274,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Database sessions whose table holds only an HMAC of each session key (a copy of the
+# table replays no session): accounts/identity/sessions.py.
+SESSION_ENGINE = "accounts.identity.sessions"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is then an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
