@@ -17,7 +17,6 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.ledger import money
 from accounts.models import Merchant
+from payments import outbox
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 
 LEASE = timedelta(seconds=60)  # a claimed attempt is retried if its worker died
@@ -76,10 +76,9 @@ def emit(
 
 
 def enqueue_on_commit(delivery_id: UUID) -> None:
-    """Send the delivery once the transaction commits."""
-    # After commit, and robustly: if Redis is away the payment still stands and
-    # the cron sweep (deliver_due) sends the event when it is back.
-    transaction.on_commit(partial(_enqueue, delivery_id), robust=True)
+    """Send the delivery once the transaction commits (never raising into the request: if
+    Redis is away the payment still stands, and the sweep, enqueue_due, sends the event)."""
+    outbox.after_commit(_enqueue, delivery_id)
 
 
 def _enqueue(delivery_id: UUID) -> None:
