@@ -21,6 +21,7 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,3 +140,28 @@ def purpose_key(master: MasterKey, purpose: str) -> bytes:
 def mac(master: MasterKey, purpose: str, message: bytes) -> bytes:
     """HMAC-SHA256 of `message` under the purpose's key."""
     return hmac.new(purpose_key(master, purpose), message, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class Rekeyer:
+    """What an app keeps under these keys beyond sealed columns and the audit chain (say, MACs
+    of its rows): `rekey` makes it again under the current key (a dict of counts), `older`
+    counts what is still under another key. `rotate_keys` runs every one registered."""
+
+    name: str
+    rekey: Callable[[], dict[str, int]]
+    older: Callable[[], int]
+
+
+_rekeyers: dict[str, Rekeyer] = {}
+
+
+def register_rekeyer(
+    name: str, *, rekey: Callable[[], dict[str, int]], older: Callable[[], int]
+) -> None:
+    """Called from an app's ready(): the keyring knows nothing of the apps."""
+    _rekeyers[name] = Rekeyer(name, rekey, older)
+
+
+def rekeyers() -> list[Rekeyer]:
+    return list(_rekeyers.values())

@@ -86,6 +86,9 @@ def keys_status() -> dict[str, Any]:
         for value in _stored(model, attname):
             if value and not sealed.sealed_under_current(value):
                 older[label] = older.get(label, 0) + 1
+    for rekeyer in keyring.rekeyers():
+        if count := rekeyer.older():
+            older[rekeyer.name] = count
     chain = audit.verify_chain()
     return {
         "current": current.label,
@@ -118,6 +121,8 @@ def keys_rotate(*, actor: Actor, add_key: bool = True) -> dict[str, Any]:
         f"{model._meta.label}.{attname}": _reseal_column(model, attname, purpose)
         for model, attname, purpose in _sealed_columns()
     }
+    for rekeyer in keyring.rekeyers():
+        resealed[rekeyer.name] = rekeyer.rekey()
     chain = audit.rechain(actor=actor)
     with transaction.atomic():
         audit.record(

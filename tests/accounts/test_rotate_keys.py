@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
@@ -13,6 +14,7 @@ from django.urls import reverse
 from accounts.identity.audit import Actor
 from accounts.ledger.services import merchant_create
 from accounts.models import AuditEvent, Merchant
+from batches.storage import batch_file_storage
 from common import keyring, sealed
 from tests.helpers import make_operator, otp_login
 
@@ -48,6 +50,7 @@ def stored_secret(merchant: Merchant) -> str:
 def test_rotation_reseals_rekeys_and_logs_no_one_out_then_retire_ends_the_old_key(key_file, client):
     merchant = merchant_create(name="Shop", webhook_url="", actor=Actor.system())
     device = otp_login(client, make_operator())
+    stored_file = batch_file_storage.save("batches/test/rotated.upload", ContentFile(b"a,b\n"))
     old_key, old_secret = keyring.current().label, stored_secret(merchant)
     totp_key = device.bin_key
 
@@ -59,6 +62,8 @@ def test_rotation_reseals_rekeys_and_logs_no_one_out_then_retire_ends_the_old_ke
         stored_secret(merchant)
     )
     assert Merchant.objects.get(pk=merchant.pk).webhook_secret == merchant.webhook_secret
+    with batch_file_storage.open(stored_file) as stream:  # its MAC was made again
+        assert stream.read() == b"a,b\n"
     device.refresh_from_db()
     assert device.bin_key == totp_key and sealed.sealed_under_current(device.key)
     assert client.get(reverse("home")).status_code == 200  # the session outlives the rotation
@@ -80,6 +85,8 @@ def test_rotation_reseals_rekeys_and_logs_no_one_out_then_retire_ends_the_old_ke
         sealed.unseal(old_secret, purpose=WEBHOOK)  # a backup from before opens nothing
     assert client.get(reverse("home")).status_code == 302  # sessions under the old key end
     assert Merchant.objects.get(pk=merchant.pk).webhook_secret == merchant.webhook_secret
+    with batch_file_storage.open(stored_file) as stream:  # its MAC was made again
+        assert stream.read() == b"a,b\n"
 
 
 def test_retire_refuses_while_something_is_still_under_the_old_key(key_file):
