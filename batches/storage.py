@@ -203,11 +203,12 @@ def _record_tampering(row: Any, problem: str) -> None:
     """Loudly: an error in the log, and an event in the audit trail (in the caller's
     transaction: a validation that meets it commits the batch as invalid, with the event)."""
     from accounts.identity import audit
+    from accounts.identity.actions import AuditAction
 
     logger.error("stored file %s (large object %s) refused: %s", row.name, row.oid, problem)
     audit.record(
         actor=audit.current_actor(),
-        action="batch_file.tampered",
+        action=AuditAction.BATCH_FILE_TAMPERED,
         target=row,
         problem=problem,
         recorded_sha256=row.sha256,

@@ -30,7 +30,7 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.ledger import money
 from accounts.models import Merchant
-from payments import outbox
+from outbox import services as outbox
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 
 LEASE = timedelta(seconds=60)  # a claimed attempt is retried if its worker died

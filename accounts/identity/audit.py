@@ -279,7 +279,7 @@ def rechain(
         return record(
             actor=actor,
             model=model,
-            action="audit.rechain",
+            action=AuditAction.AUDIT_RECHAIN,
             target=None,
             events=found["events_checked"],
             was_ok=found["ok"],

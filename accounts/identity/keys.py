@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit, otp_keys
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from common import keyring, sealed
 
@@ -38,10 +39,11 @@ def _sealed_columns() -> Iterator[tuple[type[models.Model], str, str]]:
 
 
 def _columns(model: type[models.Model], attname: str) -> tuple[str, str, str]:
-    """The table, the sealed column and the primary key's column (names from the models)."""
+    """The table, the sealed column and the primary key's column, quoted (from the models)."""
     field = model._meta.get_field(attname)
     assert isinstance(field, models.Field) and model._meta.pk is not None
-    return model._meta.db_table, str(field.column), str(model._meta.pk.column)
+    quote = transaction.get_connection().ops.quote_name
+    return quote(model._meta.db_table), quote(field.column), quote(model._meta.pk.column)
 
 
 def _raw_values(model: type[models.Model], attname: str, pks: list[Any]) -> list[tuple[Any, str]]:
@@ -49,8 +51,8 @@ def _raw_values(model: type[models.Model], attname: str, pks: list[Any]) -> list
     table, column, pk_column = _columns(model, attname)
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(
-            f'SELECT "{pk_column}", "{column}" FROM "{table}" WHERE "{pk_column}" = ANY(%s) '
-            f'ORDER BY "{pk_column}" FOR UPDATE',
+            f"SELECT {pk_column}, {column} FROM {table} WHERE {pk_column} = ANY(%s) "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
+            f"ORDER BY {pk_column} FOR UPDATE",
             [pks],
         )
         return list(cursor.fetchall())
@@ -70,7 +72,7 @@ def _reseal_column(model: type[models.Model], attname: str, purpose: str) -> dic
                     counts["current"] += 1
                     continue
                 cursor.execute(
-                    f'UPDATE "{table}" SET "{column}" = %s WHERE "{pk_column}" = %s',
+                    f"UPDATE {table} SET {column} = %s WHERE {pk_column} = %s",  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
                     [sealed.reseal(value, purpose=purpose), pk],
                 )
                 counts["resealed"] += 1
@@ -105,7 +107,7 @@ def keys_status() -> dict[str, Any]:
 def _stored(model: type[models.Model], attname: str) -> Iterator[str]:
     table, column, _pk = _columns(model, attname)
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(f'SELECT "{column}" FROM "{table}"')
+        cursor.execute(f"SELECT {column} FROM {table}")  # noqa: S608 - identifiers from model metadata, quoted
         for (value,) in cursor.fetchall():
             yield value
 
@@ -127,7 +129,7 @@ def keys_rotate(*, actor: Actor, add_key: bool = True) -> dict[str, Any]:
     with transaction.atomic():
         audit.record(
             actor=actor,
-            action="keys.rotate",
+            action=AuditAction.KEYS_ROTATE,
             target=None,
             added=added,
             current=keyring.current().label,
@@ -166,5 +168,5 @@ def keys_retire(*, actor: Actor) -> dict[str, Any]:
         return {"retired": [], "remove_from_FIELD_ENCRYPTION_KEYS": others, **status}
     keyring.write_key_file(keyring.key_file_lines()[:1])
     with transaction.atomic():
-        audit.record(actor=actor, action="keys.retire", target=None, retired=others)
+        audit.record(actor=actor, action=AuditAction.KEYS_RETIRE, target=None, retired=others)
     return {"retired": others, "current": status["current"]}
