@@ -371,6 +371,12 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Product knobs ------------------------------------------------------------
+# Statements (statements/requests.py): a JSON statement is paged, this many entries a page
+# by default and at most STATEMENT_PAGE_MAX (?limit=); a camt.053 or CSV statement, written
+# whole, is refused with a 400 past STATEMENT_MAX_ENTRIES entries.
+STATEMENT_PAGE_SIZE = int(os.environ.get("STATEMENT_PAGE_SIZE", 1000))
+STATEMENT_PAGE_MAX = int(os.environ.get("STATEMENT_PAGE_MAX", 10_000))
+STATEMENT_MAX_ENTRIES = int(os.environ.get("STATEMENT_MAX_ENTRIES", 100_000))
 # The dashboard's CSV export of a payment search stops after this many rows.
 PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))
