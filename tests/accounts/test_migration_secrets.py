@@ -1,4 +1,4 @@
-"""Migration accounts/0014: what a database from before holds in clear is sealed, its sessions
+"""Migration accounts/0016: what a database from before holds in clear is sealed, its sessions
 end, and its plain SHA-256 audit chain becomes an HMAC chain, recorded."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from common import sealed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("accounts", "0013_merge_20261201_2229")]
+BEFORE = [("accounts", "0015_a_person_per_user_and_grants_from_groups")]
 CLEAR_KEY = "3132333435363738393031323334353637383930"
 
 

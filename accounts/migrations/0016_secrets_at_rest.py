@@ -68,7 +68,7 @@ def key_audit_chain(apps, schema_editor):
     from accounts.identity import audit
 
     audit.rechain(
-        actor=audit.Actor.system("migration accounts.0014_secrets_at_rest"),
+        actor=audit.Actor.system("migration accounts.0016_secrets_at_rest"),
         unkeyed=True,
         model=apps.get_model("accounts", "AuditEvent"),
     )
@@ -76,7 +76,7 @@ def key_audit_chain(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0013_merge_20261201_2229"),
+        ("accounts", "0015_a_person_per_user_and_grants_from_groups"),
         ("otp_totp", "0003_add_timestamps"),
         ("sessions", "0001_initial"),
     ]

@@ -18,7 +18,7 @@ def seal_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('batches', '0012_batch_item_status_unindexed'),
+        ('batches', '0013_batchitem_money_frozen'),
     ]
 
     operations = [
