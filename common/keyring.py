@@ -90,7 +90,7 @@ def master_keys() -> tuple[MasterKey, ...]:
     path = key_file()
     with _lock:
         if not path.exists():
-            write_key_file([new_key()])
+            _create_key_file_once(path)
         status = path.stat()
         stamp = (str(path), status.st_mtime_ns, status.st_size, status.st_ino)
         source, keys = _loaded.get("keys", (None, ()))
@@ -101,6 +101,22 @@ def master_keys() -> tuple[MasterKey, ...]:
             keys = tuple(_parse(line, str(path)) for line in lines)
             _loaded["keys"] = (stamp, keys)
         return keys
+
+
+def _create_key_file_once(path: Path) -> None:
+    """The first key, written by whichever process gets there first: processes starting
+    together (`make run`'s web and workers) all end up reading the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(new_key() + "\n")
+    try:
+        os.link(temporary, path)  # fails if another process made it meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
 
 
 def write_key_file(keys: list[str]) -> None:

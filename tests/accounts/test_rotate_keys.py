@@ -116,3 +116,27 @@ def test_keys_from_the_setting_reseal_under_the_first(settings, key_file):
     assert result["added"] is None and result["resealed"][WEBHOOK]["resealed"] >= 1
     assert sealed.sealed_under_current(stored_secret(merchant))
     assert keyring.current().secret == keyring._parse(new, "test").secret
+
+
+def _first_key(queue) -> None:
+    queue.put(keyring.current().label)
+
+
+@pytest.mark.django_db(databases=[])
+def test_processes_starting_together_share_the_one_key_generated(settings, tmp_path):
+    """`make run` starts web and workers at once, before any key file exists."""
+    import multiprocessing
+
+    settings.FIELD_ENCRYPTION_KEYS = []
+    settings.FIELD_ENCRYPTION_KEY_FILE = tmp_path / "field_encryption_keys"
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    processes = [context.Process(target=_first_key, args=(queue,)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=30)
+
+    assert len({queue.get(timeout=5) for _ in processes}) == 1
+    assert len(keyring.key_file_lines()) == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["field_encryption_keys"]
