@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps
+from django.core import checks
 from django.db import models, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -170,3 +171,19 @@ def keys_retire(*, actor: Actor) -> dict[str, Any]:
     with transaction.atomic():
         audit.record(actor=actor, action=AuditAction.KEYS_RETIRE, target=None, retired=others)
     return {"retired": others, "current": status["current"]}
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_keys_configured(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """`check --deploy`: keys from a file generated on this host are this host's alone."""
+    if keyring.from_environment():
+        return []
+    return [
+        checks.Warning(
+            "FIELD_ENCRYPTION_KEYS is not set: the keys are in a file generated under DATA_DIR "
+            f"({keyring.key_file()}).",
+            hint="Give every web and worker host the same keys (the setting, or one shared "
+            "file), and back them up apart from the database (docs/operations.md, Keys).",
+            id="payhub.W001",
+        )
+    ]
