@@ -35,8 +35,14 @@ def _bin_key(device: TOTPDevice) -> bytes:
 
 
 def _seal_on_save(sender: Any, instance: TOTPDevice, raw: bool = False, **_: Any) -> None:
-    if instance.key and not sealed.is_sealed(instance.key):
+    if not instance.key:
+        return
+    if not sealed.is_sealed(instance.key):
         instance.key = seal_key(instance.key)
+    elif not sealed.sealed_under_current(instance.key):
+        # Read before a rotation, saved after it (a sign-in's last_t): sealed again, so
+        # the save does not put back what rotate_keys moved to the new key.
+        instance.key = sealed.reseal(instance.key, purpose=PURPOSE)
 
 
 def connect() -> None:
