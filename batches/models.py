@@ -26,6 +26,9 @@ class StoredFile(models.Model):
     oid = models.PositiveBigIntegerField(help_text="pg_largeobject_metadata.oid")
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
+    # HMAC of name, size and sha256 under a key that is not in the database (batches/storage.py):
+    # rewriting the bytes and the digest together is still caught.
+    mac = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

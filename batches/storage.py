@@ -11,14 +11,25 @@ pooler in transaction mode.
 
 Large objects belong to the role that created them, and `lo_get` needs read access to them:
 every host connects as the same role (or that role grants SELECT ON LARGE OBJECT).
+
+Every open verifies the bytes (issue 18): the large object is copied once into a spooled
+temporary file while its SHA-256 is computed, and the copy is handed out only if the digest is
+the one recorded at upload and the row's MAC (an HMAC, under a key that is not in the
+database, of its name, size and digest) is the server's. Bytes rewritten with lo_put, or
+rewritten together with the digest column, raise `TamperedFile` (a `FileRejected`: the batch
+ends invalid and is never validated or reported from them) and are recorded in the audit trail.
+What is verified is what is read: the caller reads the checked copy, not the database again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
+import logging
+import tempfile
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -26,7 +37,38 @@ from django.db import connection, transaction
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
+from batches.parsers.base import FileRejected
+from common import keyring
+
+logger = logging.getLogger(__name__)
+
 CHUNK_SIZE = 1024 * 1024  # bytes per lo_put and per lo_get
+SPOOL_BYTES = 8 * 1024 * 1024  # a verified copy stays in memory up to this, then on disk
+MAC_PURPOSE = "stored-file"
+
+
+class TamperedFile(FileRejected):
+    """The stored bytes are not the ones uploaded: refused, loudly."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(
+            "NARR", f"the stored file {name} was changed after upload ({problem}): refused"
+        )
+        self.problem = problem
+
+
+def row_mac(*, name: str, size: int, sha256: str) -> str:
+    """The server's seal on a stored file's name, size and digest (common/keyring.py)."""
+    message = f"{name}\n{size}\n{sha256}".encode()
+    return keyring.mac(keyring.current(), MAC_PURPOSE, message).hex()
+
+
+def _mac_is_ours(row: Any) -> bool:
+    message = f"{row.name}\n{row.size}\n{row.sha256}".encode()
+    return any(
+        hmac.compare_digest(keyring.mac(master, MAC_PURPOSE, message).hex(), row.mac)
+        for master in keyring.master_keys()
+    )
 
 
 class LargeObjectReader(io.RawIOBase):
@@ -86,26 +128,91 @@ class LargeObjectReader(io.RawIOBase):
         return len(data)
 
 
+def files_under_older_keys() -> int:
+    from batches.models import StoredFile
+
+    rows = StoredFile.objects.only("name", "size", "sha256", "mac").iterator(chunk_size=2000)
+    return sum(
+        1 for row in rows if row.mac != row_mac(name=row.name, size=row.size, sha256=row.sha256)
+    )
+
+
+def rekey_files() -> dict[str, int]:
+    """After a rotation: each row whose MAC is under an older key of ours gets the current
+    key's. A row whose MAC is no key's stays as it is (it is refused when read)."""
+    from batches.models import StoredFile
+
+    counts = {"rekeyed": 0, "current": 0, "not_ours": 0}
+    pks = list(StoredFile.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), 1000):
+        with transaction.atomic():
+            rows = StoredFile.objects.select_for_update().filter(pk__in=pks[start : start + 1000])
+            for row in rows.order_by("pk"):
+                fresh = row_mac(name=row.name, size=row.size, sha256=row.sha256)
+                if row.mac == fresh:
+                    counts["current"] += 1
+                elif row.mac and _mac_is_ours(row):
+                    StoredFile.objects.filter(pk=row.pk).update(mac=fresh)
+                    counts["rekeyed"] += 1
+                else:
+                    counts["not_ours"] += 1
+    return counts
+
+
 class StoredFileHandle(File):
-    """The File `DatabaseStorage.open` hands out: reopened from the database once closed."""
+    """The File `DatabaseStorage.open` hands out: a verified copy of the stored bytes, copied
+    and verified again when it is reopened."""
 
-    def __init__(self, oid: int, size: int, name: str) -> None:
-        super().__init__(self._reader(oid, size), name)
-        self.oid = oid
-        self.size = size
+    def __init__(self, row: Any, name: str) -> None:
+        self.row = row
+        self.oid = row.oid
+        super().__init__(self._verified(), name)
+        self.size = row.size
 
-    @staticmethod
-    def _reader(oid: int, size: int) -> io.BufferedReader:
-        return io.BufferedReader(LargeObjectReader(oid, size), buffer_size=CHUNK_SIZE)
+    def _verified(self) -> IO[bytes]:
+        row = self.row
+        reader = io.BufferedReader(LargeObjectReader(row.oid, row.size), buffer_size=CHUNK_SIZE)
+        copy = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        digest = hashlib.sha256()
+        while chunk := reader.read(CHUNK_SIZE):
+            digest.update(chunk)
+            copy.write(chunk)
+        problem = ""
+        if not row.mac or not _mac_is_ours(row):
+            problem = "its record does not carry the server's MAC"
+        elif not hmac.compare_digest(digest.hexdigest(), row.sha256):
+            problem = f"SHA-256 {digest.hexdigest()} where {row.sha256} was recorded"
+        if problem:
+            copy.close()
+            _record_tampering(row, problem)
+            raise TamperedFile(row.name, problem)
+        copy.seek(0)
+        return copy
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> StoredFileHandle:
         if mode not in (None, "rb", "r"):
             raise ValueError("a stored batch file opens read-only ('rb')")
         if self.closed:
-            self.file = self._reader(self.oid, self.size)
+            self.file = self._verified()
         else:
             self.seek(0)
         return self
+
+
+def _record_tampering(row: Any, problem: str) -> None:
+    """Loudly: an error in the log, and an event in the audit trail (in the caller's
+    transaction: a validation that meets it commits the batch as invalid, with the event)."""
+    from accounts.identity import audit
+    from accounts.identity.actions import AuditAction
+
+    logger.error("stored file %s (large object %s) refused: %s", row.name, row.oid, problem)
+    audit.record(
+        actor=audit.current_actor(),
+        action=AuditAction.BATCH_FILE_TAMPERED,
+        target=row,
+        problem=problem,
+        recorded_sha256=row.sha256,
+    )
 
 
 @deconstructible(path="batches.storage.DatabaseStorage")
@@ -129,7 +236,7 @@ class DatabaseStorage(Storage):
         row = self._row(name)
         if row is None:
             return self.legacy.open(name, "rb")
-        return StoredFileHandle(row.oid, row.size, name)
+        return StoredFileHandle(row, name)
 
     def _save(self, name: str, content: File) -> str:
         from batches.models import StoredFile
@@ -148,7 +255,14 @@ class DatabaseStorage(Storage):
                 cursor.execute("SELECT lo_put(%s, %s, %s)", [oid, size, data])
                 digest.update(data)
                 size += len(data)
-            StoredFile.objects.create(name=name, oid=oid, size=size, sha256=digest.hexdigest())
+            sha256 = digest.hexdigest()
+            StoredFile.objects.create(
+                name=name,
+                oid=oid,
+                size=size,
+                sha256=sha256,
+                mac=row_mac(name=name, size=size, sha256=sha256),
+            )
         return name
 
     def delete(self, name: str) -> None:

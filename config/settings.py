@@ -46,6 +46,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# Keys that are not in the database (common/keyring.py): they seal TOTP keys and webhook
+# secrets, key the HMAC that finds a session and the audit chain. FIELD_ENCRYPTION_KEYS
+# (comma-separated, current first) or, unset, a key file generated once under DATA_DIR.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+FIELD_ENCRYPTION_KEY_FILE = Path(
+    os.environ.get("FIELD_ENCRYPTION_KEY_FILE", DATA_DIR / "field_encryption_keys")
+)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -247,6 +255,10 @@ API_AUTH_FAILURE_RATE = os.environ.get("API_AUTH_FAILURE_RATE", "20/minute")
 PAYMENT_AUTHORIZATION_TTL = int(os.environ.get("PAYMENT_AUTHORIZATION_TTL", 7 * 24 * 3600))
 IDEMPOTENCY_KEY_TTL = int(os.environ.get("IDEMPOTENCY_KEY_TTL", 24 * 3600))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
+# Webhooks (and every outbound request through common/outbound.py) go only to public
+# addresses: loopback, private, link-local and reserved ones are refused unless this is on
+# (a demo or the tests, whose receiver listens on 127.0.0.1).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # Standard Webhooks' recommended backoff: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 WEBHOOK_RETRY_SCHEDULE = [
     int(seconds)
@@ -264,6 +276,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Database sessions whose table holds only an HMAC of each session key (a copy of the
+# table replays no session): accounts/identity/sessions.py.
+SESSION_ENGINE = "accounts.identity.sessions"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is then an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
@@ -356,6 +371,12 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Product knobs ------------------------------------------------------------
+# Statements (statements/requests.py): a JSON statement is paged, this many entries a page
+# by default and at most STATEMENT_PAGE_MAX (?limit=); a camt.053 or CSV statement, written
+# whole, is refused with a 400 past STATEMENT_MAX_ENTRIES entries.
+STATEMENT_PAGE_SIZE = int(os.environ.get("STATEMENT_PAGE_SIZE", 1000))
+STATEMENT_PAGE_MAX = int(os.environ.get("STATEMENT_PAGE_MAX", 10_000))
+STATEMENT_MAX_ENTRIES = int(os.environ.get("STATEMENT_MAX_ENTRIES", 100_000))
 # The dashboard's CSV export of a payment search stops after this many rows.
 PAYMENTS_EXPORT_MAX_ROWS = int(os.environ.get("PAYMENTS_EXPORT_MAX_ROWS", 100_000))
 BATCH_SECOND_APPROVAL_ABOVE = Decimal(os.environ.get("BATCH_SECOND_APPROVAL_ABOVE", "10000"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,8 +78,30 @@ def schedule(
     except IntegrityError:  # the same key, asked for by a concurrent transaction
         return OutboxJob.objects.get(key=key, done_at__isnull=True)
     if row.due_at <= timezone.now():
-        transaction.on_commit(lambda: _enqueue(row.pk, row.queue, row.enqueue_count), robust=True)
+        after_commit(_enqueue, row.pk, row.queue, row.enqueue_count)
     return row
+
+
+def after_commit(func: Callable[..., Any], *args: Any) -> None:
+    """Call `func(*args)` once the transaction commits, never raising into the caller.
+
+    What runs after the commit only hurries along work whose row the transaction wrote (the
+    sweeps send it anyway): by then the change is made, and the request that made it must
+    answer as such, whatever Redis or this call does. Not Django's robust=True alone: its
+    handler names the callable by __qualname__, which a functools.partial lacks, so the
+    error it means to log becomes an AttributeError in the request (issue 18, point 8)."""
+
+    def call_after_commit() -> None:
+        try:
+            func(*args)
+        except Exception:  # noqa: BLE001 - logged; the sweep does the work later
+            logger.warning(
+                "after-commit call %s failed; the sweep will do its work",
+                getattr(func, "__qualname__", repr(func)),
+                exc_info=True,
+            )
+
+    transaction.on_commit(call_after_commit)
 
 
 def _enqueue(outbox_id: int, queue: str, enqueue_count: int) -> str | None:

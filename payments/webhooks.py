@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +28,8 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.ledger import money
 from accounts.models import Merchant
+from common import outbound
+from outbox import services as outbox
 from payments.models import Payment, WebhookAttempt, WebhookDelivery
 
 LEASE = timedelta(seconds=60)  # a claimed attempt is retried if its worker died
@@ -76,10 +75,9 @@ def emit(
 
 
 def enqueue_on_commit(delivery_id: UUID) -> None:
-    """Send the delivery once the transaction commits."""
-    # After commit, and robustly: if Redis is away the payment still stands and
-    # the cron sweep (deliver_due) sends the event when it is back.
-    transaction.on_commit(partial(_enqueue, delivery_id), robust=True)
+    """Send the delivery once the transaction commits (never raising into the request: if
+    Redis is away the payment still stands, and the sweep, enqueue_due, sends the event)."""
+    outbox.after_commit(_enqueue, delivery_id)
 
 
 def _enqueue(delivery_id: UUID) -> None:
@@ -111,32 +109,37 @@ def deliver(*, delivery_id: UUID, now: datetime | None = None) -> WebhookDeliver
     # The signature carries the real sending time: receivers reject stale timestamps.
     sent_at = timezone.now()
     signature = Webhook(delivery.merchant.webhook_secret).sign(delivery.message_id, sent_at, body)
-    request = urllib.request.Request(  # noqa: S310 - the URL was validated as http(s) when the merchant set it
-        delivery.url,
-        data=body.encode(),
-        method="POST",
-        headers={
-            "content-type": "application/json",
-            "user-agent": "payments-hub-webhooks/1",
-            "webhook-id": delivery.message_id,
-            "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": signature,
-        },
-    )
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "payments-hub-webhooks/1",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
     started = time.monotonic()
     status_code: int | None = None
     error = ""
     excerpt = ""
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310 - the URL was validated as http(s) when the merchant set it
-            status_code = response.status
-            excerpt = response.read(500).decode(errors="replace")
-    except urllib.error.HTTPError as http_error:
-        status_code = http_error.code
-        excerpt = http_error.read(500).decode(errors="replace")
-        error = f"HTTP {http_error.code}"
-    except (urllib.error.URLError, OSError, ValueError) as failure:
-        error = str(getattr(failure, "reason", failure))[:255]
+        # Public addresses only, checked after resolution and connected to as checked, no
+        # redirect followed (common/outbound.py). What the merchant is shown of an attempt
+        # is its status code or a short error: never what an internal service answered.
+        answer = outbound.post(
+            delivery.url,
+            body=body.encode(),
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+        )
+        status_code, excerpt = answer.status, answer.excerpt
+        if 300 <= status_code < 400:
+            error = f"HTTP {status_code}: redirects are not followed"
+        elif not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except outbound.OutboundRefused as refused:
+        error = f"refused: {refused}"[:255]
+    except (outbound.Urllib3Error, OSError, ValueError) as failure:
+        error = _network_error(failure)
     duration_ms = int((time.monotonic() - started) * 1000)
     succeeded = status_code is not None and 200 <= status_code < 300
     return _record_attempt(
@@ -148,6 +151,18 @@ def deliver(*, delivery_id: UUID, now: datetime | None = None) -> WebhookDeliver
         excerpt=excerpt,
         duration_ms=duration_ms,
     )
+
+
+def _network_error(failure: Exception) -> str:
+    """A short name for what went wrong on the network (not the library's full story)."""
+    text = str(failure).lower()
+    if "timed out" in text or "timeout" in text:
+        return "timed out"
+    if "refused" in text:
+        return "connection refused"
+    if "certificate" in text or "ssl" in text:
+        return "TLS failed"
+    return "no answer"
 
 
 @transaction.atomic

@@ -32,13 +32,26 @@ class StatementView(APIView):
             OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: from)"),
             OpenApiParameter("format", str, enum=list(exports.FORMATS), description="default json"),
             OpenApiParameter(
+                "limit",
+                int,
+                description="JSON: entries per page (default STATEMENT_PAGE_SIZE, 1000; "
+                "at most STATEMENT_PAGE_MAX, 10000)",
+            ),
+            OpenApiParameter(
+                "cursor",
+                str,
+                description="JSON: the page after this one, as given in next_cursor",
+            ),
+            OpenApiParameter(
                 "version", str, enum=list(camt053.VERSIONS), description="for camt.053"
             ),
         ],
         responses={
             200: OpenApiResponse(
                 response=OpenApiTypes.BINARY,
-                description="camt.053 (application/xml), CSV or JSON",
+                description="camt.053 (application/xml), CSV or JSON (one page of entries "
+                "and next_cursor); camt.053 and CSV are refused (400) past "
+                "STATEMENT_MAX_ENTRIES entries",
             ),
             400: ERRORS[400],
             401: ERRORS[401],
@@ -49,7 +62,7 @@ class StatementView(APIView):
         merchant = cast("MerchantPrincipal", request.user).merchant
         account = get_object_or_404(accounts_of_merchant(merchant=merchant), pk=pk)
         try:
-            wanted = requests.read(request.query_params, default_format="json")
+            wanted = requests.read(request.query_params, default_format="json", account=account)
         except requests.BadRequest as error:
             raise ValidationError({error.field: [error.message]}) from None
         return statement_response(account, wanted)

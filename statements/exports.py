@@ -133,8 +133,12 @@ def _entry_json(line: Line, currency: str) -> dict:
     }
 
 
-def statement_json(*, account: Account, span: Period) -> Iterator[str]:
-    """The statement as one JSON object, produced a line at a time."""
+def statement_json(
+    *, account: Account, span: Period, after: int | None = None, limit: int | None = None
+) -> Iterator[str]:
+    """The statement as one JSON object, produced a line at a time: the period's balances and
+    one page of its entries (at most `limit`, after the entry `after`), with `next_cursor`
+    naming the next page (null on the last)."""
     balances = selectors.balances(account, span)
     currency = account.currency
     head = {
@@ -148,7 +152,17 @@ def statement_json(*, account: Account, span: Period) -> Iterator[str]:
     }
     yield json.dumps(head)[:-1] + ', "entries": ['
     separator = "\n"
-    for line in selectors.lines(account, span):
+    shown = 0
+    last_id: int | None = None
+    more = False
+    fetch = None if limit is None else limit + 1  # one more: is there a next page?
+    for line in selectors.lines(account, span, after=after, limit=fetch):
+        if limit is not None and shown == limit:
+            more = True
+            break
         yield separator + json.dumps(_entry_json(line, currency))
         separator = ",\n"
-    yield "\n]}\n"
+        shown += 1
+        last_id = line.entry_id
+    next_cursor = str(last_id) if more and last_id is not None else None
+    yield "\n], " + json.dumps({"next_cursor": next_cursor})[1:] + "\n"

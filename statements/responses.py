@@ -33,5 +33,6 @@ def statement_response(account: Account, wanted: StatementRequest) -> HttpRespon
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
     return StreamingHttpResponse(
-        exports.statement_json(account=account, span=span), content_type="application/json"
+        exports.statement_json(account=account, span=span, after=wanted.after, limit=wanted.limit),
+        content_type="application/json",
     )

@@ -167,14 +167,23 @@ _ENTRY_FIELDS = ("id", "amount", "currency", "balance_after", "created_at", "tra
 # at 100,000 rows). Reads by unique keys have no such plan.
 
 
-def _entry_rows(account: Account, span: Period) -> Iterator[tuple]:
-    """The period's entries of the account in booking order, `_ENTRY_FIELDS` each."""
-    return (
-        _entries(account, span)
-        .order_by("id")
-        .values_list(*_ENTRY_FIELDS)
-        .iterator(chunk_size=_CHUNK)
-    )
+def _entry_rows(
+    account: Account, span: Period, *, after: int | None = None, limit: int | None = None
+) -> Iterator[tuple]:
+    """The period's entries of the account in booking order, `_ENTRY_FIELDS` each (those
+    after the entry `after`, at most `limit` of them: a page)."""
+    entries = _entries(account, span)
+    if after is not None:
+        entries = entries.filter(id__gt=after)
+    rows = entries.order_by("id").values_list(*_ENTRY_FIELDS)
+    if limit is not None:
+        rows = rows[:limit]
+    return rows.iterator(chunk_size=_CHUNK)
+
+
+def entry_count(account: Account, span: Period, *, up_to: int) -> int:
+    """How many entries the period holds, counted no further than `up_to` (by the index)."""
+    return _entries(account, span).order_by()[:up_to].count()
 
 
 def _chunks(rows: Iterable[tuple]) -> Iterator[list[tuple]]:
@@ -304,14 +313,20 @@ def _lines(entries: list[tuple]) -> Iterator[Line]:
 
 
 def lines(
-    account: Account, span: Period, *, except_entries: Collection[int] = ()
+    account: Account,
+    span: Period,
+    *,
+    except_entries: Collection[int] = (),
+    after: int | None = None,
+    limit: int | None = None,
 ) -> Iterator[Line]:
     """The period's entries in booking order, a few thousand rows fetched at a time.
 
     `except_entries`: the entries read apart (a batch booking's, `batch_lines`), left out.
+    `after`, `limit`: a page (the JSON statement's), entries after that entry id.
     """
     if not except_entries:
-        for entries in _chunks(_entry_rows(account, span)):
+        for entries in _chunks(_entry_rows(account, span, after=after, limit=limit)):
             yield from _lines(entries)
         return
     # The batches' debits are most of a day's entries: only their ids are read here.

@@ -22,7 +22,7 @@ from statements.responses import statement_response
 def statement_download(request: HttpRequest, account_id: UUID) -> HttpResponseBase:
     account = get_object_or_404(Account, pk=account_id)
     try:
-        wanted = requests.read(request.GET, default_format="camt.053")
+        wanted = requests.read(request.GET, default_format="camt.053", account=account)
     except requests.BadRequest as error:
         return HttpResponseBadRequest(f"{error.field}: {error.message}", content_type="text/plain")
     audit.record(

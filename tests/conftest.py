@@ -45,6 +45,13 @@ def redis_url():
 
 
 @pytest.fixture(autouse=True)
+def _webhooks_to_the_test_receivers(settings):
+    """The suite's webhook receivers listen on 127.0.0.1, which production refuses
+    (tests/payments/test_outbound.py turns the setting back off to show it)."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters must not leak from one test into the next."""
     from django.core.cache import cache

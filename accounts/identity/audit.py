@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import ipaddress
 import json
 import socket
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from accounts.identity.actions import AuditAction
 from accounts.identity.models import AuditEvent, User
+from common import keyring
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,13 @@ def record(
     target: models.Model | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    model: Any = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one event to the trail, chained to the one before it, in the caller's transaction."""
-    event = AuditEvent(
+    """Append one event to the trail, chained to the one before it, in the caller's transaction.
+
+    `model` is a migration's historical AuditEvent (the default: this module's)."""
+    event = (model or AuditEvent)(
         at=timezone.now(),
         actor=actor.user,
         actor_label=actor.label[:200],
@@ -159,8 +164,12 @@ def record(
     return event
 
 
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 over the event's fields and its predecessor's hash, as canonical JSON."""
+# The chain's HMAC key (common/keyring.py): whoever can write the table but has not the key
+# cannot recompute the chain after deleting or editing an event.
+PURPOSE = "audit-chain"
+
+
+def _canonical(event: Any) -> bytes:
     at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
     fields = {
         "id": event.id,
@@ -177,19 +186,41 @@ def event_hash(event: AuditEvent) -> str:
         "prev_hash": event.prev_hash,
     }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical.encode()
 
 
-def verify_chain(*, chunk: int = 5000) -> dict[str, Any]:
+def event_hash(event: Any, master: keyring.MasterKey | None = None) -> str:
+    """HMAC-SHA256, under the chain's key, of the event's fields and its predecessor's hash
+    as canonical JSON."""
+    return keyring.mac(master or keyring.current(), PURPOSE, _canonical(event)).hex()
+
+
+def unkeyed_hash(event: Any) -> str:
+    """The chain as it was before it was keyed: plain SHA-256 (anyone could recompute it)."""
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def key_of(event: Any) -> keyring.MasterKey | None:
+    """The master key the event's hash was made with, if any of this server's."""
+    for master in keyring.master_keys():
+        if hmac.compare_digest(event_hash(event, master), event.hash):
+            return master
+    return None
+
+
+def verify_chain(*, chunk: int = 5000, unkeyed: bool = False, model: Any = None) -> dict[str, Any]:
     """Walk the trail in id order: each event's hash, and its link to the one before.
 
     An edited event no longer matches its hash; a deleted one leaves the next event
-    pointing at a hash that is not its predecessor's; two swapped ones do both.
-    """
+    pointing at a hash that is not its predecessor's; two swapped ones do both. A chain
+    recomputed without the key matches no key. `keys` counts the events per key: after
+    a rotation, `rotate_keys` re-chains those under an older one. `unkeyed` checks the
+    plain SHA-256 chain of before (the migration that keyed it)."""
     broken: list[dict[str, Any]] = []
     checked = 0
+    keys: dict[str, int] = {}
     previous, previous_id = GENESIS, None
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk):
+    for event in (model or AuditEvent).objects.order_by("id").iterator(chunk_size=chunk):
         checked += 1
         if event.prev_hash != previous:
             broken.append(
@@ -199,12 +230,64 @@ def verify_chain(*, chunk: int = 5000) -> dict[str, Any]:
                     f"({previous_id or 'the start'}): an event was deleted or reordered",
                 }
             )
-        if event_hash(event) != event.hash:
+        if unkeyed:
+            label: str | None = "sha256" if unkeyed_hash(event) == event.hash else None
+        else:
+            master = key_of(event)
+            label = master.label if master is not None else None
+        if label is None:
             broken.append(
-                {"id": event.id, "action": event.action, "problem": "edited after it was written"}
+                {
+                    "id": event.id,
+                    "action": event.action,
+                    "problem": "edited after it was written, or its hash was not made with "
+                    "this server's key",
+                }
             )
+        else:
+            keys[label] = keys.get(label, 0) + 1
         previous, previous_id = event.hash, event.id
-    return {"ok": not broken, "events_checked": checked, "broken": broken}
+    return {"ok": not broken, "events_checked": checked, "broken": broken, "keys": keys}
+
+
+def rechain(
+    *, actor: Actor, unkeyed: bool = False, chunk: int = 5000, model: Any = None
+) -> AuditEvent:
+    """Make every event's hash again under the current key (after a rotation, or to key the
+    plain SHA-256 chain of before), and record that it was done.
+
+    The chain is verified first, and what that found goes into the event that records the
+    re-chaining, with the head hash it replaced: re-chaining never hides a break found
+    before it (an auditor reads it there and compares the old head with a backup)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        model = model or AuditEvent
+        found = verify_chain(chunk=chunk, unkeyed=unkeyed, model=model)
+        old_head = model.objects.order_by("-id").values_list("hash", flat=True).first()
+        previous = GENESIS
+        batch: list[Any] = []
+        for event in model.objects.order_by("id").iterator(chunk_size=chunk):
+            event.prev_hash = previous
+            event.hash = event_hash(event)
+            previous = event.hash
+            batch.append(event)
+            if len(batch) >= chunk:
+                model.objects.bulk_update(batch, ["prev_hash", "hash"])
+                batch = []
+        if batch:
+            model.objects.bulk_update(batch, ["prev_hash", "hash"])
+        return record(
+            actor=actor,
+            model=model,
+            action=AuditAction.AUDIT_RECHAIN,
+            target=None,
+            events=found["events_checked"],
+            was_ok=found["ok"],
+            was_broken=found["broken"][:100],
+            was_keys=found["keys"],
+            old_head=old_head or GENESIS,
+            key=keyring.current().label,
+        )
 
 
 def _jsonable(value: Any) -> Any:

@@ -14,13 +14,15 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.ledger import currency as iso4217
+from common.sealed import SealedTextField
 
 
 class Merchant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     webhook_url = models.URLField(blank=True, max_length=500)
-    webhook_secret = models.CharField(max_length=100, editable=False)
+    # Sealed with a key that is not in the database (common/sealed.py).
+    webhook_secret = SealedTextField(editable=False)
     # Four eyes per merchant: a batch needs a second approver above these (major units of
     # the batch's currency); empty means the settings' BATCH_SECOND_APPROVAL_* default.
     second_approval_above = models.DecimalField(

@@ -6,7 +6,8 @@ from django.db import migrations, models
 
 def chain_existing(apps, schema_editor):
     """The events written before the chain existed are chained as they stand now."""
-    from accounts.identity.audit import GENESIS, event_hash
+    # The chain of then: plain SHA-256 (0014 keys it).
+    from accounts.identity.audit import GENESIS, unkeyed_hash as event_hash
 
     AuditEvent = apps.get_model("accounts", "AuditEvent")
     previous = GENESIS

@@ -230,6 +230,9 @@ def test_two_web_hosts_two_worker_hosts_one_killed_mid_batch():
                 "DATABASE_URL": f"postgres://postgres@{db}:5432/postgres",
                 "REDIS_URL": f"redis://{db}:6379/0",
                 "SECRET_KEY": "many-hosts-test-secret-key-" + "x" * 30,
+                # The keys outside the database, the same on every host (a file under each
+                # host's DATA_DIR would seal, MAC and chain with a key of its own).
+                "FIELD_ENCRYPTION_KEYS": "bWFueS1ob3N0cy1maWVsZC1lbmNyeXB0aW9uLWtleSE=",
                 "ALLOWED_HOSTS": ",".join(network.address(h) for h in ("web1", "web2")),
                 "API_THROTTLE_RATE": "100000/second",
                 "LOG_LEVEL": "WARNING",
