@@ -14,7 +14,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -47,7 +46,6 @@ PAGE_SIZE = 50
 ROWS_PAGE_SIZE = 100
 NEWEST_FIRST = ("-created_at", "-id")
 NOT_PAID_SHOWN = 200
-WAITING_SHOWN = 20
 # The page polls its progress while a worker has something to do; a batch awaiting a
 # person's decision, or scheduled for a later day, does not change by itself soon.
 LIVE = {
@@ -112,25 +110,6 @@ def batch_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "batches/list.html",
         {"form": form, "page": page, "may_upload": may_upload(request.user)},
     )
-
-
-def batches_waiting(user: User) -> list[Batch] | None:
-    """The home page's "waiting for your approval", or None for a user who never approves."""
-    if not may_approve(user):
-        return None
-    batches: list[Batch] = list(
-        selectors.waiting_for(user=user)
-        .select_related("uploaded_by")
-        .annotate(
-            approvals_given=Count(
-                "approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE)
-            )
-        )[:WAITING_SHOWN]
-    )
-    for batch in batches:
-        # An attribute for the template only.
-        batch.approvals_needed = selectors.approvals_required(batch)  # type: ignore[attr-defined]
-    return batches
 
 
 # --- upload -------------------------------------------------------------------------------
