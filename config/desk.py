@@ -56,5 +56,5 @@ def desk(request: HttpRequest) -> dict[str, object]:
         return {"nav_section": section_of(request.path)}
     return {
         "nav_section": section_of(request.path),
-        "waiting_count": SimpleLazyObject(lambda: waiting_count(user)),  # type: ignore[arg-type]
+        "waiting_count": SimpleLazyObject(lambda: waiting_count(user)),
     }

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from accounts.identity import roles
 from payments.models import BackOfficeAction
-from tests.backoffice.conftest import World, world  # noqa: F401 - a fixture
-from tests.dashboard.test_batches_pages import Desk, client_of, desk  # noqa: F401 - a fixture
+from tests.backoffice.conftest import World
+from tests.dashboard.test_batches_pages import Desk, client_of
 from tests.helpers import make_operator, otp_login
 
 pytestmark = pytest.mark.django_db
