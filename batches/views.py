@@ -130,12 +130,12 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             return render(request, "batches/upload.html", {"form": form}, status=413)
         if form.is_valid():
-            account = form.cleaned_data["debtor_account"]
+            account = form.cleaned_data["debtor_account"]  # None: each PmtInf names its own
             try:
                 batch = services.batch_upload(
-                    merchant=account.merchant,
+                    merchant=form.cleaned_data["merchant"],
                     upload=form.cleaned_data["file"],
-                    debtor_account_number=account.number,
+                    debtor_account_number=account.number if account else "",
                     execution_date=form.cleaned_data["execution_date"],
                     actor=Actor.from_request(request),
                     uploaded_by=request.user,

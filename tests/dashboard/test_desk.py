@@ -111,3 +111,44 @@ def test_a_back_office_refund_says_its_amount_grouped(world: World, settings):
     )
     refusal = " ".join(str(m) for m in too_much.context["messages"])
     assert "99,999.00 EUR is more than the 9,145.67 EUR left to refund" in refusal
+
+
+# --- point 1: a pain.001 names its own debtor ----------------------------------------------
+
+
+def test_a_pain001_uploads_without_a_debtor_account_chosen(desk: Desk):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from batches.models import Batch
+    from tests.batches.test_statements import pain001_two_blocks
+
+    maker = client_of(desk.maker)
+    form = maker.get("/batches/upload/").content.decode()
+    select = form[form.index('<select name="debtor_account"') :].split(">")[0]
+    assert "required" not in select  # the browser lets it be empty
+    content = pain001_two_blocks(desk.account.number, [p.number for p in desk.payees[:3]])
+
+    response = maker.post(
+        "/batches/upload/",
+        {"file": SimpleUploadedFile("payroll.xml", content), "debtor_account": ""},
+    )
+
+    batch = Batch.objects.get()
+    assert response["Location"] == f"/batches/{batch.pk}/"
+    assert batch.merchant == desk.merchant and batch.debtor_account is None
+
+
+def test_a_pain001_whose_debtor_is_no_merchants_account_is_refused_saying_so(desk: Desk):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from batches.models import Batch
+    from tests.batches.test_statements import pain001_two_blocks
+
+    content = pain001_two_blocks("NOTOURS0001", [p.number for p in desk.payees[:3]])
+    page = client_of(desk.maker).post(
+        "/batches/upload/", {"file": SimpleUploadedFile("x.xml", content), "debtor_account": ""}
+    )
+
+    assert page.status_code == 200
+    assert "pays from &#x27;NOTOURS0001&#x27;, which is no merchant" in page.content.decode()
+    assert not Batch.objects.exists()
