@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.logs import configure_structlog, logging_config
+from config.logs import configure_structlog, logging_config_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -390,11 +390,10 @@ FILE_UPLOAD_HANDLERS = [
 # A body other than an upload (a payment is a few hundred bytes) is refused past this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 2_621_440))  # Django's 2.5 MB
 
-# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal.
+# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal
+# (`make run` sets it, with LOG_JOBS_LEVEL=WARNING to quiet RQ's routine lines).
 configure_structlog()
-LOGGING = logging_config(
-    os.environ.get("LOG_LEVEL", "INFO"), json=os.environ.get("LOG_FORMAT", "json") != "console"
-)
+LOGGING = logging_config_from_env()
 
 # --- Operations ---------------------------------------------------------------------------
 # Who may read /metrics (config/metrics.py): these networks, and the token when one is set.
