@@ -49,3 +49,11 @@ def test_gunicorn_leaves_a_shared_directory_as_the_launcher_emptied_it(tmp_path,
     monkeypatch.setenv("METRICS_DIR_CLEAR_ON_START", "true")
     gunicorn_conf.on_starting(None)
     assert not (tmp_path / "counter_42.db").exists()
+
+
+def test_the_workers_only_exporter_needs_the_directory(monkeypatch, capsys):
+    from config import metrics_exporter
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert metrics_exporter.main(["--bind", "127.0.0.1:0"]) == 2
+    assert "PROMETHEUS_MULTIPROC_DIR" in capsys.readouterr().err
