@@ -28,6 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.identity.roles import APPROVER, OPERATOR, has_role
@@ -37,9 +38,9 @@ from accounts.models import User
 from batches import reports, selectors, services
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
-from batches.pain002 import DEFAULT_VERSION, VERSIONS
 from batches.responses import csv_response, unknown_version, xml_response
 from common.keyset import keyset_page
+from iso20022.pain002 import DEFAULT_VERSION, VERSIONS
 from payments.limits import upload_too_large
 
 PAGE_SIZE = 50
@@ -341,7 +342,10 @@ def batch_cancel(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
 def _report_taken(request: HttpRequest, batch: Batch, which: str) -> None:
     # Who took which rows out of the hub, like the payments export.
     audit.record(
-        actor=Actor.from_request(request), action="batch.report", target=batch, which=which
+        actor=Actor.from_request(request),
+        action=AuditAction.BATCH_REPORT,
+        target=batch,
+        which=which,
     )
 
 
