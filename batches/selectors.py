@@ -146,29 +146,6 @@ def waiting_for(*, user: User) -> QuerySet[Batch]:
     )
 
 
-WAITING_SHOWN = 20
-
-
-def batches_waiting(user: User, *, limit: int = WAITING_SHOWN) -> list[Batch] | None:
-    """What "waiting for your approval" lists (home, Approvals): the oldest batches this
-    user may approve, with the approvals given and needed; None for a user who never approves."""
-    if not has_role(user, APPROVER):
-        return None
-    batches: list[Batch] = list(
-        waiting_for(user=user)
-        .select_related("uploaded_by")
-        .annotate(
-            approvals_given=Count(
-                "approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE)
-            )
-        )[:limit]
-    )
-    for batch in batches:
-        # An attribute for the template only.
-        batch.approvals_needed = approvals_required(batch)  # type: ignore[attr-defined]
-    return batches
-
-
 def batches_search(
     *,
     status: str = "",
