@@ -370,6 +370,9 @@ APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
 BATCH_DUPLICATE_DAYS = int(os.environ.get("BATCH_DUPLICATE_DAYS", 90))
 # How many of a batch's largest rows are flagged for the approver.
 BATCH_LARGEST_ROWS = int(os.environ.get("BATCH_LARGEST_ROWS", 10))
+# ...of which only those above this many times the median of the batch's rows (per currency)
+# are flagged "largest": an outlier, not merely the top of an even payroll.
+BATCH_OUTLIER_FACTOR = int(os.environ.get("BATCH_OUTLIER_FACTOR", 3))
 # A back-office refund, void or reversal above this amount (major units, any currency)
 # waits for a second member of staff.
 BACKOFFICE_SECOND_APPROVAL_ABOVE = Decimal(
