@@ -386,7 +386,7 @@ class _Stored:
         flagged 10 of 48 ordinary rows, and every row of a small file.
         """
         factor = settings.BATCH_OUTLIER_FACTOR
-        rows = []
+        rows: list[int] = []
         for currency, heap in self.largest.items():
             median = statistics.median_low(self.amounts[currency])
             rows.extend(-row for amount, row in heap if amount > factor * median)
