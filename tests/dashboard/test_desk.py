@@ -152,3 +152,116 @@ def test_a_pain001_whose_debtor_is_no_merchants_account_is_refused_saying_so(des
     assert page.status_code == 200
     assert "pays from &#x27;NOTOURS0001&#x27;, which is no merchant" in page.content.decode()
     assert not Batch.objects.exists()
+
+
+# --- points 4 and 8: a batch page that fits a laptop and says what happened ----------------
+
+
+def table_of(page: str, table_id: str) -> tuple[list[str], list[list[str]]]:
+    table = page.split(f'id="{table_id}"')[1].split("</table>")[0]
+    headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+    rows = [
+        [
+            re.sub(r"<[^>]+>|\s+", " ", cell).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+        ]
+        for tr in re.findall(r'<tr class="row-item[^"]*">(.*?)</tr>', table, re.S)
+    ]
+    return headers, rows
+
+
+def test_a_csv_batch_shows_no_empty_columns_and_its_invalid_rows_first(desk: Desk):
+    batch = desk.awaiting("10.00", "20.50")
+
+    page = client_of(desk.checker).get(f"/batches/{batch.pk}/").content.decode()
+
+    headers, rows = table_of(page, "rows")
+    assert headers == ["Row", "Creditor", "Amount", "Reference", "End-to-end id", "Flags"]
+    for column, name in enumerate(headers[:-1]):
+        assert any(row[column] not in ("", "—") for row in rows), f"{name} is empty"
+    assert rows[0][2] == "10.00 EUR"
+    assert page.index('id="not-paid-heading"') < page.index('id="rows-heading"')
+    assert "NOSUCHACCOUNT" in page.split('id="not-paid"')[1].split("</table>")[0]
+
+
+def test_a_pain001_batch_shows_its_blocks_and_debtors(desk: Desk):
+    from tests.batches.test_statements import pain001_two_blocks
+
+    batch = desk.upload(
+        pain001_two_blocks(desk.account.number, [p.number for p in desk.payees[:3]]),
+        name="two-blocks.xml",
+    )
+
+    page = client_of(desk.checker).get(f"/batches/{batch.pk}/").content.decode()
+
+    headers, rows = table_of(page, "rows")
+    assert "PmtInfId / InstrId" in headers and "End-to-end id / UETR" in headers
+    assert "Creditor agent" not in headers and "Ultimate debtor / creditor" not in headers
+    assert rows[0][1].startswith("PAY-A")
+
+
+def test_the_flags_are_counted_and_explained_above_the_rows(desk: Desk):
+    amounts = [f"{300 + i}.00" for i in range(9)] + ["4000.00"]
+    batch = desk.awaiting(*amounts)
+
+    page = client_of(desk.checker).get(f"/batches/{batch.pk}/").content.decode()
+
+    legend = page.split('id="flag-legend"')[1].split("</dl>")[0]
+    assert re.search(r'id="legend-largest">1 row<', legend)
+    assert "more than 3 times the median" in legend
+    assert "never paid this creditor" in legend and "end-to-end id" in legend
+    assert legend.index("legend-largest") < page.split('id="flag-legend"')[1].index('id="rows"')
+
+
+def test_completed_with_errors_says_the_invalid_rows_were_never_paid(desk: Desk):
+    from accounts.identity.audit import Actor
+    from batches import services
+    from tests.helpers import fresh_code
+
+    batch = desk.awaiting("10.00", "20.50")
+    services.batch_approve(
+        batch_id=batch.pk,
+        approver=desk.checker,
+        actor=Actor.for_user(desk.checker),
+        otp_token=fresh_code(desk.checker),
+    )
+    services.batch_execute(batch_id=batch.pk)
+
+    page = client_of(desk.checker).get(f"/batches/{batch.pk}/").content.decode()
+
+    text = re.sub(r"<[^>]+>|\s+", " ", page.split('id="progress-text"')[1].split("</p>")[0])
+    assert "2 of 2 valid rows done: 2 paid, 0 failed" in text
+    assert "1 invalid row of the file was never paid" in text
+    assert "Completed with errors" in text and "the invalid rows" in text
+    headers, _rows = table_of(page, "rows")
+    assert "Status" in headers  # once executed, each row's outcome
+
+
+def test_a_refused_duplicate_file_asks_for_no_approval_and_lists_no_total(desk: Desk):
+    first = desk.awaiting("10.00")
+    content = first.file.open("rb").read()
+    first.file.close()
+    again = desk.upload(content.replace(b"\n", b"\r\n"), name="again.csv")  # same payments
+    assert again.status == "invalid" and again.error_code == "DUPL"
+    checker = client_of(desk.checker)
+
+    page = checker.get(f"/batches/{again.pk}/").content.decode()
+    listing = checker.get("/batches/").content.decode()
+
+    assert "0 of 1" not in page and "No decision yet" not in page
+    assert "Nothing to approve: the file was refused (DUPL)" in page
+    row = next(tr for tr in listing.split("<tr>") if "again.csv" in tr)
+    assert "0.00 EUR" not in row and "0 / 1" not in row
+
+
+def test_a_long_msgid_stays_on_one_line_in_the_list(desk: Desk):
+    from batches.models import Batch
+
+    batch = desk.awaiting("10.00")
+    Batch.objects.filter(pk=batch.pk).update(message_id="PAYROLL-2026-12-07-BATCH-000123-EUR")
+
+    listing = client_of(desk.checker).get("/batches/").content.decode()
+
+    assert 'class="msgid" title="PAYROLL-2026-12-07-BATCH-000123-EUR"' in listing
+    css = open("static/css/dashboard.css").read()
+    assert re.search(r"code\.msgid \{[^}]*white-space: nowrap", css)
