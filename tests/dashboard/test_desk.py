@@ -265,3 +265,53 @@ def test_a_long_msgid_stays_on_one_line_in_the_list(desk: Desk):
     assert 'class="msgid" title="PAYROLL-2026-12-07-BATCH-000123-EUR"' in listing
     css = open("static/css/dashboard.css").read()
     assert re.search(r"code\.msgid \{[^}]*white-space: nowrap", css)
+
+
+# --- point 10: pages that are not crowded, and say only what applies ------------------------
+
+
+def test_the_admins_payment_list_shows_short_ids_and_keeps_every_column(world: World, admin_client):
+    page = admin_client.get("/admin/payments/payment/").content.decode()
+
+    headers = re.findall(r'<th scope="col"[^>]*>.*?<(?:a|span)[^>]*>([^<]+)</', page, re.S)
+    assert [h.strip().lower() for h in headers][-3:] == ["status", "reference", "failure code"]
+    full = str(world.paid.pk)
+    assert f'title="{full}">{full[:8]}…</code>' in page
+    assert f">{full}<" not in page  # never the whole id as a cell's text
+
+
+def test_a_hold_is_shown_by_its_amount_and_account_number(world: World):
+    hold = world.authorized.hold
+    assert str(hold) == f"7,654.32 EUR held on {world.debtor.number} (active)"
+
+
+def test_a_refunded_payment_shows_no_authorization_expiry(
+    world: World, operator_client, admin_client
+):
+    refunded = operator_client.get(reverse("payments:detail", args=[world.paid.pk])).content
+    authorized = operator_client.get(reverse("payments:detail", args=[world.authorized.pk])).content
+    admin_refunded = admin_client.get(f"/admin/payments/payment/{world.paid.pk}/change/").content
+
+    assert b"Authorization expires" not in refunded and b'id="expires-at"' not in refunded
+    assert b"Authorization expires" in authorized
+    assert b"Expires at" not in admin_refunded
+
+
+def test_the_statement_csvs_balance_rows_have_every_column(desk: Desk):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    from statements import exports, selectors
+
+    span = selectors.Period(timezone.localdate(), timezone.localdate())
+    text = "".join(exports.statement_csv(account=desk.account, span=span))
+    rows = list(csv.reader(io.StringIO(text)))
+
+    assert rows[0] == exports.CSV_COLUMNS
+    assert {len(row) for row in rows} == {len(exports.CSV_COLUMNS)}
+    opening = dict(zip(rows[0], rows[1], strict=True))
+    assert opening["type"] == "OPBD" and opening["kind"] == "balance"
+    closing = dict(zip(rows[0], rows[-2], strict=True))
+    assert closing["type"] == "CLBD" and closing["balance_after"] == "50000.00"
