@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework_api_key.models import APIKey
 
@@ -72,7 +73,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     # the reference cut too, so Status, Reference and Failure stay on screen.
     list_display = (
         "short_id",
-        "created_at",
+        "created",
         "merchant",
         "debtor_number",
         "creditor_number",
@@ -82,6 +83,10 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         "failure_code",
     )
     list_display_links = ("short_id",)
+
+    class Media:
+        css = {"all": ("css/admin-desk.css",)}
+
     list_filter = (
         "status",
         CurrencyFilter,
@@ -104,6 +109,13 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     @admin.display(description="id", ordering="id")
     def short_id(self, obj: Payment) -> str:
         return format_html('<code class="short-id" title="{}">{}…</code>', obj.pk, str(obj.pk)[:8])
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Payment) -> str:
+        return format_html(
+            '<span class="nowrap">{}</span>',
+            timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M"),
+        )
 
     @admin.display(description="reference", ordering="reference")
     def short_reference(self, obj: Payment) -> str:

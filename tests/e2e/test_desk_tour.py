@@ -210,11 +210,12 @@ def test_a_newcomers_day_at_the_desk(server, sessions, screenshots_dir):
     admin = sessions.context("admin").new_page()
     admin.goto(server.url("/admin/payments/payment/"))
     expect(admin.locator("#result_list")).to_be_visible()
-    assert (
-        admin.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
-        <= 1280
-    )
     shot(admin, screenshots_dir, "admin-payments.png")
+    widths = admin.evaluate(
+        "() => { const box = document.querySelector('#result_list').parentElement;"
+        " return [box.scrollWidth, box.clientWidth]; }"
+    )
+    assert widths[0] <= widths[1], f"the list is {widths[0]} px wide in {widths[1]} px"
 
     for name in PAGES:
         png = (screenshots_dir / name).read_bytes()
