@@ -3,7 +3,7 @@ the real product (`python -m config.run`: gunicorn, an RQ worker, the embedded P
 
 Chromium is the system's (`CHROMIUM_PATH`, default /usr/bin/chromium); Playwright never
 downloads a browser. Without that binary the tests skip. The screenshots go to a temporary
-folder; `SCREENSHOTS_DIR=docs` writes docs/home.png and docs/batch.png instead.
+folder; `SCREENSHOTS_DIR=docs/screenshots` writes the README's (with tests/e2e/test_desk_tour.py).
 """
 
 from __future__ import annotations
