@@ -10,7 +10,7 @@ from django.utils.functional import SimpleLazyObject
 from accounts.identity.roles import APPROVER, has_role
 from accounts.models import User
 from batches import selectors as batch_selectors
-from payments import services as payment_services
+from payments import actions as payment_actions
 from payments.models import BackOfficeAction
 
 # Menu sections by path prefix, the longest first: /payments/actions/ is Approvals, not Payments.
@@ -38,7 +38,7 @@ def batches_waiting_for(user: User):
 
 def actions_waiting_for(user: User):
     """Back-office actions this person may decide: pending, asked by someone else."""
-    if not payment_services.may_approve_backoffice(user):
+    if not payment_actions.may_approve(user):
         return BackOfficeAction.objects.none()
     return BackOfficeAction.objects.filter(status=BackOfficeAction.Status.PENDING).exclude(
         requested_by=user

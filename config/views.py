@@ -22,8 +22,8 @@ from accounts.ledger.selectors import customer_balances_by_currency
 from batches.selectors import batches_waiting
 from config.charts import volume_chart
 from config.desk import actions_waiting_for
+from payments import actions as payment_actions
 from payments import selectors as payment_selectors
-from payments import services as payment_services
 
 CHART_DAYS = 30
 
@@ -110,7 +110,7 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
             "batches_waiting": batches_waiting(user),
             "actions_mine": [action for action in pending if action.pk in mine],
             "actions_others": [action for action in pending if action.pk not in mine],
-            "may_approve": payment_services.may_approve_backoffice(user),
+            "may_approve": payment_actions.may_approve(user),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
     )
