@@ -14,7 +14,7 @@ from accounts.identity import roles
 from payments.models import BackOfficeAction
 from tests.backoffice.conftest import World
 from tests.dashboard.test_batches_pages import Desk, client_of
-from tests.helpers import make_operator, otp_login
+from tests.helpers import make_operator, otp_login, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -62,11 +62,12 @@ def test_the_menu_count_is_only_what_i_may_decide(desk: Desk):
 
 def test_approvals_lists_back_office_actions_asked_by_others_with_their_decision(world: World):
     asker, checker = Client(), Client()
-    otp_login(asker, make_operator(roles.OPERATOR, roles.APPROVER, username="asker"))
+    asker_user = make_operator(roles.OPERATOR, roles.APPROVER, username="asker")
+    otp_login(asker, asker_user)
     otp_login(checker, make_operator(roles.OPERATOR, roles.APPROVER, username="checker"))
     asker.post(
         reverse("payments:action", args=[world.authorized.pk]),
-        {"kind": "void", "reason": "duplicate authorization"},
+        signed(asker_user, kind="void", reason="duplicate authorization"),
     )
     action = BackOfficeAction.objects.get(status=BackOfficeAction.Status.PENDING)
 
@@ -93,11 +94,12 @@ def test_the_amount_filter_writes_amounts_like_the_rest_of_the_site():
 def test_a_back_office_refund_says_its_amount_grouped(world: World, settings):
     settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 1_000_000
     clerk = Client()
-    otp_login(clerk, make_operator(roles.OPERATOR, roles.APPROVER, username="clerk"))
+    clerk_user = make_operator(roles.OPERATOR, roles.APPROVER, username="clerk")
+    otp_login(clerk, clerk_user)
 
     response = clerk.post(
         reverse("payments:action", args=[world.paid.pk]),
-        {"kind": "refund", "amount": "1200.00", "reason": "goodwill"},
+        signed(clerk_user, kind="refund", amount="1200.00", reason="goodwill"),
         follow=True,
     )
 
@@ -106,7 +108,7 @@ def test_a_back_office_refund_says_its_amount_grouped(world: World, settings):
     assert not any("1200.00" in m for m in messages)
     too_much = clerk.post(
         reverse("payments:action", args=[world.paid.pk]),
-        {"kind": "refund", "amount": "99999.00", "reason": "goodwill"},
+        signed(clerk_user, kind="refund", amount="99999.00", reason="goodwill"),
         follow=True,
     )
     refusal = " ".join(str(m) for m in too_much.context["messages"])
