@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import Account, Merchant
+from batches import parsers
 from batches.models import Batch
 
 
@@ -89,10 +90,11 @@ class BatchUploadForm(forms.Form):
     debtor_account = DebtorAccountChoice(
         label="Merchant's debtor account",
         queryset=debtor_accounts(),
-        empty_label="Choose the account the batch pays from",
-        help_text="The batch belongs to this account's merchant. A pain.001 file names its own "
-        "debtor account per payment block; it must be one of the same merchant's.",
-        error_messages={"required": "Choose the account the batch pays from."},
+        required=False,  # a pain.001 names its own; a CSV needs one (clean says so)
+        empty_label="From the file (pain.001 only)",
+        help_text="The batch belongs to this account's merchant. For a CSV, choose it. A pain.001 "
+        "names its debtor account in each payment block: leave this empty and the file's first "
+        "one names the merchant; every block must pay from one of that merchant's accounts.",
     )
     execution_date = forms.DateField(
         label="Execution date",
@@ -105,6 +107,34 @@ class BatchUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
         self.fields["execution_date"].widget.attrs["min"] = self.today.isoformat()
+
+    def clean(self) -> dict[str, Any]:
+        """The batch's merchant: the chosen account's, else that of the account a pain.001
+        names in its first payment block."""
+        data = super().clean()
+        assert data is not None
+        account, upload = data.get("debtor_account"), data.get("file")
+        if account is not None:
+            data["merchant"] = account.merchant
+        elif upload is not None:
+            number = parsers.first_debtor_account(upload)
+            found = debtor_accounts().filter(number=number).first() if number else None
+            if not number:
+                self.add_error(
+                    "debtor_account",
+                    "Choose the account the batch pays from: a CSV file does not name it "
+                    "(only a pain.001 does, in each payment block).",
+                )
+            elif found is None:
+                self.add_error(
+                    "debtor_account",
+                    f"The file's first payment block pays from {number!r}, which is no "
+                    "merchant's open account here: check the file's DbtrAcct, or choose the "
+                    "account.",
+                )
+            else:
+                data["merchant"] = found.merchant
+        return data
 
     def clean_execution_date(self) -> date | None:
         value = self.cleaned_data.get("execution_date")

@@ -131,12 +131,12 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             return render(request, "batches/upload.html", {"form": form}, status=413)
         if form.is_valid():
-            account = form.cleaned_data["debtor_account"]
+            account = form.cleaned_data["debtor_account"]  # None: each PmtInf names its own
             try:
                 batch = services.batch_upload(
-                    merchant=account.merchant,
+                    merchant=form.cleaned_data["merchant"],
                     upload=form.cleaned_data["file"],
-                    debtor_account_number=account.number,
+                    debtor_account_number=account.number if account else "",
                     execution_date=form.cleaned_data["execution_date"],
                     actor=Actor.from_request(request),
                     uploaded_by=request.user,
@@ -208,6 +208,8 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         **progress_context(batch),
         "totals": totals,
         "rows": rows,
+        "columns": row_columns(batch, rows.items),
+        "flags_explained": flags_explained(batch),
         "row_search": search,
         "row_flag": flag if flag in selectors.ROW_FLAGS else "",
         "row_sort": sort if sort in selectors.ROW_ORDERINGS else "row",
@@ -231,6 +233,51 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         "audit_events": audit_events_of(target=batch),
     }
     return render(request, "batches/detail.html", context)
+
+
+def row_columns(batch: Batch, items: list) -> dict[str, bool]:
+    """Which of the rows table's optional columns this page of rows fills: a CSV shows
+    no empty pain.001 columns, and the table fits a 1,280 px laptop."""
+    dates = {(item.execution_date, item.execution_datetime) for item in items}
+    return {
+        "block": any(item.payment_information_id or item.instruction_id for item in items),
+        "debtor": batch.debtor_account_id is None,  # each PmtInf names its own
+        "execution": len(dates) > 1 or any(item.execution_datetime for item in items),
+        "agent": any(item.creditor_agent_bic for item in items),
+        "end_to_end": any(item.end_to_end_id or item.uetr for item in items),
+        "ultimate": any(item.ultimate_debtor or item.ultimate_creditor for item in items),
+        "status": batch.status in RAN,  # before the execution every row is "valid"
+    }
+
+
+def flags_explained(batch: Batch) -> list[dict[str, Any]]:
+    """The flags of the batch's rows, counted, each with what it means for the approver."""
+    counts = batch.flag_counts or {}
+    return [
+        {
+            "key": "new_payee",
+            "css": "new-payee",
+            "label": "new payee",
+            "count": counts.get("new_payee", 0),
+            "meaning": "the debtor account has never paid this creditor account before",
+        },
+        {
+            "key": "largest",
+            "css": "largest",
+            "label": "largest",
+            "count": counts.get("largest", 0),
+            "meaning": f"stands out: more than {settings.BATCH_OUTLIER_FACTOR} times the median "
+            "amount of this batch's rows in its currency",
+        },
+        {
+            "key": "duplicate",
+            "css": "duplicate",
+            "label": "possible duplicate",
+            "count": counts.get("duplicate", 0),
+            "meaning": "the same creditor, amount and reference, or the same end-to-end id, as a "
+            f"payment or a pending batch's row of the last {settings.BATCH_DUPLICATE_DAYS} days",
+        },
+    ]
 
 
 def _confirmation(batch: Batch, totals: list[tuple[str, int]]) -> str:

@@ -15,7 +15,7 @@ import tempfile as _tempfile
 
 # This checkout's `config`, wherever gunicorn is started from.
 _sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-from config.logs import logging_config as _logging_config  # noqa: E402
+from config.logs import logging_config_from_env as _logging_config  # noqa: E402
 
 # Names without a leading underscore are gunicorn settings: helpers keep the underscore.
 
@@ -45,7 +45,7 @@ proxy_allow_ips = forwarded_allow_ips
 accesslog = None
 errorlog = "-"
 loglevel = _os.environ.get("LOG_LEVEL", "info").lower()
-# gunicorn's own lines (start, worker timeouts) as the same JSON as the app's.
+# gunicorn's own lines (start, worker timeouts) in the same format as the app's (LOG_FORMAT).
 logconfig_dict = _logging_config(loglevel.upper())
 logconfig_dict["loggers"].update(
     {
@@ -66,9 +66,13 @@ if not _os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server) -> None:
-    """Before the first fork: an empty metrics directory (counters start at zero)."""
+    """Before the first fork: an empty metrics directory (counters start at zero), unless
+    METRICS_DIR_CLEAR_ON_START=false says that whoever shares it (`make run`, a host's
+    service manager, with the RQ workers) emptied it before starting them all."""
     directory = _os.environ["PROMETHEUS_MULTIPROC_DIR"]
     _os.makedirs(directory, exist_ok=True)
+    if _os.environ.get("METRICS_DIR_CLEAR_ON_START", "true").lower() in ("false", "0", "no"):
+        return
     for name in _os.listdir(directory):
         _os.unlink(_os.path.join(directory, name))
 

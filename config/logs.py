@@ -9,6 +9,7 @@ the same renderer, so a log shipper reads one format.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -29,12 +30,19 @@ SHARED_PROCESSORS: list[Any] = [
 ]
 
 
-def logging_config(level: str, *, json: bool = True) -> dict[str, Any]:
+# The loggers of the background jobs' routine: RQ's worker says "Job OK" and "Result is kept"
+# for every job, and the cron jobs (the outbox sweep every OUTBOX_SWEEP_SECONDS) make many.
+JOB_LOGGERS = ("rq.worker", "rq.scheduler", "rq.cron", "rq.job", "rq.queue")
+
+
+def logging_config(level: str, *, json: bool = True, jobs_level: str = "") -> dict[str, Any]:
     """The LOGGING dict: every stdlib logger rendered by structlog, as JSON (or for a
-    terminal, when LOG_FORMAT=console)."""
+    terminal, when LOG_FORMAT=console). `jobs_level` (LOG_JOBS_LEVEL) sets RQ's own loggers
+    apart: `make run` shows only their warnings; the jobs' own log lines are unchanged."""
     renderer = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    jobs = {name: {"level": jobs_level.upper()} for name in JOB_LOGGERS} if jobs_level else {}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -56,8 +64,19 @@ def logging_config(level: str, *, json: bool = True) -> dict[str, Any]:
             # One line per request comes from RequestContextMiddleware, with its context.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
+            **jobs,
         },
     }
+
+
+def logging_config_from_env(level: str = "") -> dict[str, Any]:
+    """`logging_config` as the environment asks: LOG_LEVEL, LOG_FORMAT (json, the default,
+    or console) and LOG_JOBS_LEVEL (RQ's own loggers; unset: LOG_LEVEL)."""
+    return logging_config(
+        level or os.environ.get("LOG_LEVEL", "INFO"),
+        json=os.environ.get("LOG_FORMAT", "json").strip().lower() != "console",
+        jobs_level=os.environ.get("LOG_JOBS_LEVEL", "").strip(),
+    )
 
 
 def configure_structlog() -> None:

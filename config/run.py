@@ -34,6 +34,17 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
 
 
+# What `make run` sets unless the environment says otherwise.
+DESK_DEFAULTS = {
+    # Plain HTTP on localhost: cookies marked Secure would never come back.
+    "SECURE_COOKIES": "false",
+    # A person reads this console: log lines for a terminal, and the background jobs' routine
+    # (a sweep every 10 s) only when something goes wrong. Production keeps JSON (config/logs.py).
+    "LOG_FORMAT": "console",
+    "LOG_JOBS_LEVEL": "WARNING",
+}
+
+
 class Launcher:
     """The signals it received: the first asks for a stop, a second for a quicker one."""
 
@@ -128,8 +139,8 @@ class Child:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # Plain HTTP on localhost: cookies marked Secure would never come back.
-    os.environ.setdefault("SECURE_COOKIES", "false")
+    for name, value in DESK_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     launcher = Launcher()
     launcher.install()
     _become_subreaper()
@@ -172,7 +183,7 @@ def main() -> int:
     )
     worker = Child(
         "worker",
-        [*MANAGE, "rqworker", "default", "batches", "webhooks", "--with-scheduler"],
+        [*MANAGE, "rqworker", "default", "batches", "webhooks", "--with-scheduler", *_quiet()],
         stop_seconds=60,  # the job under way finishes first
     )
     redis: list[subprocess.Popen] = []
@@ -282,6 +293,7 @@ def _serve(
         if code != 0:
             print(f"manage.py {step[0]} failed (status {code})", file=sys.stderr)
             return 1
+    share_metrics_dir(settings.DATA_DIR)
     for child in (worker, scheduler, web):
         child.start()
     _print_welcome(port, seed_output)
@@ -383,6 +395,27 @@ def _run_step(args: list[str], launcher: Launcher) -> tuple[int, str]:
                 return process.returncode, output or ""
 
 
+def share_metrics_dir(data_dir: Path) -> Path:
+    """One PROMETHEUS_MULTIPROC_DIR for every child (gunicorn's workers, the RQ worker and its
+    work horses, the scheduler), emptied here before they start: /metrics then counts the
+    payments a batch execution made in the worker too, not only the web processes'.
+    gunicorn is told not to empty it again (it starts after the worker)."""
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir / "metrics")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ["METRICS_DIR_CLEAR_ON_START"] = "false"
+    return directory
+
+
+def _quiet() -> list[str]:
+    """rqworker sets RQ's loggers from its verbosity, over LOGGING: -v 0 (warnings only)
+    when LOG_JOBS_LEVEL asks for no routine lines."""
+    level = os.environ.get("LOG_JOBS_LEVEL", "").strip().upper()
+    return ["--verbosity", "0"] if level in ("WARNING", "ERROR", "CRITICAL") else []
+
+
 def _said(message: str) -> None:
     print(f"make run: {message}", flush=True)
 
@@ -390,21 +423,13 @@ def _said(message: str) -> None:
 def _print_welcome(port: str, seed_output: str) -> None:
     import json
 
+    from batches.management.commands.seed_demo import credentials_block
+
     lines = seed_output.strip().splitlines()
     demo = json.loads(lines[-1]) if lines else {}
     print("\n" + "=" * 72)
-    print(f"  Payments hub on http://127.0.0.1:{port}/")
-    print(f"  Dashboard login: http://127.0.0.1:{port}/accounts/login/")
-    print(f"  Admin:           http://127.0.0.1:{port}/admin/")
-    print(f"  API docs:        http://127.0.0.1:{port}/api/docs/")
-    for user in demo.get("users", []):
-        print(f"  {user['role']:<9} {user['username']:<10} password {user['password']}")
-        if user.get("totp_uri"):
-            print(f"            TOTP secret (for an authenticator app): {user['totp_secret']}")
-    if demo.get("api_key"):
-        merchant = demo.get("merchant", {}).get("name", "the demo merchant")
-        print(f"  API key of {merchant}: {demo['api_key']}")
-    print("  Ctrl-C stops everything.")
+    print(credentials_block(demo, base_url=f"http://127.0.0.1:{port}"))
+    print("  Ctrl-C stops everything. `manage.py demo_credentials` prints this block again.")
     print("=" * 72 + "\n", flush=True)
 
 

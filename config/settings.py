@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.logs import configure_structlog, logging_config
+from config.logs import configure_structlog, logging_config_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.desk.desk",  # the menu's current section and its Approvals count
             ],
         },
     },
@@ -390,6 +391,9 @@ APPROVAL_COOLOFF_HOURS = float(os.environ.get("APPROVAL_COOLOFF_HOURS", 24))
 BATCH_DUPLICATE_DAYS = int(os.environ.get("BATCH_DUPLICATE_DAYS", 90))
 # How many of a batch's largest rows are flagged for the approver.
 BATCH_LARGEST_ROWS = int(os.environ.get("BATCH_LARGEST_ROWS", 10))
+# ...of which only those above this many times the median of the batch's rows (per currency)
+# are flagged "largest": an outlier, not merely the top of an even payroll.
+BATCH_OUTLIER_FACTOR = int(os.environ.get("BATCH_OUTLIER_FACTOR", 3))
 # A back-office refund, void or reversal above this amount (major units, any currency)
 # waits for a second member of staff.
 BACKOFFICE_SECOND_APPROVAL_ABOVE = Decimal(
@@ -412,11 +416,10 @@ FILE_UPLOAD_HANDLERS = [
 # A body other than an upload (a payment is a few hundred bytes) is refused past this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 2_621_440))  # Django's 2.5 MB
 
-# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal.
+# Structured JSON lines on standard error (config/logs.py); LOG_FORMAT=console for a terminal
+# (`make run` sets it, with LOG_JOBS_LEVEL=WARNING to quiet RQ's routine lines).
 configure_structlog()
-LOGGING = logging_config(
-    os.environ.get("LOG_LEVEL", "INFO"), json=os.environ.get("LOG_FORMAT", "json") != "console"
-)
+LOGGING = logging_config_from_env()
 
 # --- Operations ---------------------------------------------------------------------------
 # Who may read /metrics (config/metrics.py): these networks, and the token when one is set.

@@ -32,6 +32,7 @@ REDOC_CSP = {
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("approvals/", views.approvals, name="approvals"),  # everything waiting for me
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),

@@ -21,6 +21,8 @@ from accounts.ledger import currency as iso4217
 from accounts.ledger.selectors import customer_balances_by_currency
 from batches.selectors import batches_waiting
 from config.charts import volume_chart
+from config.desk import actions_waiting_for
+from payments import actions as payment_actions
 from payments import selectors as payment_selectors
 
 CHART_DAYS = 30
@@ -88,6 +90,30 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     context["batches_waiting"] = batches_waiting(request.user)  # None for a non-approver
     return render(request, "home.html", context)
+
+
+@never_cache
+@operator_required
+def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Everything waiting for this person's decision: batches (four eyes on a file) and
+    back-office actions above BACKOFFICE_SECOND_APPROVAL_ABOVE, each oldest first; then,
+    for the record, the actions waiting for someone else."""
+    user = request.user
+    pending = payment_selectors.pending_backoffice_actions()
+    mine = {
+        action.pk for action in actions_waiting_for(user).filter(pk__in=[a.pk for a in pending])
+    }
+    return render(
+        request,
+        "approvals.html",
+        {
+            "batches_waiting": batches_waiting(user),
+            "actions_mine": [action for action in pending if action.pk in mine],
+            "actions_others": [action for action in pending if action.pk not in mine],
+            "may_approve": payment_actions.may_approve(user),
+            "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+        },
+    )
 
 
 def _check_database() -> str:

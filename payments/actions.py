@@ -216,9 +216,8 @@ def _check_allowed(kind: str, payment: Payment, amount: int) -> None:
             raise InvalidState(f"cannot refund a {payment.status} payment")
         if amount > payment.refundable_amount:
             raise services.RefundTooLarge(
-                f"{money.to_major(amount, payment.currency)} is more than the "
-                f"{money.to_major(payment.refundable_amount, payment.currency)} "
-                f"{payment.currency} left to refund"
+                f"{money.display(amount, payment.currency)} is more than the "
+                f"{money.display(payment.refundable_amount, payment.currency)} left to refund"
             )
 
 
@@ -354,7 +353,8 @@ def _carry_out(action: BackOfficeAction, actor: Actor) -> None:
                 verb = AuditAction.PAYMENT_REFUND
             payment = refund.payment
             action.outcome = (
-                f"{amount} {action.currency} back to the debtor (LT{refund.ledger_transaction_id})"
+                f"{money.display(action.amount, action.currency)} back to the debtor "
+                f"(LT{refund.ledger_transaction_id})"
             )
             audit.record(
                 actor=actor,

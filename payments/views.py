@@ -194,22 +194,14 @@ def action_decision(request: HttpRequest, action_id: UUID) -> HttpResponse:
             messages.error(request, f"Not done: {' '.join(str(error) for error in errors)}")
     action = get_object_or_404(BackOfficeAction, pk=action_id)
     if request.POST.get("next") == "queue":
-        return redirect("payments:actions")
+        return redirect("approvals")
     if action.payment_id:
         return redirect("payments:detail", payment_id=action.payment_id)
-    return redirect("payments:actions")
+    return redirect("approvals")
 
 
-@never_cache
 @operator_required
 def action_queue(request: HttpRequest) -> HttpResponse:
-    """The back-office actions waiting for a second approver, oldest first."""
-    return render(
-        request,
-        "payments/actions.html",
-        {
-            "pending": selectors.pending_backoffice_actions(),
-            "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
-            "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
-        },
-    )
+    """The back-office queue's old address: one page (/approvals/) now lists everything
+    waiting for a decision, batches and back-office actions."""
+    return redirect("approvals")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
@@ -17,6 +18,43 @@ from statements.responses import statement_response
 
 if TYPE_CHECKING:
     from payments.api.auth import MerchantPrincipal
+
+
+class StatementEntrySerializer(serializers.Serializer):
+    """One entry of `format=json` (statements/exports.py `_entry_json`): for the schema."""
+
+    entry = serializers.IntegerField()
+    booked_at = serializers.DateTimeField()
+    credit_debit = serializers.ChoiceField(choices=["CRDT", "DBIT"])
+    amount = serializers.CharField(help_text="major units, unsigned: see credit_debit")
+    balance_after = serializers.CharField(help_text="the booked balance after this entry")
+    kind = serializers.CharField()
+    end_to_end_id = serializers.CharField(allow_null=True)
+    message_id = serializers.CharField(allow_null=True)
+    payment_information_id = serializers.CharField(allow_null=True)
+    instruction_id = serializers.CharField(allow_null=True)
+    uetr = serializers.CharField(allow_null=True)
+    payment = serializers.UUIDField(allow_null=True)
+    batch = serializers.UUIDField(allow_null=True)
+    counterparty_account = serializers.CharField(allow_null=True)
+    counterparty_name = serializers.CharField(allow_null=True)
+    reference = serializers.CharField()
+
+
+class StatementJsonSerializer(serializers.Serializer):
+    """The answer of `format=json` (the default): balances, then the entries, oldest first."""
+
+    account = serializers.CharField()
+    currency = serializers.CharField()
+    # "from" is a keyword: the field is declared below
+    to = serializers.DateField()
+    opening_booked = serializers.CharField()
+    closing_booked = serializers.CharField()
+    closing_available = serializers.CharField()
+    entries = StatementEntrySerializer(many=True)
+
+
+StatementJsonSerializer._declared_fields["from"] = serializers.DateField()
 
 
 class StatementView(APIView):
@@ -47,11 +85,14 @@ class StatementView(APIView):
             ),
         ],
         responses={
-            200: OpenApiResponse(
-                response=OpenApiTypes.BINARY,
-                description="camt.053 (application/xml), CSV or JSON (one page of entries "
-                "and next_cursor); camt.053 and CSV are refused (400) past "
-                "STATEMENT_MAX_ENTRIES entries",
+            (200, "application/json"): OpenApiResponse(
+                response=StatementJsonSerializer, description="format=json (the default): one page of entries and next_cursor"
+            ),
+            (200, "application/xml"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="format=camt.053; refused (400) past STATEMENT_MAX_ENTRIES entries"
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="format=csv; refused (400) past STATEMENT_MAX_ENTRIES entries"
             ),
             400: ERRORS[400],
             401: ERRORS[401],

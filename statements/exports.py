@@ -83,7 +83,12 @@ def statement_csv(*, account: Account, span: Period) -> Iterator[str]:
     currency = account.currency
 
     def balance(code: str, minor: int, day: str) -> list:
-        return [code, day, "", _sign(minor), _major(minor, currency), currency]
+        # Every column of the header, like an entry's row: a spreadsheet or a CSV reader
+        # that expects 16 fields a row reads it; the balance itself is `balance_after` too.
+        row = [code, day, "", _sign(minor), _major(minor, currency), currency]
+        row.append(money.to_major(minor, currency))
+        row.append("balance")
+        return row + [""] * (len(CSV_COLUMNS) - len(row))
 
     def rows() -> Iterator[list]:
         yield balance("OPBD", balances.opening_booked, span.first_day.isoformat())

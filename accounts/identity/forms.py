@@ -13,6 +13,7 @@ from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity.models import User
+from accounts.identity.otp import SPENT_MESSAGE, code_was_spent
 
 
 class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
@@ -57,6 +58,16 @@ class OTPTokenForm(OTPAuthenticationFormMixin, forms.Form):
             .filter(pk=self.device.pk, user_id=user.pk)
             .first()
         )
+
+    def _verify_token(self, user: User, token: str, device: TOTPDevice | None = None):
+        try:
+            return super()._verify_token(user, token, device)
+        except forms.ValidationError as error:
+            # A right code typed twice within its 30 s is not a wrong one: say so.
+            if error.code == "invalid_token" and device is not None:
+                if code_was_spent(device, token):
+                    raise forms.ValidationError(SPENT_MESSAGE, code="spent_token") from None
+            raise
 
     @property
     def verified_device(self) -> TOTPDevice | None:

@@ -221,4 +221,9 @@ class Hold(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"hold {self.pk} on {self.account_id}"
+        # What the admin shows for a payment's hold: the amount and the account's number,
+        # not a database id and a UUID.
+        from accounts.ledger import money
+
+        number = self.account.number if self.account_id else "?"
+        return f"{money.display(self.amount, self.currency)} held on {number} ({self.status})"

@@ -1,7 +1,9 @@
 """Template filters of the operator dashboard: amounts in major units and percentages.
 
-`{{ payment.amount|money:payment.currency }}` shows minor units as "1,234.50";
-`signed_money` adds a "+" to credits, for statements.
+`{{ payment.amount|amount:payment.currency }}` shows minor units with their currency as
+"1,234.50 EUR", the way every page and message of the desk writes an amount (the same
+text as `accounts.ledger.money.display`); `money` is the number alone, for a column whose
+currency is said once; `signed_money` adds a "+" to credits, for statements.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ def money(minor: Any, currency: str) -> str:
     if minor is None or minor == "" or not iso4217.is_known(currency or ""):
         return NOTHING
     return amounts.to_grouped(int(minor), currency)
+
+
+@register.filter
+def amount(minor: Any, currency: str) -> str:
+    """Minor units with their currency: 120000, "USD" -> "1,200.00 USD" ("—" when unknown)."""
+    if minor is None or minor == "":
+        return NOTHING
+    return amounts.display(int(minor), currency)
 
 
 @register.filter

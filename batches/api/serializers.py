@@ -9,6 +9,7 @@ from accounts.ledger import money
 from batches import selectors
 from batches.fields import ISO_ROW_FIELDS
 from batches.models import Approval, Batch, BatchItem
+from payments.api.serializers import AccountNumberField
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
@@ -85,8 +86,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
 class BatchUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False, help_text="CSV or ISO 20022 pain.001")
-    debtor_account = serializers.CharField(
-        max_length=34,
+    debtor_account = AccountNumberField(
         required=False,
         allow_blank=True,
         default="",

@@ -61,6 +61,17 @@ def parse(stream: BinaryIO, *, max_rows: int) -> ParsedFile:
     return detect(head).parse(stream, max_rows=max_rows)
 
 
+def first_debtor_account(stream: BinaryIO) -> str:
+    """The debtor account that a pain.001 names in its first PmtInf; "" for a CSV, or a
+    file that names none early on (see Pain001Parser.first_debtor_account)."""
+    head = stream.read(HEAD_SIZE)
+    stream.seek(0)
+    for parser in PARSERS:
+        if isinstance(parser, Pain001Parser) and parser.sniff(head):
+            return parser.first_debtor_account(stream)
+    return ""
+
+
 def _why_unclaimed(head: bytes) -> str:
     upload = "upload a CSV file or a pain.001 XML file"
     if not head.strip():

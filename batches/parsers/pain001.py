@@ -6,6 +6,7 @@ block level, and keeping hostile XML (DTDs, entities, network) away from libxml2
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,6 +76,30 @@ class Pain001Parser:
         reader = _Reader(self, Rejoined(head, stream), max_rows, stream)
         header = reader.group_header()
         return ParsedFile(header, reader.rows())
+
+    def first_debtor_account(self, stream: BinaryIO, *, limit: int = 1024 * 1024) -> str:
+        """The DbtrAcct (IBAN or Othr/Id) of the file's first PmtInf, read from its first
+        `limit` bytes without the schema; "" when there is none there, or the XML is refused.
+
+        For the dashboard's upload, which names the batch's merchant from it when the
+        operator chose no debtor account; the file is checked in full later, as ever.
+        """
+        head = stream.read(limit)
+        stream.seek(0)
+        prolog = read_xml_prolog(head[:HEAD_SIZE])
+        if prolog.has_dtd or (prolog.root, prolog.namespace) != ("Document", self.namespace):
+            return ""
+        ns = "{" + self.namespace + "}"
+        try:
+            for _event, element in secure_iterparse(io.BytesIO(head), (ns + "DbtrAcct",)):
+                return (
+                    element.findtext(f"{ns}Id/{ns}IBAN")
+                    or element.findtext(f"{ns}Id/{ns}Othr/{ns}Id")
+                    or ""
+                ).strip()[:MAX_VALUE_LENGTH]
+        except etree.XMLSyntaxError:
+            return ""  # cut at `limit`, or malformed: the validation says which
+        return ""
 
 
 @dataclass

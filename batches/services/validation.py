@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import statistics
+from array import array
 from datetime import UTC, date, datetime
 from typing import BinaryIO, cast
 from uuid import UUID
@@ -311,7 +313,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
             f"uploaded {timezone.localtime(earlier.created_at):%Y-%m-%d %H:%M}",
         )
     batch.flag_counts = flag_rows(
-        batch, largest_rows=[-row for _, row in stored.largest], new_payees=stored.new_payees
+        batch, largest_rows=stored.outliers(), new_payees=stored.new_payees
     )
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
@@ -387,8 +389,11 @@ class _Stored:
         self.by_payee: dict[tuple[str, str, UUID], int] = {}
         self.latest_date: date | None = None
         self.canonical: list[str] = []
-        # (amount, -row) of the largest valid rows: a min-heap of BATCH_LARGEST_ROWS.
-        self.largest: list[tuple[int, int]] = []
+        # Per currency, (amount, -row) of the largest valid rows: a min-heap of
+        # BATCH_LARGEST_ROWS, the candidates for the "largest" flag; and every valid amount,
+        # for the median that says which of them stand out (`outliers`).
+        self.largest: dict[str, list[tuple[int, int]]] = {}
+        self.amounts: dict[str, array[int]] = {}
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
 
     def valid_totals(self) -> list[dict]:
@@ -410,7 +415,22 @@ class _Stored:
 
     @property
     def largest_amount(self) -> int:
-        return max(self.largest)[0] if self.largest else 0
+        return max((max(heap)[0] for heap in self.largest.values() if heap), default=0)
+
+    def outliers(self) -> list[int]:
+        """The rows flagged "largest": of each currency's BATCH_LARGEST_ROWS largest rows,
+        those above BATCH_OUTLIER_FACTOR times the median of that currency's valid rows.
+
+        An approver reads the flag as "this one stands out": a payroll of 48 salaries of
+        about 300 EUR has none, a 5,000 EUR row among them is flagged. The top N alone
+        flagged 10 of 48 ordinary rows, and every row of a small file.
+        """
+        factor = settings.BATCH_OUTLIER_FACTOR
+        rows: list[int] = []
+        for currency, heap in self.largest.items():
+            median = statistics.median_low(self.amounts[currency])
+            rows.extend(-row for amount, row in heap if amount > factor * median)
+        return sorted(rows)
 
     def add(self, chunk: list[parsers.ParsedRow]) -> None:
         checked = self.checker.check(chunk)
@@ -438,10 +458,12 @@ class _Stored:
                 line[1] += amount
                 if amount > line[2]:
                     line[2] = amount
-            if len(self.largest) < keep:
-                heapq.heappush(self.largest, (amount, -row.row))
-            elif keep and (amount, -row.row) > self.largest[0]:
-                heapq.heapreplace(self.largest, (amount, -row.row))
+            heap = self.largest.setdefault(row.currency, [])
+            self.amounts.setdefault(row.currency, array("q")).append(amount)
+            if len(heap) < keep:
+                heapq.heappush(heap, (amount, -row.row))
+            elif keep and (amount, -row.row) > heap[0]:
+                heapq.heapreplace(heap, (amount, -row.row))
             flags = 0
             if not self.paid_before[(debtor.id, creditor.id)]:
                 flags = BatchItem.FLAG_NEW_PAYEE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.ledger import currency as iso4217
@@ -170,11 +172,55 @@ class PaymentSerializer(serializers.ModelSerializer):
 _TIMESTAMP = serializers.DateTimeField()  # DRF's own rendering of a timestamp
 
 
+# Examples that work as they are in Swagger UI's "Try it out" against `make run`'s demo
+# (README): the demo merchant's EUR account pays a demo customer. Without them Swagger
+# sends "string" and "str", a certain 400.
+DEMO_PAYMENT = {
+    "debtor_account": "DEMOEUR0001",
+    "creditor_account": "DEMOEUR1001",
+    "amount": "12.50",
+    "currency": "EUR",
+    "reference": "order 1001",
+    "end_to_end_id": "ORDER-1001",
+    "capture": True,
+}
+
+
+@extend_schema_field({"type": "string", "maxLength": 34, "example": DEMO_PAYMENT["debtor_account"]})
+class AccountNumberField(serializers.CharField):
+    """An account number, as the API reads it (max 34 characters: an IBAN's length)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=34, **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": 34, "example": DEMO_PAYMENT["creditor_account"]}
+)
+class CreditorAccountField(AccountNumberField):
+    """The account paid (its example differs from the debtor's: a payment to oneself is refused)."""
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 3, "maxLength": 3, "pattern": "^[A-Z]{3}$", "example": "EUR"}
+)
+class CurrencyField(serializers.CharField):
+    """An ISO 4217 code such as EUR (checked against the list by the serializer)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Pay a demo customer 12.50 EUR", value=DEMO_PAYMENT, request_only=True)
+    ]
+)
 class PaymentCreateSerializer(serializers.Serializer):
-    debtor_account = serializers.CharField(max_length=34, help_text="one of your account numbers")
-    creditor_account = serializers.CharField(max_length=34, help_text="any account number")
+    debtor_account = AccountNumberField(help_text="one of your account numbers")
+    creditor_account = CreditorAccountField(help_text="any account number")
     amount = AmountField()
-    currency = serializers.CharField(min_length=3, max_length=3)
+    currency = CurrencyField()
     reference = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
     end_to_end_id = serializers.CharField(
         max_length=35, required=False, allow_blank=True, default=""

@@ -179,6 +179,28 @@ def test_a_code_is_good_for_one_login_only(client, operator):
     assert client.get("/")["Location"].startswith(VERIFY)
 
 
+def test_a_code_used_already_is_called_spent_not_wrong(client, operator):
+    """Signing in again within the same 30 s with the same right code: the message says the
+    code was used, not that it is wrong or that the phone's clock is off (issue 22, point 2)."""
+    device = TOTPDevice.objects.get(user=operator)
+    code = totp_code(device)
+    log_in_password(client, "olga")
+    assert client.post(VERIFY, {"otp_token": code}).status_code == 302
+    client.post("/accounts/logout/")
+
+    log_in_password(client, "olga")
+    page = client.post(VERIFY, {"otp_token": code}).content.decode()
+
+    assert "used already" in page and "Wait for the next code" in page
+    assert "not right" not in page and "clock" not in page
+    assert client.get("/")["Location"].startswith(VERIFY)
+    assert (
+        AuditEvent.objects.get(action="auth.otp_failed")
+        .detail["reason"]
+        .startswith("That code was used already")
+    )
+
+
 def test_wrong_code_is_refused_and_audited(client, operator):
     device = TOTPDevice.objects.get(user=operator)
     log_in_password(client, "olga")

@@ -64,7 +64,7 @@ def test_above_the_limit_the_asker_cannot_approve_and_another_approver_can(world
     )
     action = BackOfficeAction.objects.get()
     assert action.status == BackOfficeAction.Status.PENDING
-    queue = asker.get(reverse("payments:actions")).content.decode()
+    queue = asker.get(reverse("approvals")).content.decode()
     assert "duplicate authorization" in queue and "waits for another approver" in queue
 
     decide = reverse("payments:action_decision", args=[action.pk])

@@ -81,3 +81,8 @@ class Shop:
 @pytest.fixture
 def shop(db) -> Shop:
     return Shop("Shop")
+
+
+# The batch desk's and the back office's small worlds, for tests/dashboard/test_desk.py.
+from tests.backoffice.conftest import world  # noqa: E402, F401
+from tests.dashboard.test_batches_pages import desk  # noqa: E402, F401

@@ -195,7 +195,7 @@ def test_an_upload_makes_a_batch_of_the_accounts_merchant_uploaded_by_the_operat
     "change, expected",
     [
         ({"file": None}, "Choose the file to upload."),
-        ({"debtor_account": ""}, "Choose the account the batch pays from."),
+        ({"debtor_account": ""}, "Choose the account the batch pays from: a CSV file"),
         ({"execution_date": "2001-01-01"}, "is in the past"),
         ({"file": SimpleUploadedFile("empty.csv", b"")}, "The file is empty."),
     ],

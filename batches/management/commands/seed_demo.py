@@ -52,6 +52,42 @@ DEMO_PAYMENTS = [
 ]
 
 
+def credentials_block(demo: dict, *, base_url: str = "http://127.0.0.1:8000") -> str:
+    """The demo's users as `make run` prints them (CONTRACT.md): a line
+    `ROLE  USERNAME  password PASSWORD` per user, then its `TOTP secret (...): SECRET`."""
+    lines = [
+        f"  Payments hub on {base_url}/",
+        f"  Dashboard login: {base_url}/accounts/login/",
+        f"  Admin:           {base_url}/admin/",
+        f"  API docs:        {base_url}/api/docs/",
+    ]
+    for user in demo.get("users", []):
+        lines.append(f"  {user['role']:<9} {user['username']:<10} password {user['password']}")
+        if user.get("totp_secret"):
+            lines.append(
+                f"            TOTP secret (for an authenticator app): {user['totp_secret']}"
+            )
+    if demo.get("api_key"):
+        merchant = demo.get("merchant", {}).get("name", "the demo merchant")
+        lines.append(f"  API key of {merchant}: {demo['api_key']}")
+    return "\n".join(lines)
+
+
+def demo_user(role: str, username: str, password: str) -> dict | None:
+    """A demo user's credentials as seeded, or None when the demo has no such user."""
+    user = User.objects.filter(username=username).first()
+    device = TOTPDevice.objects.filter(user=user).first() if user else None
+    if user is None or device is None:
+        return None
+    return {
+        "role": role,
+        "username": username,
+        "password": password,
+        "totp_uri": device.config_url,
+        "totp_secret": base64.b32encode(device.bin_key).decode(),
+    }
+
+
 class Command(JsonCommand):
     help = "Seed the demo (idempotent) and print its credentials."
 
@@ -149,16 +185,11 @@ class Command(JsonCommand):
             user.save()
             for group in groups:
                 grants.role_grant_bootstrap(user=user, role=group, actor=Actor.system("seed_demo"))
-        device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(
-            user=user, name="authenticator", confirmed=True
-        )
+        if not TOTPDevice.objects.filter(user=user).exists():
+            TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
         if created:
             # The demo's people exist to be tried at once: no cool-off (never outside the demo).
             User.objects.filter(pk=user.pk).update(approval_barred_until=None)
-        return {
-            "role": role,
-            "username": username,
-            "password": password,
-            "totp_uri": device.config_url,
-            "totp_secret": base64.b32encode(device.bin_key).decode(),
-        }
+        found = demo_user(role, username, password)
+        assert found is not None  # made above
+        return found
