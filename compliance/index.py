@@ -5,8 +5,8 @@ A name screened is compared only with the list names that share enough of its to
   fuzzily (`rapidfuzz.process.extract`, ratio >= TOKEN_CUTOFF; remembered per token, since
   the same first names and surnames come back again and again);
 - a list name is a candidate when at least min(2, its tokens, the query's tokens) tokens of
-  the query found it; tokens found in more than COMMON_SHARE of the names ("al", "bin",
-  "company") are counted but never make a candidate on their own;
+  the query found it; a token found in more than COMMON_SHARE of the names ("al", "bin",
+  "company") makes candidates only together with another such token;
 - each candidate is scored with `names.token_score`, and the best name of each entry at or
   above the threshold is a hit.
 Names written in an abjad (Arabic, Hebrew) are looked up and scored on consonant skeletons.
@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 
 from compliance.names import normalise, skeleton_tokens, token_score
 
-SCREEN_THRESHOLD = 85.0
+SCREEN_THRESHOLD = 88.0
 TOKEN_CUTOFF = 80.0
 COMMON_SHARE = 0.01
 
@@ -100,14 +100,16 @@ class NameIndex:
             q_tokens, blocks, targets = query.tokens, self.by_token, self.tokens
         sets = [blocks.lookup(token) for token in dict.fromkeys(q_tokens)]
         rare = [s for s in sets if len(s) <= blocks.common]
+        common = [s for s in sets if len(s) > blocks.common]
+        pool: set[int] = set().union(*rare) if rare else set()
+        if len(sets) == 1 and common:
+            pool |= common[0]
+        for i, first in enumerate(common):  # two common tokens together are rare enough
+            for second in common[i + 1 :]:
+                pool |= first & second
         counts: Counter[int] = Counter()
-        if rare:
-            pool: set[int] = set().union(*rare)
-            for found in sets:
-                counts.update(pool & found if len(found) > len(pool) else found & pool)
-        else:
-            for found in sets:
-                counts.update(found)
+        for found in sets:
+            counts.update(pool & found)
         need_query = min(2, len(sets))
         best: dict[int, Hit] = {}
         for i, count in counts.items():

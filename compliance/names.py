@@ -8,19 +8,21 @@ A name goes through the same steps on both sides of every comparison:
 3. legal forms dropped (GmbH, Ltd, S.A., SARL, AG, BV, Inc, LLC, plc... `LEGAL_FORMS`), as
    whole tokens, also when written with dots or spaces ("S. A.", "L.L.C.");
 4. each token spelt in a canonical form that removes the usual transliteration variants
-   (y/i, w/v, ph/f, kh/h, q/k, ou/u, ue/u, doubled letters: "Yuriy" and "Iurii" are both "iuri");
+   (y/i, j/i, w/v, ph/f, kh/h, q/k, ou/u, ue/u, sch/sh, doubled letters: "Yuriy" and "Iurii" are both "iuri");
 5. a name written in an abjad (Arabic, Hebrew: vowels not written) is compared on consonant
    skeletons, both sides without vowels ("محمد" -> "mhmd", "Mohammed" -> "mhmd").
 
-`score(a, b)` (0..100) is the larger of two rapidfuzz measures on the canonical tokens:
-the token-sort ratio (word order ignored, spelling differences counted) and a token
+`score(a, b)` (0..100) is the largest of three rapidfuzz measures on the canonical tokens:
+the token-sort ratio (word order ignored, spelling differences counted), the ratio of the
+words joined (words split or joined differently: "Nasr Allah", "Nasrallah"), and a token
 alignment, in which every token of the shorter name is matched with its closest token of
-the longer one (missing middle names cost 3 points each, a one-word name against a longer
-one counts only its share of the longer name, so "Ali" alone never matches "Ali Hassan").
+the longer one: each word of the longer name left over costs MISSING_TOKEN_PENALTY points
+(a missing middle name), particles ("al", "bin", "van", "de"...) nothing, and a one-word
+name counts only its share of a longer name, so "Ali" alone never matches "Ali Hassan".
 
 `verify_payee(given, holder)` answers as the EPC VOP scheme does:
-- "MTCH" when the names are the same after normalisation (any word order), or score >= 95
-  with as many words on both sides;
+- "MTCH" when the names are the same words after steps 1-3, in any order (case, accents,
+  punctuation and legal forms do not count; a different transliteration does);
 - "CMTC" with the holder's name when the score is >= 80 (a typo, a missing middle name,
   a transliteration);
 - "NMTC" below 80, or when either name is empty after normalisation.
@@ -36,10 +38,13 @@ from functools import lru_cache
 from anyascii import anyascii
 from rapidfuzz import fuzz
 
-MATCH_THRESHOLD = 95
 CLOSE_MATCH_THRESHOLD = 80
 # Each name of the longer side that has no counterpart costs this much (middle names).
-MISSING_TOKEN_PENALTY = 3
+MISSING_TOKEN_PENALTY = 8
+# Particles of names: missing or extra, they cost nothing ("Ayman al-Zawahiri", "Ayman Zawahiri").
+PARTICLES = frozenset(
+    "al el bin ben ibn bint abu ul ud ad as ash az van von der den de da di du la le del dos das".split()
+)
 
 # Legal forms, written without dots or spaces, lower case. Dropped as whole tokens, and
 # as sequences of one-letter tokens ("s a", "l l c") once dots are gone.
@@ -77,8 +82,10 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _VOWELS = re.compile(r"[aeiou]")
 # Order matters: longer patterns first.
 _SPELLING = [
+    ("tsch", "ch"),
     ("dzh", "j"),
     ("zh", "j"),
+    ("sch", "sh"),
     ("kh", "h"),
     ("ph", "f"),
     ("ck", "k"),
@@ -92,6 +99,7 @@ _SPELLING = [
     ("q", "k"),
     ("w", "v"),
     ("y", "i"),
+    ("j", "i"),
 ]
 _DOUBLE = re.compile(r"(.)\1+")
 
@@ -102,6 +110,8 @@ class Normalised:
 
     tokens: tuple[str, ...]
     abjad: bool
+    # Before the canonical spelling: what Verification of Payee calls the same name.
+    plain: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -165,7 +175,9 @@ def normalise(name: str) -> Normalised:
     ascii_name = _APOSTROPHES.sub("", ascii_name)
     tokens = [t for t in _NOT_ALNUM.split(ascii_name) if t]
     tokens = _drop_legal_forms(tokens)
-    return Normalised(tokens=tuple(canonical_token(t) for t in tokens), abjad=abjad)
+    return Normalised(
+        tokens=tuple(canonical_token(t) for t in tokens), abjad=abjad, plain=tuple(tokens)
+    )
 
 
 def token_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
@@ -173,6 +185,8 @@ def token_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     if not a or not b:
         return 0.0
     sort_score = fuzz.token_sort_ratio(" ".join(a), " ".join(b))
+    # Words split or joined differently ("Nasr Allah", "Nasrallah"; "Abd al Rahman").
+    joined = fuzz.ratio("".join(a), "".join(b))
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     remaining = list(long)
     total = 0.0
@@ -187,12 +201,12 @@ def token_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
         total += best * len(token)
         weight += len(token)
     aligned = total / weight
-    missing = len(long) - len(short)
     if len(short) == 1:
         aligned *= 1 / len(long)  # one word is only its share of a longer name
     else:
+        missing = sum(1 for token in remaining if token not in PARTICLES)
         aligned -= MISSING_TOKEN_PENALTY * missing
-    return round(max(sort_score, aligned), 1)
+    return round(max(sort_score, joined, aligned), 1)
 
 
 def compared(a: Normalised, b: Normalised) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -212,11 +226,9 @@ def verify_payee(given: str, holder: str) -> tuple[str, str | None]:
     a, b = normalise(given), normalise(holder)
     if not a.tokens or not b.tokens:
         return "NMTC", None
-    if sorted(a.tokens) == sorted(b.tokens):
+    if sorted(a.plain) == sorted(b.plain):
         return "MTCH", None
     value = token_score(*compared(a, b))
-    if value >= MATCH_THRESHOLD and len(a.tokens) == len(b.tokens):
-        return "MTCH", None
     if value >= CLOSE_MATCH_THRESHOLD:
         return "CMTC", holder
     return "NMTC", None
