@@ -44,7 +44,10 @@ class _Blocks:
             for token in set(tokens):
                 postings.setdefault(token, set()).add(i)
         self.postings = postings
-        self.vocabulary = list(postings)
+        # By length: a ratio of 80 needs the shorter token at least 2/3 of the longer.
+        self.by_length: dict[int, list[str]] = {}
+        for token in postings:
+            self.by_length.setdefault(len(token), []).append(token)
         self.common = max(50, int(COMMON_SHARE * len(names)))
         self._cache: dict[str, frozenset[int]] = {}
 
@@ -54,10 +57,16 @@ class _Blocks:
             return found
         ids: set[int] = set(self.postings.get(token, ()))
         if len(token) >= 3:
-            for other, _, _ in process.extract(
-                token, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TOKEN_CUTOFF, limit=None
-            ):
-                ids |= self.postings[other]
+            size = len(token)
+            for length in range(-(-2 * size // 3), size * 3 // 2 + 1):
+                for other, _, _ in process.extract(
+                    token,
+                    self.by_length.get(length, ()),
+                    scorer=fuzz.ratio,
+                    score_cutoff=TOKEN_CUTOFF,
+                    limit=None,
+                ):
+                    ids |= self.postings[other]
         result = frozenset(ids)
         if len(self._cache) < 500_000:
             self._cache[token] = result
@@ -80,6 +89,7 @@ class NameIndex:
             self.names.append(name)
             self.tokens.append(tokens)
         self.skeletons = [skeleton_tokens(t) for t in self.tokens]
+        self.lengths = [len(t) for t in self.tokens]
         self.by_token = _Blocks(self.tokens)
         self.by_skeleton = _Blocks(self.skeletons)
 
@@ -110,10 +120,11 @@ class NameIndex:
         counts: Counter[int] = Counter()
         for found in sets:
             counts.update(pool & found)
-        need_query = min(2, len(sets))
+        need = min(2, len(sets))
+        lengths = self.lengths
         best: dict[int, Hit] = {}
         for i, count in counts.items():
-            if count < min(need_query, len(targets[i])):
+            if count < need and count < lengths[i]:
                 continue
             value = token_score(q_tokens, targets[i])
             if value < threshold:

@@ -191,13 +191,15 @@ def token_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     remaining = list(long)
     total = 0.0
     weight = 0
+    ratio = fuzz.ratio
     for token in sorted(short, key=len, reverse=True):
-        best_i, best = 0, -1.0
-        for i, other in enumerate(remaining):
-            value = fuzz.ratio(token, other)
-            if value > best:
-                best_i, best = i, value
-        remaining.pop(best_i)
+        if token in remaining:
+            remaining.remove(token)
+            best = 100.0
+        else:
+            scores = [ratio(token, other) for other in remaining]
+            best = max(scores)
+            remaining.pop(scores.index(best))
         total += best * len(token)
         weight += len(token)
     aligned = total / weight

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from accounts.identity.audit import Actor
-from compliance import services
+from compliance import screening, services
 
 FILES = Path(__file__).parent / "files"
 EU = [str(FILES / "eu-fsf-sample.xml")]
@@ -26,6 +26,6 @@ def eu_list(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_index():
-    services._index_cache.clear()
+    screening._index_cache.clear()
     yield
-    services._index_cache.clear()
+    screening._index_cache.clear()
