@@ -15,7 +15,7 @@ from accounts.identity.roles import APPROVER
 from accounts.ledger import money
 from accounts.models import User
 from batches.models import Batch
-from payments import outbox
+from outbox import services as outbox
 
 
 def _link(batch: Batch) -> str:

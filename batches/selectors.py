@@ -240,6 +240,28 @@ def batch_rows(batch: Batch, *, search: str = "", flag: str = "") -> QuerySet[Ba
     return rows
 
 
+WAITING_SHOWN = 20
+
+
+def batches_waiting(user: User) -> list[Batch] | None:
+    """The home page's "waiting for your approval", or None for a user who never approves."""
+    if not has_role(user, APPROVER):
+        return None
+    batches: list[Batch] = list(
+        waiting_for(user=user)
+        .select_related("uploaded_by")
+        .annotate(
+            approvals_given=Count(
+                "approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE)
+            )
+        )[:WAITING_SHOWN]
+    )
+    for batch in batches:
+        # An attribute for the template only.
+        batch.approvals_needed = approvals_required(batch)  # type: ignore[attr-defined]
+    return batches
+
+
 def external_payees() -> Iterator[tuple[str, str]]:
     """(account number, name) of every payee at another bank that a batch row named once,
     for sanctions screening (settings.SANCTIONS_PAYEE_SOURCES)."""

@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger.errors import LedgerError
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -52,7 +53,7 @@ def _write_csv(
 ) -> HttpResponseBase:
     audit.record(
         actor=Actor.from_request(request),
-        action="sanctions.export",
+        action=AuditAction.SANCTIONS_EXPORT,
         target=None,
         after={"what": name, "count": queryset.count()},
     )

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from accounts.identity.audit import Actor
 from compliance import services
-from payments import outbox
-from payments.models import OutboxJob
+from outbox import services as outbox
+from outbox.models import OutboxJob
 
 
 def screen_everyone() -> dict[str, int]:

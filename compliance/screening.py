@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger.models import Account, Merchant
 from compliance.index import SCREEN_THRESHOLD, Hit, NameIndex
@@ -165,7 +166,7 @@ def sanctions_screen(
             )
             audit.record(
                 actor=actor,
-                action="sanctions.alert_open",
+                action=AuditAction.SANCTIONS_ALERT_OPEN,
                 target=alert,
                 after={
                     "subject": alert.subject,
@@ -179,7 +180,7 @@ def sanctions_screen(
             opened += 1
         audit.record(
             actor=actor,
-            action="sanctions.screen",
+            action=AuditAction.SANCTIONS_SCREEN,
             target=None,
             after={"screened": screened, "alerts": opened},
             lists=list(SanctionsList.objects.filter(current=True).values_list("source", "version")),

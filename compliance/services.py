@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import services as ledger
 from accounts.ledger.errors import InvalidState, LedgerError
@@ -34,7 +35,7 @@ from compliance.screening import (  # the app's public functions, in one place
     sanctions_screen,
     screen_name,
 )
-from payments import outbox
+from outbox import services as outbox
 from payments.models import Payment
 
 SCREEN_JOB = "compliance.jobs.screen_everyone"
@@ -113,7 +114,7 @@ def sanctions_list_import(
         imported.save(update_fields=["entry_count", "name_count"])
         audit.record(
             actor=actor,
-            action="sanctions.list_import",
+            action=AuditAction.SANCTIONS_LIST_IMPORT,
             target=imported,
             after={
                 "source": source,
@@ -193,7 +194,7 @@ def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> 
             )
             audit.record(
                 actor=actor,
-                action="sanctions.alert_propose",
+                action=AuditAction.SANCTIONS_ALERT_PROPOSE,
                 target=alert,
                 after={"decision": decision, "proposal": proposal.pk},
                 reason=reason,
@@ -212,7 +213,7 @@ def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> 
             pending.save(update_fields=["second_by", "second_at", "second_reason", "status"])
             audit.record(
                 actor=actor,
-                action="sanctions.alert_reject_proposal",
+                action=AuditAction.SANCTIONS_ALERT_REJECT_PROPOSAL,
                 target=alert,
                 before={"decision": pending.decision},
                 reason=reason,
@@ -241,7 +242,7 @@ def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> 
             effects = _confirm(alert, actor)
         audit.record(
             actor=actor,
-            action="sanctions.alert_decide",
+            action=AuditAction.SANCTIONS_ALERT_DECIDE,
             target=alert,
             before=before,
             after={"status": alert.status, **effects},

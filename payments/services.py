@@ -20,8 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.identity import audit, roles
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
-from accounts.ledger import bulk, money, pgsql, posting
+from accounts.ledger import money, posting
 from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
@@ -34,6 +35,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.models import Account, LedgerTransaction, Merchant, User
+from common.db import bulk, pgsql
 from payments import metrics, webhooks
 from payments.models import BackOfficeAction, MerchantAPIKey, Payment, Refund, WebhookDelivery
 
@@ -454,7 +456,9 @@ def api_key_create(
     api_key, key = MerchantAPIKey.objects.create_key(
         merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date
     )
-    audit.record(actor=actor, action="api_key.create", target=api_key, merchant=str(merchant.pk))
+    audit.record(
+        actor=actor, action=AuditAction.API_KEY_CREATE, target=api_key, merchant=str(merchant.pk)
+    )
     # create_key is typed for AbstractAPIKey; MerchantAPIKey's manager makes a MerchantAPIKey.
     return cast(MerchantAPIKey, api_key), key
 
@@ -465,7 +469,7 @@ def api_key_revoke(*, prefix: str, actor: Actor) -> MerchantAPIKey:
     if not api_key.revoked:
         api_key.revoked = True
         api_key.save(update_fields=["revoked"])
-        audit.record(actor=actor, action="api_key.revoke", target=api_key)
+        audit.record(actor=actor, action=AuditAction.API_KEY_REVOKE, target=api_key)
     return api_key
 
 
@@ -571,7 +575,7 @@ def backoffice_action_request(
     )
     audit.record(
         actor=actor,
-        action="backoffice_action.request",
+        action=AuditAction.BACKOFFICE_ACTION_REQUEST,
         target=action,
         kind=kind,
         payment=str(payment.pk) if payment else None,
@@ -611,7 +615,7 @@ def backoffice_action_approve(*, action_id: UUID, actor: Actor) -> BackOfficeAct
     action.decided_at = timezone.now()
     audit.record(
         actor=actor,
-        action="backoffice_action.approve",
+        action=AuditAction.BACKOFFICE_ACTION_APPROVE,
         target=action,
         requested_by=action.requested_by.get_username(),
     )
@@ -623,7 +627,10 @@ def backoffice_action_approve(*, action_id: UUID, actor: Actor) -> BackOfficeAct
         action.outcome = error.detail[:500]
         action.save(update_fields=["status", "outcome", "decided_by", "decided_at"])
         audit.record(
-            actor=actor, action="backoffice_action.fail", target=action, error=error.detail
+            actor=actor,
+            action=AuditAction.BACKOFFICE_ACTION_FAIL,
+            target=action,
+            error=error.detail,
         )
     return action
 
@@ -639,7 +646,9 @@ def backoffice_action_reject(*, action_id: UUID, actor: Actor, reason: str) -> B
     action.decided_at = timezone.now()
     action.decision_reason = reason[:500]
     action.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    audit.record(actor=actor, action="backoffice_action.reject", target=action, reason=reason)
+    audit.record(
+        actor=actor, action=AuditAction.BACKOFFICE_ACTION_REJECT, target=action, reason=reason
+    )
     return action
 
 
@@ -664,7 +673,9 @@ def _carry_out(action: BackOfficeAction, actor: Actor) -> None:
     if action.kind == BackOfficeAction.Kind.WEBHOOK_RETRY:
         assert action.webhook_delivery_id is not None
         delivery = webhook_delivery_retry(delivery_id=action.webhook_delivery_id)
-        audit.record(actor=actor, action="webhook_delivery.retry", target=delivery, **detail)
+        audit.record(
+            actor=actor, action=AuditAction.WEBHOOK_DELIVERY_RETRY, target=delivery, **detail
+        )
         action.outcome = "sent again"
     else:
         assert action.payment_id is not None and action.amount is not None
@@ -672,16 +683,16 @@ def _carry_out(action: BackOfficeAction, actor: Actor) -> None:
         if action.kind == BackOfficeAction.Kind.VOID:
             payment = payment_void(payment_id=action.payment_id)
             action.outcome = "authorization voided, hold released"
-            audit.record(actor=actor, action="payment.void", target=payment, **detail)
+            audit.record(actor=actor, action=AuditAction.PAYMENT_VOID, target=payment, **detail)
         else:
             if action.kind == BackOfficeAction.Kind.REVERSE:
                 refund = payment_reverse(payment_id=action.payment_id, reason=action.reason)
-                verb = "payment.reverse"
+                verb = AuditAction.PAYMENT_REVERSE
             else:
                 refund = payment_refund(
                     payment_id=action.payment_id, amount=action.amount, reason=action.reason
                 )
-                verb = "payment.refund"
+                verb = AuditAction.PAYMENT_REFUND
             payment = refund.payment
             action.outcome = (
                 f"{amount} {action.currency} back to the debtor (LT{refund.ledger_transaction_id})"

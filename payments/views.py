@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import operator_required
 from accounts.ledger import money
@@ -63,7 +64,7 @@ def payment_search(request: HttpRequest) -> HttpResponse:
             # Who looked for which payments, like the export: the back office's reads are audited.
             audit.record(
                 actor=Actor.from_request(request),
-                action="payments.search",
+                action=AuditAction.PAYMENTS_SEARCH,
                 target=None,
                 filters={key: value for key, value in request.GET.items() if value},
             )
@@ -121,7 +122,7 @@ def payment_export(request: HttpRequest) -> HttpResponseBase:
     # Who took which data out of the hub, and with what filters.
     audit.record(
         actor=Actor.from_request(request),
-        action="payments.export",
+        action=AuditAction.PAYMENTS_EXPORT,
         target=None,
         filters={key: value for key, value in request.GET.items() if key != "cursor" and value},
         max_rows=limit,

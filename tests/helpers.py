@@ -70,8 +70,8 @@ def run_outbox() -> int:
     """Run every due outbox job in this process, as a worker would; how many ran."""
     from django.utils import timezone
 
-    from payments import outbox
-    from payments.models import OutboxJob
+    from outbox import services as outbox
+    from outbox.models import OutboxJob
 
     ran = 0
     for outbox_id in OutboxJob.objects.filter(
@@ -107,3 +107,17 @@ def fresh_code(user: User) -> str:
 def signed(user: User, **data: str) -> dict[str, str]:
     """A decision's form data, with a fresh authenticator code of `user`."""
     return {**data, "otp_token": fresh_code(user)}
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL for a child process (a server, a worker) on this test's database.
+
+    HOST may be the embedded server's socket directory: a path, percent-encoded in a URL
+    (dj-database-url decodes it; libpq takes a directory as a host)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"

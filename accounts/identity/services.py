@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit, roles
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.identity.models import User
 
@@ -39,7 +40,7 @@ def operator_create(
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     audit.record(
         actor=actor,
-        action="operator.create",
+        action=AuditAction.OPERATOR_CREATE,
         target=user,
         after={"username": username, "approver": approver},
     )
@@ -68,5 +69,7 @@ def otp_device_confirm(*, device_id: int, actor: Actor) -> TOTPDevice:
         raise ValidationError("this authenticator is already confirmed")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    audit.record(actor=actor, action="auth.otp_enrolled", target=device.user, device=device.name)
+    audit.record(
+        actor=actor, action=AuditAction.AUTH_OTP_ENROLLED, target=device.user, device=device.name
+    )
     return device

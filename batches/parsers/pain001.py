@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from batches import schemas
+from iso20022 import schemas
 
 from . import references
 from .base import (
@@ -123,7 +123,7 @@ _NAMESPACE_IN_MESSAGE = re.compile(r"\{urn:[^}]*\}")
 
 
 def schema_error_line(stream: BinaryIO, schema: etree.XMLSchema) -> tuple[int, str]:
-    # `schema` must not be the one of a parse still alive (see batches.schemas.schema).
+    # `schema` must not be the one of a parse still alive (see iso20022.schemas.schema).
     """Where in `stream` the first schema error is, and libxml2's message for it.
 
     libxml2 reports no line for errors found while streaming, so the file is read once more,

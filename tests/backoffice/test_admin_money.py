@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from accounts.identity.audit import Actor
 from accounts.models import AuditEvent, LedgerEntry, LedgerTransaction, User
-from payments import outbox, services
+from outbox import services as outbox
+from payments import services
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
 from tests.factories import UserFactory
 from tests.helpers import otp_login

@@ -10,7 +10,7 @@ from accounts.identity.audit import Actor
 from accounts.models import AuditEvent
 from compliance import importers, services
 from compliance.models import SanctionsEntry, SanctionsList, SanctionsName
-from payments.models import OutboxJob
+from outbox.models import OutboxJob
 from tests.compliance.conftest import EU, OFAC, UN
 
 SYSTEM = Actor.system("tests")

@@ -10,8 +10,8 @@ from compliance.names import normalise, score, verify_payee
 @pytest.mark.parametrize(
     ("written", "canonical"),
     [
-        ("José Müller", "jose muler"),
-        ("JOSE MUELLER", "jose muler"),
+        ("José Müller", "iose muler"),  # j and y are i: transliterations meet
+        ("JOSE MUELLER", "iose muler"),
         ("Юрий Ковальчук", "iuri kovalchuk"),
         ("Iurii Kovalchuk", "iuri kovalchuk"),
         ("Σωκράτης Παπαδόπουλος", "sokratis papadopulos"),

@@ -3,7 +3,7 @@
 The report describes the original message as the customer sent it: its MsgId, MsgNmId,
 CreDtTm, NbOfTxs and CtrlSum, one OrgnlPmtInfAndSts per PmtInf with its own status, counts and
 sums, and each transaction's InstrId (where given), EndToEndId, UETR, amount and parties.
-Written incrementally (batches.xmlwriter), so 100,000 transactions take constant memory; every
+Written incrementally (iso20022.xmlwriter), so 100,000 transactions take constant memory; every
 value is escaped, cleaned of characters XML cannot carry and cut to the schema's lengths.
 """
 
@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from itertools import groupby
 from typing import BinaryIO
 
-from batches.xmlwriter import XmlWriter, attribute, escape
+from iso20022.markup import account_id_markup, creditor_reference_markup
+from iso20022.xmlwriter import XmlWriter, attribute, escape
 
 VERSIONS = ("pain.002.001.10", "pain.002.001.03")
 DEFAULT_VERSION = VERSIONS[0]
@@ -36,12 +36,9 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _TOTAL_DIGITS = 18
 _UUID4 = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}")
 _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
-_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
 _DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )
-# DocumentType3Code: a creditor reference type that is one of these is a Cd, else a Prtry.
-_DOCUMENT_TYPES = {"RADM", "RPIN", "FXDR", "DISP", "PUOR", "SCOR"}
 
 # Schema lengths (Max35Text, Max34Text, Max105Text, Max140Text).
 _ID = 35
@@ -317,33 +314,6 @@ class _Writer:
         if self.v10:
             return f"<{tag}><Pty><Nm>{escape(name)}</Nm></Pty></{tag}>"
         return f"<{tag}><Nm>{escape(name)}</Nm></{tag}>"
-
-
-def account_id_markup(number: str) -> str:
-    """An account's `Id`: its IBAN, or else `Othr/Id` (at most 34 characters); the same in
-    pain.002 and camt.053."""
-    if is_iban(number):
-        return f"<Id><IBAN>{escape(number)}</IBAN></Id>"
-    return f"<Id><Othr><Id>{escape(number[:34])}</Id></Othr></Id>"
-
-
-def creditor_reference_markup(reference_type: str, reference: str) -> str:
-    """`Strd/CdtrRefInf`: the reference and its type (an ISO document type code, else a
-    proprietary one such as QRR); the same in pain.002 and camt.053."""
-    kind = ""
-    if reference_type:
-        tag = "Cd" if reference_type in _DOCUMENT_TYPES else "Prtry"
-        kind = f"<Tp><CdOrPrtry><{tag}>{escape(reference_type)}</{tag}></CdOrPrtry></Tp>"
-    return f"<Strd><CdtrRefInf>{kind}<Ref>{escape(reference)}</Ref></CdtrRefInf></Strd>"
-
-
-@lru_cache(maxsize=4096)  # a batch pays the same few payees, from the same accounts
-def is_iban(number: str) -> bool:
-    """An account number that is an IBAN: ISO 13616's shape and its modulo-97 check."""
-    if not _IBAN.fullmatch(number):
-        return False
-    moved = (number[4:] + number[:4]).upper()
-    return int("".join(str(int(char, 36)) for char in moved)) % 97 == 1
 
 
 def _decimal_text(value: Decimal | None) -> str | None:

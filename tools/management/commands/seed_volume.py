@@ -1,5 +1,5 @@
 """`manage.py seed_volume --payments N`: N payments over 120 days, with refunds, holds,
-batches and their rows and a balanced ledger, written with COPY (see `batches.volume`).
+batches and their rows and a balanced ledger, written with COPY (see `tools.volume`).
 
 Prints one JSON object: {"payments", "entries", "batches", "seconds"}. Meant for a
 database of its own (benchmarks, searches at scale), never for one with real money.
@@ -12,7 +12,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from batches import volume
+from tools import volume
 
 
 class Command(BaseCommand):

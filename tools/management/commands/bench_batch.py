@@ -7,7 +7,7 @@ ledger. Prints one JSON object.
 
 `--payer-clients N` also measures what a batch's execution does to the real-time
 payments of its debtor account: while the worker executes the batch, N clients
-(payments/loadgen.py, through gunicorn and the HTTP API, with the batch merchant's API
+(tools/loadgen.py, through gunicorn and the HTTP API, with the batch merchant's API
 key) pay 1.00 EUR each from the batch's debtor account into an account the batch does not
 pay, back to back; the payments that started between the job's start and end are
 reported (`during_execution_*`).
@@ -41,10 +41,10 @@ from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant, User
 from batches import services
 from batches.models import Batch
-from payments import loadgen
-from payments.management.commands.bench_api import start_gunicorn, wait_until_up
 from payments.models import Payment
 from payments.services import api_key_create
+from tools import loadgen
+from tools.management.commands.bench_api import start_gunicorn, wait_until_up
 
 PAYEES = 1000
 
@@ -199,7 +199,7 @@ class Command(BaseCommand):
                 "samples": True,
             }
             load = subprocess.Popen(
-                [sys.executable, "-m", "payments.loadgen", json.dumps(config)],
+                [sys.executable, "-m", "tools.loadgen", json.dumps(config)],
                 cwd=settings.BASE_DIR,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -1,11 +1,10 @@
 """A year's worth of back-office data in minutes: payments, refunds, holds, batches with
-their rows and the balanced ledger under them, written straight into PostgreSQL with COPY.
+their rows, written straight into PostgreSQL with COPY, and the balanced ledger under them
+written by the ledger's own history code (accounts.ledger.posting.history).
 
 This is test data for benchmarks and searches, not a way to move money: it never runs
-beside real postings (it computes balances itself, in time order, per account) and
-`verify_ledger` checks what it wrote. Rows are written in time order, chunk by chunk,
-each chunk in its own transaction; every ledger transaction's legs travel in one COPY,
-so the balanced-transaction trigger checks them as it checks any posting.
+beside real postings and `verify_ledger` checks what it wrote. Rows are written in time
+order, chunk by chunk, each chunk in its own transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -23,6 +21,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.ledger import money, posting
+from accounts.ledger.posting.history import History
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
 from batches.models import Batch, BatchItem
 from payments.models import Payment, Refund
@@ -71,9 +70,6 @@ class Seeded:
 class _Rows:
     """One chunk's rows, per table, as dicts of column values."""
 
-    transactions: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    holds: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
     batches: list[dict[str, Any]] = field(default_factory=list)
@@ -119,69 +115,6 @@ def _copy(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
             )
 
 
-def _reserve_ids(model: type[models.Model], count: int) -> Iterator[int]:
-    """`count` fresh values of the model's id sequence, taken at once."""
-    if count <= 0:
-        return iter(())
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-            "nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
-            [table, table, count],
-        )
-        (last,) = cursor.fetchone()
-    return iter(range(last - count + 1, last + 1))
-
-
-class _Ledger:
-    """Balances kept in Python while the rows are made, in time order."""
-
-    def __init__(self, accounts: Iterable[Account]):
-        self.balance = {a.pk: a.balance for a in accounts}
-        self.held = {a.pk: a.held for a in accounts}
-
-    def post(
-        self,
-        rows: _Rows,
-        txn_id: int,
-        *,
-        kind: str,
-        debtor: uuid.UUID,
-        creditor: uuid.UUID,
-        amount: int,
-        currency: str,
-        reference: str,
-        description: str,
-        at: datetime,
-        reverses: int | None = None,
-    ) -> None:
-        rows.transactions.append(
-            {
-                "id": txn_id,
-                "kind": kind,
-                "currency": currency,
-                "amount": amount,
-                "reference": reference,
-                "description": description,
-                "reverses_id": reverses,
-                "created_at": at,
-            }
-        )
-        for account_id, leg in ((debtor, -amount), (creditor, amount)):
-            self.balance[account_id] = self.balance.get(account_id, 0) + leg
-            rows.entries.append(
-                {
-                    "transaction_id": txn_id,
-                    "account_id": account_id,
-                    "amount": leg,
-                    "currency": currency,
-                    "balance_after": self.balance[account_id],
-                    "created_at": at,
-                }
-            )
-
-
 def _open_accounts() -> tuple[dict[str, list[Account]], dict[str, list[Account]]]:
     """The merchants' paying accounts and the payees' accounts, by currency."""
     payers: dict[str, list[Account]] = {}
@@ -224,7 +157,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
         payers, payees = _open_accounts()
     funding = {c: posting.funding_account(c) for c in payers}
     all_accounts = [a for group in (*payers.values(), *payees.values()) for a in group]
-    ledger = _Ledger([*all_accounts, *funding.values()])
+    ledger = History([*all_accounts, *funding.values()])
     currencies = list(payers)
     # The first paying account of the first currency is the busy one: its statement has
     # about a tenth of all the entries (the benchmark's "account with 100,000 entries").
@@ -235,11 +168,9 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
     with transaction.atomic():
         rows = _Rows()
         paying = [account for currency in currencies for account in payers[currency]]
-        ids = _reserve_ids(LedgerTransaction, len(paying))
+        ledger.reserve(transactions=len(paying))
         for account in paying:
-            ledger.post(
-                rows,
-                next(ids),
+            ledger.transfer(
                 kind=LedgerTransaction.Kind.FUNDING,
                 debtor=funding[account.currency].pk,
                 creditor=account.pk,
@@ -249,7 +180,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
                 description="",
                 at=start - timedelta(days=1),
             )
-        _write(rows, done)
+        _write(rows, ledger, done)
 
     statuses = [s for s, _ in STATUSES]
     weights = [w for _, w in STATUSES]
@@ -265,8 +196,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
         times = sorted(low + timedelta(seconds=rng.random() * span) for _ in range(count))
         rows = _Rows()
         # At most: a transfer and a refund per payment, and the hold of an authorization.
-        txn_ids = _reserve_ids(LedgerTransaction, 2 * count)
-        hold_ids = _reserve_ids(Hold, count)
+        ledger.reserve(transactions=2 * count, holds=count)
         for at in times:
             serial += 1
             if batch_left == 0 and rng.random() < BATCH_SHARE / BATCH_ROWS:
@@ -334,10 +264,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
                     payment["status"] = Payment.Status.FAILED
                     payment["failure_code"], payment["failure_message"] = FROZEN
                 else:
-                    txn = next(txn_ids)
-                    ledger.post(
-                        rows,
-                        txn,
+                    txn = ledger.transfer(
                         kind=LedgerTransaction.Kind.TRANSFER,
                         debtor=debtor_id,
                         creditor=creditor.pk,
@@ -395,36 +322,24 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
             ):
                 if status == Payment.Status.AUTHORIZED and at < now - ttl:
                     status = payment["status"] = Payment.Status.EXPIRED
-                hold_id = next(hold_ids)
                 active = status == Payment.Status.AUTHORIZED
-                rows.holds.append(
-                    {
-                        "id": hold_id,
-                        "account_id": debtor.pk,
-                        "amount": amount,
-                        "currency": currency,
-                        "status": Hold.Status.ACTIVE if active else Hold.Status.RELEASED,
-                        "captured_amount": 0,
-                        "capture_transaction_id": None,
-                        "reference": reference,
-                        "created_at": at,
-                        "closed_at": None
-                        if active
-                        else min(at + timedelta(hours=rng.randint(1, 160)), now),
-                    }
+                hold_id = ledger.hold(
+                    account=debtor.pk,
+                    amount=amount,
+                    currency=currency,
+                    reference=reference,
+                    at=at,
+                    closed_at=None
+                    if active
+                    else min(at + timedelta(hours=rng.randint(1, 160)), now),
                 )
-                if active:
-                    ledger.held[debtor.pk] += amount
                 payment.update(
                     hold_id=hold_id,
                     authorization_code=f"A{serial % 10**5:05d}",
                     expires_at=at + ttl,
                 )
             else:
-                txn = next(txn_ids)
-                ledger.post(
-                    rows,
-                    txn,
+                txn = ledger.transfer(
                     kind=LedgerTransaction.Kind.TRANSFER,
                     debtor=debtor.pk,
                     creditor=creditor.pk,
@@ -446,10 +361,7 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
                         else rng.randint(1, amount - 1)
                     )
                     refund_at = at + timedelta(minutes=rng.randint(1, 90))
-                    refund_txn = next(txn_ids)
-                    ledger.post(
-                        rows,
-                        refund_txn,
+                    refund_txn = ledger.transfer(
                         kind=LedgerTransaction.Kind.REFUND,
                         debtor=creditor.pk,
                         creditor=debtor.pk,
@@ -476,9 +388,8 @@ def seed(*, payments: int, seed_value: int = 13, now: datetime | None = None) ->
         # A batch ends with its chunk: its row is written with the chunk's counts.
         batch_left, batch = 0, None
         with transaction.atomic():
-            _write(rows, done)
-    with transaction.atomic():
-        _store_balances(ledger)
+            _write(rows, ledger, done)
+    ledger.store_balances()
     with connection.cursor() as cursor:
         # Rows COPYed into a GIN index wait in its pending list, which the planner costs
         # as if every search had to read it all: merge it into the index proper.
@@ -539,27 +450,14 @@ def _new_batch(
     return batch
 
 
-def _write(rows: _Rows, done: Seeded) -> None:
+def _write(rows: _Rows, ledger: History, done: Seeded) -> None:
     # Referenced rows first: the foreign keys are checked as each row arrives.
     _copy(Batch, rows.batches)
-    _copy(LedgerTransaction, rows.transactions)
-    _copy(LedgerEntry, rows.entries)
-    _copy(Hold, rows.holds)
+    transactions, entries = ledger.flush()
     _copy(Payment, rows.payments)
     _copy(Refund, rows.refunds)
     _copy(BatchItem, rows.items)
     done.payments += len(rows.payments)
-    done.entries += len(rows.entries)
+    done.entries += entries
     done.batches += len(rows.batches)
-    done.transactions += len(rows.transactions)
-
-
-def _store_balances(ledger: _Ledger) -> None:
-    from accounts.ledger import bulk
-
-    now = timezone.now()
-    bulk.update(
-        Account,
-        ["balance", "held", "updated_at"],
-        [(pk, balance, ledger.held.get(pk, 0), now) for pk, balance in ledger.balance.items()],
-    )
+    done.transactions += transactions

@@ -28,12 +28,12 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from payments import metrics
-from payments.models import OutboxJob
+from outbox import metrics
+from outbox.models import OutboxJob
 
 logger = logging.getLogger(__name__)
 
-RUN = "payments.outbox.run"
+RUN = "outbox.services.run"
 # An RQ job in one of these states is still on its way: the sweep leaves it alone.
 ALIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 KEEP_DONE = timedelta(days=7)

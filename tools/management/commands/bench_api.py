@@ -193,7 +193,7 @@ class Command(BaseCommand):
     def _load(self, url: str, jobs: list[dict], clients: int, seconds: float) -> dict:
         config = {"url": url, "clients": clients, "seconds": seconds, "jobs": jobs}
         output = subprocess.run(
-            [sys.executable, "-m", "payments.loadgen", json.dumps(config)],
+            [sys.executable, "-m", "tools.loadgen", json.dumps(config)],
             cwd=BASE_DIR,
             capture_output=True,
             text=True,

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from payments import loadgen
+from tools import loadgen
 
 
 class Receiver(BaseHTTPRequestHandler):

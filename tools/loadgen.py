@@ -1,6 +1,6 @@
 """A small closed-loop HTTP load generator for `manage.py bench_api`.
 
-Run as its own process (`python -m payments.loadgen CONFIG_JSON`) so that its
+Run as its own process (`python -m tools.loadgen CONFIG_JSON`) so that its
 CPU use is not counted against the server's: each client thread POSTs payments
 back to back until the time is up, on one connection while the server keeps it
 open. It shares the server's two cores, so it is lean: each request's bytes are

@@ -15,7 +15,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.ledger import bulk, money, pgsql
+from accounts.ledger import money
 from accounts.ledger.errors import (
     AccountClosed,
     AccountFrozen,
@@ -27,6 +27,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.ledger.models import Account, Hold, LedgerEntry, LedgerTransaction
+from common.db import bulk, pgsql
 
 FUNDING_OVERDRAFT = 10**15
 
@@ -42,7 +43,7 @@ def lock_accounts(account_ids: Iterable[UUID]) -> dict[UUID, Account]:
     ids = sorted(set(account_ids))
     # Rows are locked as the sort emits them: in ascending key order.
     rows = pgsql.execute(
-        f"SELECT {pgsql.columns(Account)} FROM accounts_account "
+        f"SELECT {pgsql.columns(Account)} FROM accounts_account "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         [ids],
     )
