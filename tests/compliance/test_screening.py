@@ -246,3 +246,16 @@ def test_import_command_refuses_a_bad_file_with_a_message(db, tmp_path):
     bad.write_text("<html/>")
     with pytest.raises(CommandError, match="not an EU financial sanctions file"):
         call_command("sanctions_import", "--format", "eu", str(bad), stdout=StringIO())
+
+
+def test_the_daily_screening_is_asked_once_a_day_and_runs_through_the_outbox(eu_list, people):
+    from compliance.jobs import schedule_daily_screening
+    from outbox import services as outbox
+    from outbox.models import OutboxJob
+
+    schedule_daily_screening()
+    schedule_daily_screening()  # the cron asks every hour
+    job = OutboxJob.objects.get(key__startswith="sanctions.screen.daily.")
+    assert outbox.run(job.pk) == {"screened": 5, "alerts": 3}
+    schedule_daily_screening()  # done today: not asked again
+    assert OutboxJob.objects.filter(key__startswith="sanctions.screen.daily.").count() == 1
