@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
 from accounts.identity import audit
@@ -31,6 +31,7 @@ from compliance.models import (
     Whitelist,
 )
 
+ALERTS_LOCK = 0x73616E6374  # "sanct": pg_advisory_xact_lock's key while alerts are written
 _index_cache: dict[str, tuple[tuple[int, ...], NameIndex]] = {}
 
 
@@ -149,6 +150,10 @@ def sanctions_screen(
         {hit.entry_id for *_, hit in found}
     )
     with transaction.atomic():
+        # One writer of alerts at a time: two runs at once (the daily one and an import's)
+        # would otherwise both see no alert for a hit and both open one.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALERTS_LOCK])
         for subject_type, subject_ref, name, hit in found:
             entry = entries[hit.entry_id]
             if _known(subject_type, subject_ref, entry):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.identity import audit
@@ -39,6 +39,7 @@ from outbox import services as outbox
 from payments.models import Payment
 
 SCREEN_JOB = "compliance.jobs.screen_everyone"
+IMPORT_LOCK = 0x6C697374  # "list": with the source, pg_advisory_xact_lock's key of an import
 
 
 class AlertDecisionError(LedgerError):
@@ -58,6 +59,10 @@ def sanctions_list_import(
     Parsing happens before the transaction: a bad file changes nothing."""
     parsed = importers.parse(source, paths)
     with transaction.atomic():
+        # One import of a source at a time: the same files twice, or two versions racing
+        # for "current", wait for each other instead of failing on a constraint.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [IMPORT_LOCK, source])
         existing = SanctionsList.objects.filter(source=source, sha256=parsed.sha256).first()
         if existing is not None:
             return existing, False

@@ -122,3 +122,17 @@ def test_alerts_and_decisions_export_as_safe_csv(admin_client, alert):
     )
     assert "eu," in b"".join(lists.streaming_content).decode()
     assert AuditEvent.objects.filter(action="sanctions.export").count() == 3
+
+
+def test_the_back_office_role_may_import_and_decide(db, eu_list, alert):
+    from accounts.identity import roles
+
+    roles.sync_role_permissions()
+    officer = logged_in(make_operator(roles.ADMIN, is_staff=True))
+    assert officer.get(reverse("admin:compliance_sanctionslist_import")).status_code == 200
+    url = reverse("admin:compliance_screeningalert_decide", args=[alert.pk])
+    assert (
+        officer.post(url, {"decision": "false_positive", "reason": "DOB differs"}).status_code
+        == 302
+    )
+    assert alert.proposals.get().proposed_by.groups.filter(name=roles.ADMIN).exists()
