@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.identity import audit
+from accounts.identity import audit, gate
 from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
+from accounts.identity.models import User
 from accounts.ledger import services as ledger
 from accounts.ledger.errors import InvalidState, LedgerError
 from accounts.ledger.models import Account
@@ -171,6 +172,11 @@ def _confirm(alert: ScreeningAlert, actor: Actor) -> dict[str, list[str]]:
     return {"frozen_accounts": frozen, "held_payments": [str(pk) for pk in held]}
 
 
+def _person_id(user: User) -> int | None:
+    person = gate.person_of(user)
+    return person.pk if person is not None else None
+
+
 def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> ScreeningAlert:
     """Propose a decision on an open alert, or, as a second and different person, take it.
 
@@ -205,7 +211,8 @@ def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> 
                 reason=reason,
             )
             return alert
-        if pending.proposed_by_id == actor.user.pk:
+        # Persons, not user rows: a second user account of the proposer is the proposer.
+        if _person_id(pending.proposed_by) == _person_id(actor.user):
             raise AlertDecisionError(
                 "four eyes: a second, different person must take or reject this proposal"
             )

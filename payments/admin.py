@@ -380,10 +380,7 @@ class BackOfficeActionAdmin(ReadOnlyAdmin):
         "outcome",
     )
     readonly_fields = fields
-    actions = ["approve_actions"]
+    # No bulk "approve": every decision is signed with its own fresh code, on the queue
+    # (/payments/actions/) or the payment's page, through the one gate.
+    actions = None
     amount_display = money_field("amount")
-
-    @admin.action(description="Approve the selected actions (you may not approve your own)")
-    def approve_actions(self, request: HttpRequest, queryset) -> None:
-        for action in queryset:
-            backoffice.decide_action(request, action.pk, {"decision": "approve"})

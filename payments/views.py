@@ -23,7 +23,7 @@ from accounts.identity.decorators import operator_required
 from accounts.ledger import money
 from common.csvsafe import csv_lines
 from common.keyset import keyset_page
-from payments import backoffice, selectors, services
+from payments import actions, backoffice, selectors
 from payments.forms import BackOfficeActionForm, DecisionForm, PaymentSearchForm
 from payments.models import BackOfficeAction, Payment
 
@@ -158,7 +158,7 @@ def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
             "webhooks": selectors.payment_webhook_deliveries(payment=payment),
             "audit_events": audit_events_of(target=payment),
             "actions": selectors.payment_backoffice_actions(payment=payment),
-            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
             "timeline": selectors.payment_timeline(payment=payment),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
@@ -189,6 +189,9 @@ def action_decision(request: HttpRequest, action_id: UUID) -> HttpResponse:
     form = DecisionForm(request.POST)
     if form.is_valid():
         backoffice.decide_action(request, action_id, form.cleaned_data)
+    else:
+        for errors in form.errors.values():
+            messages.error(request, f"Not done: {' '.join(str(error) for error in errors)}")
     action = get_object_or_404(BackOfficeAction, pk=action_id)
     if request.POST.get("next") == "queue":
         return redirect("payments:actions")
@@ -206,7 +209,7 @@ def action_queue(request: HttpRequest) -> HttpResponse:
         "payments/actions.html",
         {
             "pending": selectors.pending_backoffice_actions(),
-            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
     )

@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit, roles
 from accounts.identity.actions import AuditAction
-from accounts.identity.models import User
+from accounts.identity.models import Person, User
 
 # What the trail compares before and after a user is saved; never the password's hash.
 WATCHED = (
@@ -62,6 +62,9 @@ def _fields(user: User) -> dict[str, Any]:
 
 
 def on_user_pre_save(sender: Any, instance: User, raw: bool = False, **_: Any) -> None:
+    if not raw and instance.person_id is None:
+        # A new sign-in is a new person unless whoever creates it links it to one.
+        instance.person = Person.objects.create(name=instance.get_full_name() or instance.username)
     if raw or instance._state.adding or instance.pk is None:
         instance._audit_before = None  # type: ignore[attr-defined]
         return

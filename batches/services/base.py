@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
+from accounts.identity.gate import CodeRefused, NotAllowed  # noqa: F401 - the gate's, re-exported
 from accounts.ledger.errors import (
     LedgerError,
 )
@@ -20,24 +21,12 @@ class BatchError(LedgerError):
     status = 400
 
 
-class NotAllowed(BatchError):
-    code = "not_allowed"
-    status = 403
-
-
 class FundsShort(BatchError):
     """The last approval cannot reserve the batch's total: the batch keeps waiting."""
 
     code = "insufficient_funds"
     reason_code = "AM04"
     status = 409
-
-
-class CodeRefused(BatchError):
-    """The decision's authenticator code is missing, wrong, or was used before."""
-
-    code = "otp_refused"
-    status = 403
 
 
 def enqueue(verb: str, batch_id: UUID) -> None:

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.identity import audit
+from accounts.identity import audit, gate
 from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
-from accounts.identity.roles import APPROVER, has_role
+from accounts.identity.models import Decision
+from accounts.identity.roles import APPROVER
 from accounts.ledger.errors import (
     InvalidState,
 )
@@ -21,7 +21,6 @@ from batches import notifications, selectors
 from batches.models import Approval, Batch
 from batches.services.base import (
     BatchError,
-    CodeRefused,
     FundsShort,
     NotAllowed,
     lock,
@@ -29,87 +28,86 @@ from batches.services.base import (
 )
 from batches.services.holds import release_holds, reserve_funds
 
-# --- four eyes ----------------------------------------------------------------------------
+KIND = "batch"
 
 
-def _check_approver(batch: Batch, user: User, now: datetime) -> None:
-    # Superuser status is not the approver role: an admin approves only if made an approver.
-    if not has_role(user, APPROVER):
-        raise NotAllowed("only an approver may approve or reject a batch")
-    if batch.uploaded_by_id == user.pk:
-        raise NotAllowed("you uploaded this batch: another approver must decide on it")
-    barred = User.objects.filter(pk=user.pk).values_list("approval_barred_until", flat=True)[0]
-    if barred is not None and barred > now:
-        raise NotAllowed(
-            "your credentials or roles changed recently: you may not approve or reject "
-            f"before {timezone.localtime(barred):%Y-%m-%d %H:%M %Z}"
-        )
-
-
-def _sign(*, user: User, otp_token: str, actor: Actor, batch_id: UUID, decision: str) -> int:
-    """Check a fresh code of the user's authenticator; its time step, or CodeRefused.
-
-    Runs in a transaction of its own, committed whatever the decision becomes: a
-    wrong code counts towards django-otp's throttle and stays in the trail, and a
-    right one is spent (django-otp accepts a step only after the device's last one,
-    so a code used at sign-in, or for another decision, is refused).
-    """
-    with transaction.atomic(durable=True):
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user_id=user.pk, confirmed=True)
-            .order_by("pk")
-            .first()
-        )
-        refusal = ""
-        if device is None:
-            refusal = "you have no authenticator: enrol one first"
-        elif not device.verify_is_allowed()[0]:
-            refusal = "too many wrong codes in a row: wait a little and try again"
-        elif not (otp_token or "").strip():
-            refusal = "enter the code that your authenticator app shows now"
-        elif not device.verify_token(otp_token.strip()):
-            refusal = "the authenticator code is wrong or was used before: wait for a new one"
-        if not refusal:
-            assert device is not None
-            return device.last_t
-        audit.record(
-            actor=actor,
-            action=AuditAction.BATCH_DECISION_CODE_REFUSED,
-            target=Batch.objects.filter(pk=batch_id).first(),
-            decision=decision,
-            reason=refusal,
-        )
-    raise CodeRefused(refusal)
+def _primary_initiator(persons: set[int]) -> int | None:
+    return min(persons) if persons else None
 
 
 def _decide(
     *,
     batch_id: UUID,
     approver: User,
-    decision: str,
+    verdict: str,
     actor: Actor,
-    otp_time_step: int,
+    otp_token: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> tuple[Batch, gate.Signed, set[int]]:
+    """Through the gate: the role, separation of duties (persons, every channel), the
+    cool-off, a fresh code. Returns the locked batch inside the caller's transaction."""
+    batch = Batch.objects.select_related("uploaded_by", "api_key").get(pk=batch_id)
+    persons = selectors.initiators(batch)
+    signed = gate.pass_gate(
+        user=approver,
+        role=APPROVER,
+        initiators=persons,
+        otp_token=otp_token,
+        actor=actor,
+        subject=batch,
+        kind=f"{KIND}.{verdict}",
+        now=now,
+    )
+    return batch, signed, persons
+
+
+def _record(
+    *,
+    batch_id: UUID,
+    approver: User,
+    verdict: str,
+    signed: gate.Signed,
+    persons: set[int],
+    actor: Actor,
     reason: str = "",
     now: datetime | None = None,
 ) -> Batch:
-    """Lock the batch, check that this approver may decide now, record the decision."""
+    """Under the merchant's lock (the day's exposure is counted by one decision at a time)
+    and the batch's: the decision, once per person, and the approval row."""
+    merchant_id = Batch.objects.filter(pk=batch_id).values_list("merchant_id", flat=True)[0]
+    Merchant.objects.select_for_update(of=("self",)).filter(pk=merchant_id).first()
     batch = lock(batch_id)
-    _check_approver(batch, approver, now or timezone.now())
     if batch.status != Batch.Status.AWAITING_APPROVAL:
         raise InvalidState(
             f"the batch is {batch.get_status_display().lower()}, not awaiting approval"
         )
-    if batch.approvals.filter(approver=approver).exists():
-        # One decision per approver (a unique constraint too): another approver must decide.
-        raise InvalidState("you have already approved this batch: another approver must decide")
+    if (
+        Decision.objects.filter(kind=KIND, subject_id=str(batch.pk), person=signed.person).exists()
+        or batch.approvals.filter(approver=approver).exists()
+    ):
+        raise InvalidState("you have already decided on this batch: another approver must decide")
+    gate.record(
+        signed=signed,
+        user=approver,
+        role=APPROVER,
+        kind=KIND,
+        verdict=verdict,
+        subject=batch,
+        initiator=_primary_initiator(persons),
+        initiators=persons,
+        actor=actor,
+        now=now,
+        validated_sha256=batch.validated_sha256,
+        reason=reason,
+    )
     Approval.objects.create(
         batch=batch,
         approver=approver,
-        decision=decision,
+        decision=verdict,
         reason=reason[:500],
         validated_sha256=batch.validated_sha256,
-        otp_time_step=otp_time_step,
+        otp_time_step=signed.otp_time_step,
         ip=actor.ip,
     )
     return batch
@@ -124,19 +122,25 @@ def batch_approve(
     today: date | None = None,
     now: datetime | None = None,
 ) -> Batch:
-    """One approval, signed with a fresh authenticator code; the last one needed starts it."""
-    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
-    step = _sign(
-        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="approve"
+    """One approval through the gate; the last one needed holds the funds and starts it."""
+    verdict = Approval.Decision.APPROVE
+    _, signed, persons = _decide(
+        batch_id=batch_id,
+        approver=approver,
+        verdict=verdict,
+        actor=actor,
+        otp_token=otp_token,
+        now=now,
     )
     try:
         with transaction.atomic(durable=True):
-            batch = _decide(
+            batch = _record(
                 batch_id=batch_id,
                 approver=approver,
-                decision=Approval.Decision.APPROVE,
+                verdict=verdict,
+                signed=signed,
+                persons=persons,
                 actor=actor,
-                otp_time_step=step,
                 now=now,
             )
             approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
@@ -148,7 +152,7 @@ def batch_approve(
                 approvals=approvals,
                 needed=needed,
                 validated_sha256=batch.validated_sha256,
-                otp_time_step=step,
+                otp_time_step=signed.otp_time_step,
             )
             if approvals < needed:
                 notifications.batch_awaits_approval(batch)  # the approvers still to decide
@@ -182,22 +186,28 @@ def batch_reject(
     otp_token: str,
     now: datetime | None = None,
 ) -> Batch:
-    """An approver says no, with a reason, signed like an approval."""
+    """An approver says no, with a reason, through the same gate as an approval."""
     reason = reason.strip()
     if not reason:
         raise BatchError("a rejection needs a reason")
-    # Who may not decide is told so before any code is checked (and spent); again under lock.
-    _check_approver(Batch.objects.get(pk=batch_id), approver, now or timezone.now())
-    step = _sign(
-        user=approver, otp_token=otp_token, actor=actor, batch_id=batch_id, decision="reject"
+    verdict = Approval.Decision.REJECT
+    _, signed, persons = _decide(
+        batch_id=batch_id,
+        approver=approver,
+        verdict=verdict,
+        actor=actor,
+        otp_token=otp_token,
+        reason=reason,
+        now=now,
     )
     with transaction.atomic(durable=True):
-        batch = _decide(
+        batch = _record(
             batch_id=batch_id,
             approver=approver,
-            decision=Approval.Decision.REJECT,
+            verdict=verdict,
+            signed=signed,
+            persons=persons,
             actor=actor,
-            otp_time_step=step,
             reason=reason,
             now=now,
         )
@@ -211,7 +221,7 @@ def batch_reject(
             action=AuditAction.BATCH_REJECT,
             target=batch,
             reason=reason,
-            otp_time_step=step,
+            otp_time_step=signed.otp_time_step,
         )
         notifications.batch_decided(batch, decision="rejected", by=approver, reason=reason)
         return batch

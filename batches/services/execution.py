@@ -23,6 +23,7 @@ from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.models import Hold
 from batches.models import Batch, BatchHold, BatchItem
+from batches.services import integrity
 from batches.services.base import enqueue, lock, start_or_schedule
 from batches.services.holds import release_holds
 from common.db import bulk, pgsql
@@ -93,6 +94,8 @@ def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
         batch = lock(batch_id)
         if batch.status not in (Batch.Status.APPROVED, Batch.Status.EXECUTING):
             return batch
+        if integrity.stored_rows_digest(batch) != batch.validated_sha256:
+            return _stop_changed(batch)
         batch.status = Batch.Status.EXECUTING
         batch.started_at = batch.started_at or timezone.now()
         batch.save(update_fields=["status", "started_at", "updated_at"])
@@ -100,6 +103,30 @@ def batch_execute(*, batch_id: UUID, chunk_size: int | None = None) -> Batch:
     while (done := _execute_chunk(batch_id, chunk_size or sizer.size)) is not None:
         sizer.after(done)
     return _finish(batch_id)
+
+
+def _stop_changed(batch: Batch) -> Batch:
+    """The rows differ from what the approvers signed: pay nothing more, give the funds
+    back, and say so everywhere (the log at error level, the trail, the batch)."""
+    logging.getLogger(__name__).error(
+        "batch.rows_changed_after_approval", extra={"batch_id": str(batch.pk)}
+    )
+    release_holds(batch)
+    batch.status = Batch.Status.FAILED
+    batch.error_code = "NARR"
+    batch.error_message = (
+        "stopped: the batch's rows differ from what was approved (validated_sha256); "
+        "nothing more is paid"
+    )
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "error_code", "error_message", "finished_at", "updated_at"])
+    audit.record(
+        actor=Actor.system("batch execution"),
+        action=AuditAction.BATCH_ROWS_CHANGED,
+        target=batch,
+        approved=batch.validated_sha256,
+    )
+    return batch
 
 
 FIRST_CHUNK = 200

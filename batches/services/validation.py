@@ -12,6 +12,7 @@ from uuid import UUID
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.ledger import currency as iso4217
@@ -25,6 +26,7 @@ from accounts.models import Account
 from batches import notifications, parsers
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
+from batches.services import integrity
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
@@ -270,6 +272,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
         return _reject_file(batch, rejected.code, rejected.message)
     if stored.items == 0:
         return _reject_file(batch, "FF01", "the file holds no transactions")
+    if stored.valid == 0:
+        return _nothing_to_pay(batch, stored.items)
     if stored.items >= ANALYZE_FROM_ROWS:
         # As after any bulk load: the planner learns the rows this transaction added (its
         # own rows are sampled too, and the statistics commit with them). Without it, and
@@ -323,6 +327,28 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     return batch
 
 
+def _nothing_to_pay(batch: Batch, rows: int) -> Batch:
+    """Every row is invalid: nothing to approve. The rows stay, with their reasons, for the
+    reports and failed.csv; the batch ends invalid with the rows' most common reason."""
+    common = (
+        BatchItem.objects.filter(batch=batch)
+        .values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")
+        .first()
+    )
+    batch.status = Batch.Status.INVALID
+    batch.error_code = (common["error_code"] if common else "") or "NARR"
+    batch.error_message = f"no row can be paid: all {rows} rows are invalid (see each row's reason)"
+    batch.item_count = batch.invalid_count = rows
+    batch.valid_count = 0
+    batch.total_amount = 0
+    batch.valid_totals = []
+    batch.validated_at = timezone.now()
+    batch.save()
+    return batch
+
+
 def _canonical(item: _Checked) -> str:
     """A row as the payment it asks for, not as the file wrote it."""
     row = item.row
@@ -349,13 +375,16 @@ class _Stored:
     def __init__(self, batch: Batch):
         self.checker = _RowChecker(batch)
         self.batch_id = batch.pk
-        self.approval_digest = hashlib.sha256(batch.file_sha256.encode())
+        self.approval_digest = integrity.start(batch.file_sha256)
         self.items = 0
         self.valid = 0
         self.new_payees = 0
         self.totals: dict[str, int] = {}
         # (debtor number, currency) -> [count, total, largest] of the valid rows
         self.by_debtor: dict[tuple[str, str], list[int]] = {}
+        # (debtor number, currency, creditor id) -> what the batch pays that payee: rows to
+        # one payee count together towards the approval rule (no split under a threshold).
+        self.by_payee: dict[tuple[str, str, UUID], int] = {}
         self.latest_date: date | None = None
         self.canonical: list[str] = []
         # (amount, -row) of the largest valid rows: a min-heap of BATCH_LARGEST_ROWS.
@@ -363,8 +392,19 @@ class _Stored:
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
 
     def valid_totals(self) -> list[dict]:
+        payee_largest: dict[tuple[str, str], int] = {}
+        for (debtor, currency, _), total in self.by_payee.items():
+            if total > payee_largest.get((debtor, currency), 0):
+                payee_largest[(debtor, currency)] = total
         return [
-            {"debtor": debtor, "currency": currency, "count": count, "total": total, "largest": top}
+            {
+                "debtor": debtor,
+                "currency": currency,
+                "count": count,
+                "total": total,
+                "largest": top,
+                "largest_payee": payee_largest.get((debtor, currency), top),
+            }
             for (debtor, currency), (count, total, top) in sorted(self.by_debtor.items())
         ]
 
@@ -388,6 +428,8 @@ class _Stored:
             debtor, creditor = cast(_Target, item.debtor), cast(_Target, item.creditor)
             self.valid += 1
             self.totals[row.currency] = self.totals.get(row.currency, 0) + amount
+            payee = (debtor.number, row.currency, creditor.id)
+            self.by_payee[payee] = self.by_payee.get(payee, 0) + amount
             line = self.by_debtor.get((debtor.number, row.currency))
             if line is None:
                 self.by_debtor[(debtor.number, row.currency)] = [1, amount, amount]
@@ -406,7 +448,7 @@ class _Stored:
                 self.new_payees += 1
             values.append(item.values(self.batch_id, flags))
             self.approval_digest.update(
-                f"{row.row}|{debtor.id}|{creditor.id}|{amount}|{row.currency}\n".encode()
+                integrity.row_line(row.row, debtor.id, creditor.id, amount, row.currency)
             )
             if row.execution_date and (
                 self.latest_date is None or row.execution_date > self.latest_date

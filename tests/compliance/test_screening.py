@@ -259,3 +259,24 @@ def test_the_daily_screening_is_asked_once_a_day_and_runs_through_the_outbox(eu_
     assert outbox.run(job.pk) == {"screened": 5, "alerts": 3}
     schedule_daily_screening()  # done today: not asked again
     assert OutboxJob.objects.filter(key__startswith="sanctions.screen.daily.").count() == 1
+
+
+def test_a_second_user_account_of_the_proposer_is_the_same_person(eu_list, people):
+    from accounts.identity import gate
+
+    proposer = UserFactory(username="proposer")
+    other_account = UserFactory(username="proposer-2", person=gate.person_of(proposer))
+    screen()
+    alert = alert_of("Юрий Ковальчук")
+    services.alert_decide(
+        alert_id=alert.pk, decision="confirmed", reason="him", actor=Actor.for_user(proposer)
+    )
+    with pytest.raises(services.AlertDecisionError, match="four eyes"):
+        services.alert_decide(
+            alert_id=alert.pk,
+            decision="confirmed",
+            reason="me again",
+            actor=Actor.for_user(other_account),
+        )
+    alert.refresh_from_db()
+    assert alert.status == "open"
