@@ -373,6 +373,7 @@ class ScreeningAlertAdmin(ReadOnlyAdmin):
                     decision=form.cleaned_data["decision"],
                     reason=form.cleaned_data["reason"],
                     actor=Actor.from_request(request),
+                    otp_token=form.cleaned_data["otp_token"],
                 )
             except LedgerError as error:
                 form.add_error(None, error.detail)

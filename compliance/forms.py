@@ -45,3 +45,9 @@ class DecideForm(forms.Form):
         help_text="Why: it goes in the audit trail. A false positive keeps this name whitelisted "
         "for this subject until the list entry changes.",
     )
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        max_length=10,
+        help_text="A fresh code of your authenticator app: the decision is signed with it.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.identity import audit, gate
+from accounts.identity import audit, gate, roles
 from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
-from accounts.identity.models import User
 from accounts.ledger import services as ledger
 from accounts.ledger.errors import InvalidState, LedgerError
 from accounts.ledger.models import Account
@@ -172,19 +171,24 @@ def _confirm(alert: ScreeningAlert, actor: Actor) -> dict[str, list[str]]:
     return {"frozen_accounts": frozen, "held_payments": [str(pk) for pk in held]}
 
 
-def _person_id(user: User) -> int | None:
-    person = gate.person_of(user)
-    return person.pk if person is not None else None
+KIND = "sanctions_alert"
+# The back office proposes and decides; the second person must be another person.
+DECIDING_ROLE = roles.ADMIN
 
 
-def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> ScreeningAlert:
+def alert_decide(
+    *, alert_id: int, decision: str, reason: str, actor: Actor, otp_token: str
+) -> ScreeningAlert:
     """Propose a decision on an open alert, or, as a second and different person, take it.
 
     decision: "false_positive" or "confirmed". The first call records a proposal; a call
     by another person with the same decision takes it (a false positive whitelists the
     name for the subject until the entry changes; a confirmed match freezes the subject's
     accounts); a different decision by another person rejects the proposal and leaves the
-    alert open. The proposer can neither take nor reject their own proposal."""
+    alert open. Every call passes the hub's one gate (accounts/identity/gate.py): the
+    person holds the back office's role by a grant, is not in a cool-off, signs with a
+    fresh authenticator code, and (the second eyes) is not the proposer, compared as
+    persons (a second user account of the proposer is the proposer)."""
     reason = (reason or "").strip()
     if decision not in DECISIONS:
         raise AlertDecisionError(f"decision must be one of {', '.join(sorted(DECISIONS))}")
@@ -192,76 +196,133 @@ def alert_decide(*, alert_id: int, decision: str, reason: str, actor: Actor) -> 
         raise AlertDecisionError("a decision needs a reason")
     if actor.user is None:
         raise AlertDecisionError("only a person of the back office decides an alert")
-    with transaction.atomic():
-        alert = ScreeningAlert.objects.select_for_update(of=("self",)).filter(pk=alert_id).first()
-        if alert is None:
-            raise AlertDecisionError(f"no alert {alert_id}")
+    alert = ScreeningAlert.objects.filter(pk=alert_id).first()
+    if alert is None:
+        raise AlertDecisionError(f"no alert {alert_id}")
+    pending = alert.proposals.filter(status=AlertProposal.Status.PENDING).first()
+    proposer = gate.person_of(pending.proposed_by) if pending is not None else None
+    initiators = {proposer.pk} if proposer is not None else set()
+    if proposer is not None and proposer == gate.person_of(actor.user):
+        raise AlertDecisionError(
+            "four eyes: a second, different person must take or reject this proposal"
+        )
+    signed = gate.pass_gate(
+        user=actor.user,
+        role=DECIDING_ROLE,
+        initiators=initiators,
+        otp_token=otp_token,
+        actor=actor,
+        subject=pending if pending is not None else alert,
+        kind=KIND,
+    )
+    with transaction.atomic(durable=True):
+        alert = ScreeningAlert.objects.select_for_update(of=("self",)).get(pk=alert_id)
         if alert.status != ScreeningAlert.Status.OPEN:
             raise InvalidState(f"alert {alert_id} is already {alert.status}")
-        pending = alert.proposals.filter(status=AlertProposal.Status.PENDING).first()
+        now_pending = alert.proposals.filter(status=AlertProposal.Status.PENDING).first()
+        if (now_pending and now_pending.pk) != (pending and pending.pk):
+            raise InvalidState(f"alert {alert_id} changed meanwhile: look at it again")
         if pending is None:
-            proposal = AlertProposal.objects.create(
-                alert=alert, decision=decision, reason=reason, proposed_by=actor.user
-            )
-            audit.record(
-                actor=actor,
-                action=AuditAction.SANCTIONS_ALERT_PROPOSE,
-                target=alert,
-                after={"decision": decision, "proposal": proposal.pk},
-                reason=reason,
-            )
-            return alert
-        # Persons, not user rows: a second user account of the proposer is the proposer.
-        if _person_id(pending.proposed_by) == _person_id(actor.user):
-            raise AlertDecisionError(
-                "four eyes: a second, different person must take or reject this proposal"
-            )
-        now = timezone.now()
-        pending.second_by = actor.user
-        pending.second_at = now
-        pending.second_reason = reason
-        if decision != pending.decision:
-            pending.status = AlertProposal.Status.REJECTED
-            pending.save(update_fields=["second_by", "second_at", "second_reason", "status"])
-            audit.record(
-                actor=actor,
-                action=AuditAction.SANCTIONS_ALERT_REJECT_PROPOSAL,
-                target=alert,
-                before={"decision": pending.decision},
-                reason=reason,
-            )
-            return alert
-        pending.status = AlertProposal.Status.APPROVED
-        pending.save(update_fields=["second_by", "second_at", "second_reason", "status"])
-        before = {"status": alert.status}
-        alert.status = decision
-        alert.decided_at = now
-        alert.proposed_by_id = pending.proposed_by_id
-        alert.decided_by = actor.user
-        alert.reason = f"{pending.reason}\n{reason}" if reason != pending.reason else reason
-        alert.save(update_fields=["status", "decided_at", "proposed_by", "decided_by", "reason"])
-        effects: dict[str, list[str]] = {}
-        if decision == AlertProposal.Decision.FALSE_POSITIVE:
-            Whitelist.objects.get_or_create(
-                subject_type=alert.subject_type,
-                subject_ref=alert.subject_ref,
-                source=alert.source,
-                reference=alert.reference,
-                content_hash=alert.content_hash,
-                defaults={"alert": alert},
-            )
-        else:
-            effects = _confirm(alert, actor)
+            return _propose(alert, decision, reason, actor, signed)
+        return _second(alert, pending, decision, reason, actor, signed, initiators)
+
+
+def _propose(
+    alert: ScreeningAlert, decision: str, reason: str, actor: Actor, signed: gate.Signed
+) -> ScreeningAlert:
+    assert actor.user is not None
+    proposal = AlertProposal.objects.create(
+        alert=alert, decision=decision, reason=reason, proposed_by=actor.user
+    )
+    gate.record(
+        signed=signed,
+        user=actor.user,
+        role=DECIDING_ROLE,
+        kind=KIND,
+        verdict="initiate",
+        subject=proposal,
+        initiator=signed.person.pk,
+        initiators=set(),
+        actor=actor,
+        decision=decision,
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.SANCTIONS_ALERT_PROPOSE,
+        target=alert,
+        after={"decision": decision, "proposal": proposal.pk},
+        reason=reason,
+    )
+    return alert
+
+
+def _second(
+    alert: ScreeningAlert,
+    pending: AlertProposal,
+    decision: str,
+    reason: str,
+    actor: Actor,
+    signed: gate.Signed,
+    initiators: set[int],
+) -> ScreeningAlert:
+    assert actor.user is not None
+    now = timezone.now()
+    agreed = decision == pending.decision
+    gate.record(
+        signed=signed,
+        user=actor.user,
+        role=DECIDING_ROLE,
+        kind=KIND,
+        verdict="approve" if agreed else "reject",
+        subject=pending,
+        initiator=min(initiators),
+        initiators=initiators,
+        actor=actor,
+        decision=decision,
+    )
+    pending.second_by = actor.user
+    pending.second_at = now
+    pending.second_reason = reason
+    pending.status = AlertProposal.Status.APPROVED if agreed else AlertProposal.Status.REJECTED
+    pending.save(update_fields=["second_by", "second_at", "second_reason", "status"])
+    if not agreed:
         audit.record(
             actor=actor,
-            action=AuditAction.SANCTIONS_ALERT_DECIDE,
+            action=AuditAction.SANCTIONS_ALERT_REJECT_PROPOSAL,
             target=alert,
-            before=before,
-            after={"status": alert.status, **effects},
-            proposed_by=pending.proposed_by.get_username() if pending.proposed_by else "",
-            reason=alert.reason,
+            before={"decision": pending.decision},
+            reason=reason,
         )
         return alert
+    before = {"status": alert.status}
+    alert.status = decision
+    alert.decided_at = now
+    alert.proposed_by_id = pending.proposed_by_id
+    alert.decided_by = actor.user
+    alert.reason = f"{pending.reason}\n{reason}" if reason != pending.reason else reason
+    alert.save(update_fields=["status", "decided_at", "proposed_by", "decided_by", "reason"])
+    effects: dict[str, list[str]] = {}
+    if decision == AlertProposal.Decision.FALSE_POSITIVE:
+        Whitelist.objects.get_or_create(
+            subject_type=alert.subject_type,
+            subject_ref=alert.subject_ref,
+            source=alert.source,
+            reference=alert.reference,
+            content_hash=alert.content_hash,
+            defaults={"alert": alert},
+        )
+    else:
+        effects = _confirm(alert, actor)
+    audit.record(
+        actor=actor,
+        action=AuditAction.SANCTIONS_ALERT_DECIDE,
+        target=alert,
+        before=before,
+        after={"status": alert.status, **effects},
+        proposed_by=pending.proposed_by.get_username(),
+        reason=alert.reason,
+    )
+    return alert
 
 
 def alerts_json(alerts: Iterable[ScreeningAlert]) -> list[dict[str, object]]:

@@ -6,13 +6,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.identity import roles
 from accounts.identity.audit import Actor
-from accounts.models import Account, AuditEvent
+from accounts.models import Account, AuditEvent, User
 from compliance import services
 from compliance.models import SanctionsList, ScreeningAlert
 from tests.compliance.conftest import EU, OFAC
-from tests.factories import AccountFactory, UserFactory
-from tests.helpers import make_operator, otp_login
+from tests.compliance.test_screening import fresh_code
+from tests.factories import AccountFactory
+from tests.helpers import grant, make_operator, otp_login
 
 
 def logged_in(user) -> Client:
@@ -86,17 +88,18 @@ def test_entries_search_and_alert_filters(admin_client, alert):
 
 
 def test_four_eyes_in_the_admin(admin_client, alert):
+    admin = grant(User.objects.get(username="admin"), roles.ADMIN)
     url = reverse("admin:compliance_screeningalert_decide", args=[alert.pk])
-    assert (
-        admin_client.post(url, {"decision": "confirmed", "reason": "same person"}).status_code
-        == 302
-    )
-    again = admin_client.post(url, {"decision": "confirmed", "reason": "sure"})
+    form = {"decision": "confirmed", "reason": "same person", "otp_token": fresh_code(admin)}
+    assert admin_client.post(url, form).status_code == 302
+    again = admin_client.post(url, {**form, "reason": "sure", "otp_token": fresh_code(admin)})
     assert again.status_code == 200 and "four eyes" in again.content.decode()
     alert.refresh_from_db()
     assert alert.status == "open"
-    second = logged_in(UserFactory(username="second", is_staff=True, is_superuser=True))
-    assert second.post(url, {"decision": "confirmed", "reason": "agreed"}).status_code == 302
+    officer = make_operator(roles.ADMIN, username="second", is_staff=True)
+    second = logged_in(officer)
+    form = {"decision": "confirmed", "reason": "agreed", "otp_token": fresh_code(officer)}
+    assert second.post(url, form).status_code == 302
     alert.refresh_from_db()
     assert alert.status == "confirmed"
     assert Account.objects.get(pk=alert.subject_ref).status == "frozen"
@@ -125,14 +128,11 @@ def test_alerts_and_decisions_export_as_safe_csv(admin_client, alert):
 
 
 def test_the_back_office_role_may_import_and_decide(db, eu_list, alert):
-    from accounts.identity import roles
-
     roles.sync_role_permissions()
-    officer = logged_in(make_operator(roles.ADMIN, is_staff=True))
+    user = make_operator(roles.ADMIN, is_staff=True)
+    officer = logged_in(user)
     assert officer.get(reverse("admin:compliance_sanctionslist_import")).status_code == 200
     url = reverse("admin:compliance_screeningalert_decide", args=[alert.pk])
-    assert (
-        officer.post(url, {"decision": "false_positive", "reason": "DOB differs"}).status_code
-        == 302
-    )
-    assert alert.proposals.get().proposed_by.groups.filter(name=roles.ADMIN).exists()
+    form = {"decision": "false_positive", "reason": "DOB differs", "otp_token": fresh_code(user)}
+    assert officer.post(url, form).status_code == 302
+    assert alert.proposals.get().proposed_by == user

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.identity import roles
 from accounts.identity.audit import Actor
 from accounts.ledger.errors import AccountFrozen, InvalidState
 from accounts.models import Account, AuditEvent
@@ -19,6 +22,7 @@ from payments import services as payments
 from payments.models import Payment
 from tests.compliance.conftest import EU
 from tests.factories import AccountFactory, MerchantFactory, UserFactory, fund
+from tests.helpers import make_operator, totp_code, totp_device
 
 SYSTEM = Actor.system("tests")
 
@@ -97,9 +101,27 @@ def test_external_payees_of_batches_are_read(db):
 
 @pytest.fixture
 def officers(db):
-    return Actor.for_user(UserFactory(username="first")), Actor.for_user(
-        UserFactory(username="second")
-    )
+    """Two persons of the back office (the admin role by a grant), with authenticators."""
+    first = make_operator(roles.ADMIN, username="first")
+    second = make_operator(roles.ADMIN, username="second")
+    totp_device(first)
+    totp_device(second)
+    return Actor.for_user(first), Actor.for_user(second)
+
+
+def fresh_code(user) -> str:
+    """The code of the user's authenticator for the first time step not used yet."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        return ""
+    step = max(int((time.time() - device.t0) // device.step), device.last_t + 1)
+    return totp_code(device, at=device.t0 + step * device.step + 1)
+
+
+def decide(*, actor, **kwargs):
+    """alert_decide as the admin form calls it: signed with a fresh authenticator code."""
+    token = fresh_code(actor.user) if actor.user is not None else ""
+    return services.alert_decide(actor=actor, otp_token=token, **kwargs)
 
 
 def alert_of(name: str) -> ScreeningAlert:
@@ -110,9 +132,9 @@ def test_the_proposer_cannot_confirm_their_own_proposal(eu_list, people, officer
     first, _ = officers
     screen()
     alert = alert_of("Sovcomflot PJSC")
-    services.alert_decide(alert_id=alert.pk, decision="confirmed", reason="same IMO", actor=first)
+    decide(alert_id=alert.pk, decision="confirmed", reason="same IMO", actor=first)
     with pytest.raises(services.AlertDecisionError, match="four eyes"):
-        services.alert_decide(alert_id=alert.pk, decision="confirmed", reason="sure", actor=first)
+        decide(alert_id=alert.pk, decision="confirmed", reason="sure", actor=first)
     alert.refresh_from_db()
     assert alert.status == "open"
     assert Account.objects.get(pk=people["sovcomflot_account"].pk).status == "active"
@@ -133,8 +155,8 @@ def test_confirmed_freezes_the_accounts_and_holds_pending_payments(eu_list, peop
     assert pending.status == Payment.Status.AUTHORIZED
     screen()
     alert = ScreeningAlert.objects.get(subject_type="merchant")
-    services.alert_decide(alert_id=alert.pk, decision="confirmed", reason="listed", actor=first)
-    services.alert_decide(alert_id=alert.pk, decision="confirmed", reason="agreed", actor=second)
+    decide(alert_id=alert.pk, decision="confirmed", reason="listed", actor=first)
+    decide(alert_id=alert.pk, decision="confirmed", reason="agreed", actor=second)
     alert.refresh_from_db()
     assert alert.status == "confirmed"
     assert alert.proposed_by.username == "first" and alert.decided_by.username == "second"
@@ -148,25 +170,21 @@ def test_confirmed_freezes_the_accounts_and_holds_pending_payments(eu_list, peop
     with pytest.raises(AccountFrozen):
         payments.payment_capture(payment_id=pending.pk)
     with pytest.raises(InvalidState):
-        services.alert_decide(alert_id=alert.pk, decision="confirmed", reason="again", actor=first)
+        decide(alert_id=alert.pk, decision="confirmed", reason="again", actor=first)
 
 
 def test_a_different_decision_by_the_second_person_rejects_the_proposal(eu_list, people, officers):
     first, second = officers
     screen()
     alert = alert_of("Юрий Ковальчук")
-    services.alert_decide(
-        alert_id=alert.pk, decision="confirmed", reason="looks like him", actor=first
-    )
-    services.alert_decide(
-        alert_id=alert.pk, decision="false_positive", reason="DOB differs", actor=second
-    )
+    decide(alert_id=alert.pk, decision="confirmed", reason="looks like him", actor=first)
+    decide(alert_id=alert.pk, decision="false_positive", reason="DOB differs", actor=second)
     alert.refresh_from_db()
     assert alert.status == "open"
     assert alert.proposals.get().status == "rejected"
     assert Account.objects.get(pk=people["holder"].pk).status == "active"
     # A new proposal may be made, by either.
-    services.alert_decide(alert_id=alert.pk, decision="false_positive", reason="DOB", actor=second)
+    decide(alert_id=alert.pk, decision="false_positive", reason="DOB", actor=second)
     assert alert.proposals.filter(status="pending").count() == 1
 
 
@@ -180,9 +198,9 @@ def test_a_decision_needs_a_person_a_reason_and_a_known_decision(eu_list, people
         ({"decision": "confirmed", "reason": "x", "actor": SYSTEM}, "only a person"),
     ]:
         with pytest.raises(services.AlertDecisionError, match=message):
-            services.alert_decide(alert_id=alert.pk, **kwargs)
+            decide(alert_id=alert.pk, **kwargs)
     with pytest.raises(services.AlertDecisionError, match="no alert"):
-        services.alert_decide(alert_id=10**9, decision="confirmed", reason="x", actor=first)
+        decide(alert_id=10**9, decision="confirmed", reason="x", actor=first)
     assert not alert.proposals.exists()
 
 
@@ -190,12 +208,8 @@ def test_false_positive_is_whitelisted_until_the_entry_changes(eu_list, people, 
     first, second = officers
     screen()
     alert = alert_of("Юрий Ковальчук")
-    services.alert_decide(
-        alert_id=alert.pk, decision="false_positive", reason="DOB 1980", actor=first
-    )
-    services.alert_decide(
-        alert_id=alert.pk, decision="false_positive", reason="checked", actor=second
-    )
+    decide(alert_id=alert.pk, decision="false_positive", reason="DOB 1980", actor=first)
+    decide(alert_id=alert.pk, decision="false_positive", reason="checked", actor=second)
     alert.refresh_from_db()
     assert alert.status == "false_positive"
     assert Whitelist.objects.filter(subject_ref=str(people["holder"].pk)).count() == 1
@@ -264,15 +278,14 @@ def test_the_daily_screening_is_asked_once_a_day_and_runs_through_the_outbox(eu_
 def test_a_second_user_account_of_the_proposer_is_the_same_person(eu_list, people):
     from accounts.identity import gate
 
-    proposer = UserFactory(username="proposer")
+    proposer = make_operator(roles.ADMIN, username="proposer")
+    totp_device(proposer)
     other_account = UserFactory(username="proposer-2", person=gate.person_of(proposer))
     screen()
     alert = alert_of("Юрий Ковальчук")
-    services.alert_decide(
-        alert_id=alert.pk, decision="confirmed", reason="him", actor=Actor.for_user(proposer)
-    )
+    decide(alert_id=alert.pk, decision="confirmed", reason="him", actor=Actor.for_user(proposer))
     with pytest.raises(services.AlertDecisionError, match="four eyes"):
-        services.alert_decide(
+        decide(
             alert_id=alert.pk,
             decision="confirmed",
             reason="me again",
@@ -280,3 +293,25 @@ def test_a_second_user_account_of_the_proposer_is_the_same_person(eu_list, peopl
         )
     alert.refresh_from_db()
     assert alert.status == "open"
+
+
+def test_a_decision_passes_the_gate_role_and_code(eu_list, people, officers):
+    from accounts.identity.gate import CodeRefused, NotAllowed
+
+    first, _ = officers
+    screen()
+    alert = alert_of("Юрий Ковальчук")
+    boss = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    totp_device(boss)
+    with pytest.raises(NotAllowed, match="admin"):  # a superuser flag confers nothing
+        decide(alert_id=alert.pk, decision="confirmed", reason="x", actor=Actor.for_user(boss))
+    with pytest.raises(CodeRefused):
+        services.alert_decide(
+            alert_id=alert.pk, decision="confirmed", reason="x", actor=first, otp_token="000000"
+        )
+    assert not alert.proposals.exists()
+    totp_device(first.user)  # as if the throttle of wrong codes had passed
+    decide(alert_id=alert.pk, decision="confirmed", reason="him", actor=first)
+    from accounts.identity.models import Decision
+
+    assert Decision.objects.get(kind="sanctions_alert").verdict == "initiate"
