@@ -7,9 +7,9 @@
 - OFAC: `sdn.csv` with `alt.csv` (aliases) and `add.csv` (addresses, read for nothing but
   its presence): no header, `-0-` for an empty cell.
 
-The XML is read with lxml's iterparse, elements cleared as they are read; no DTD is loaded,
-no entity expanded, nothing fetched from the network, no huge-tree mode; a file with a
-DOCTYPE is refused. A gzip-compressed file is read as its content (capped).
+The XML is read with the hub's hardened iterparse (iso20022.reading.secure_iterparse),
+elements cleared as they are read: no DTD is loaded, no entity expanded, nothing fetched
+from the network, no huge-tree mode; a file with a DOCTYPE is refused before that. A gzip-compressed file is read as its content (capped).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import date
 from lxml import etree
 
 from accounts.ledger.errors import LedgerError
+from iso20022.reading import secure_iterparse
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 EU_NS = "{http://eu.europa.ec/fpi/fsd/export}"
@@ -93,16 +94,7 @@ def _sha256(contents: list[bytes]) -> str:
 def _iterparse(data: bytes, tags: tuple[str, ...]) -> Iterator[etree._Element]:
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
         raise SanctionsFileError("the file declares a DOCTYPE or entities: refused")
-    parser = etree.iterparse(
-        io.BytesIO(data),
-        events=("end",),
-        tag=tags,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-    )
+    parser = secure_iterparse(io.BytesIO(data), tags)
     try:
         for _, element in parser:
             yield element

@@ -134,3 +134,11 @@ def test_ofac_needs_sdn_csv_and_its_columns(tmp_path):
         importers.parse("uk", [str(bad)])
     with pytest.raises(importers.SanctionsFileError, match="cannot be read"):
         importers.parse("un", [str(tmp_path / "missing.xml")])
+
+
+def test_a_file_cut_short_is_refused(tmp_path):
+    cut = tmp_path / "un.xml"
+    content = importers.read_bytes(UN[0])
+    cut.write_bytes(content[: len(content) // 2])
+    with pytest.raises(importers.SanctionsFileError, match="not well-formed"):
+        importers.parse("un", [str(cut)])
