@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import cast
@@ -286,3 +287,17 @@ def batches_waiting(user: User) -> list[Batch] | None:
         # An attribute for the template only.
         batch.approvals_needed = approvals_required(batch)  # type: ignore[attr-defined]
     return batches
+
+
+def external_payees() -> Iterator[tuple[str, str]]:
+    """(account number, name) of every payee at another bank that a batch row named once,
+    for sanctions screening (settings.SANCTIONS_PAYEE_SOURCES)."""
+    rows = (
+        BatchItem.objects.filter(creditor_account__isnull=True)
+        .exclude(creditor_name="")
+        .exclude(creditor_account_number="")
+        .values_list("creditor_account_number", "creditor_name")
+        .distinct()
+        .order_by()
+    )
+    yield from rows.iterator(chunk_size=10_000)

@@ -7,6 +7,7 @@ from django.conf import settings
 from rq import cron
 
 from batches.jobs import resume_stalled_batches, start_due_batches
+from compliance.jobs import schedule_daily_screening
 from outbox.jobs import purge_outbox, sweep_outbox
 from payments.jobs import (
     deliver_due_webhooks,
@@ -24,3 +25,6 @@ cron.register(resume_stalled_batches, queue_name="default", interval=60)
 # that a long batch on the batches queue does not delay the rescue of another.
 cron.register(sweep_outbox, queue_name="default", interval=settings.OUTBOX_SWEEP_SECONDS)
 cron.register(purge_outbox, queue_name="default", interval=24 * 3600)
+# Sanctions screening of every merchant, account holder and stored payee once a calendar
+# day (asked every hour, run once a day through the outbox; compliance/jobs.py).
+cron.register(schedule_daily_screening, queue_name="default", interval=3600)

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "payments",
     "batches",
     "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
+    "compliance",  # sanctions screening, the name matcher: reads accounts and payments
     "tools",  # benchmarks, the load generator and volume seeding: the top floor
 ]
 
@@ -427,3 +428,7 @@ METRICS_ALLOWED_NETWORKS = env_list(
     "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 )
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Sanctions screening: where the stored external payees come from (callables yielding
+# (account number, name)); batches provides its rows' payees, compliance imports no batches.
+SANCTIONS_PAYEE_SOURCES = ["batches.selectors.external_payees"]

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-# Paths that take a batch file; every other request is held to DATA_UPLOAD_MAX_MEMORY_SIZE.
-UPLOAD_PATHS = ("/api/v1/batches/", "/batches/upload/")
+# Paths that take a batch file (or a sanctions list, in the admin); every other request is
+# held to DATA_UPLOAD_MAX_MEMORY_SIZE.
+UPLOAD_PATHS = ("/api/v1/batches/", "/batches/upload/", "/admin/compliance/sanctionslist/import/")
 # Room for the multipart envelope and the form's small fields around the file.
 MULTIPART_OVERHEAD = 64 * 1024
 TOO_LARGE_ATTRIBUTE = "upload_too_large"

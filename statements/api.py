@@ -52,6 +52,9 @@ class StatementJsonSerializer(serializers.Serializer):
     closing_booked = serializers.CharField()
     closing_available = serializers.CharField()
     entries = StatementEntrySerializer(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="the next page's cursor, or null on the last page"
+    )
 
 
 StatementJsonSerializer._declared_fields["from"] = serializers.DateField()

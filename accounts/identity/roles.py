@@ -27,6 +27,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_ledgerentry",
         "accounts.view_hold",
         "accounts.view_auditevent",
+        # Sanctions screening: see lists and alerts, import a list, decide an alert (four eyes).
+        "compliance.view_sanctionslist",
+        "compliance.add_sanctionslist",
+        "compliance.view_sanctionsentry",
+        "compliance.view_screeningalert",
+        "compliance.change_screeningalert",
     ],
 }
 
