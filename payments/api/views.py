@@ -19,7 +19,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger.selectors import account_entries, accounts_of_merchant
 from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
-from payments import selectors, services
+from payments import external, selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
 from payments.api.pagination import NewestIdCursorPagination, NumberCursorPagination
@@ -121,6 +121,21 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             data=request.data, context={"merchant": merchant}
         )
         data.is_valid(raise_exception=True)
+        if data.validated_data["creditor_bank"] is not None:
+            # A creditor at another bank: the clearing network's door (payments/external.py).
+            payment = external.send(
+                merchant=merchant,
+                debtor=data.validated_data["debtor"],
+                creditor_iban=data.validated_data["creditor_account"],
+                creditor_name=data.validated_data["creditor_name"],
+                creditor_address=data.validated_data["creditor_address"],
+                amount=data.validated_data["amount_minor"],
+                currency=data.validated_data["currency"],
+                reference=data.validated_data["reference"],
+                end_to_end_id=data.validated_data["end_to_end_id"],
+                api_key=request.auth,
+            )
+            return self._render(payment, status.HTTP_201_CREATED)
         payment = services.payment_authorize(
             merchant=merchant,
             debtor=data.validated_data["debtor"],

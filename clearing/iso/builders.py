@@ -1,0 +1,161 @@
+"""The documents this hub writes: SCT Inst pacs.008.001.08 and its pacs.002.001.10 answer.
+
+Each builder returns the document's bytes; callers validate them (validation.py) before
+they are stored or sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from accounts.ledger import money
+
+PACS008 = "pacs.008.001.08"
+PACS002 = "pacs.002.001.10"
+# Structured address elements in the schema's order (PostalAddress24).
+ADDRESS_ORDER = [
+    ("street", "StrtNm"),
+    ("building_number", "BldgNb"),
+    ("postcode", "PstCd"),
+    ("town", "TwnNm"),
+    ("country", "Ctry"),
+]
+
+
+def new_msg_id() -> str:
+    return uuid.uuid4().hex  # 32 characters: within Max35Text
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One SCT Inst credit transfer between two banks."""
+
+    msg_id: str
+    created_at: datetime  # also the acceptance time (AccptncDtTm): the time-out runs from it
+    uetr: uuid.UUID
+    end_to_end_id: str
+    instruction_id: str
+    amount: int  # minor units
+    currency: str
+    debtor_agent: str  # BIC of the sending bank
+    creditor_agent: str  # BIC of the receiving bank
+    debtor_name: str
+    debtor_iban: str
+    creditor_name: str
+    creditor_iban: str
+    creditor_address: dict[str, Any] = field(default_factory=dict)
+    remittance: str = ""
+
+
+def _maker(kind: str) -> ElementMaker:
+    namespace = f"urn:iso:std:iso:20022:tech:xsd:{kind}"
+    return ElementMaker(namespace=namespace, nsmap={None: namespace})
+
+
+def _agent(E: ElementMaker, tag: str, bic: str) -> etree._Element:
+    return E(tag, E.FinInstnId(E.BICFI(bic)))
+
+
+def _address(E: ElementMaker, address: dict[str, Any]) -> list[etree._Element]:
+    parts = [E(tag, str(address[key])) for key, tag in ADDRESS_ORDER if address.get(key)]
+    lines = [E.AdrLine(str(line)) for line in (address.get("address_lines") or [])[:2]]
+    return [E.PstlAdr(*parts, *lines)] if parts or lines else []
+
+
+def pacs008(transfer: Transfer) -> bytes:
+    E = _maker(PACS008)
+    amount = money.to_major(transfer.amount, transfer.currency)
+    moment = timestamp(transfer.created_at)
+    document = E.Document(
+        E.FIToFICstmrCdtTrf(
+            E.GrpHdr(
+                E.MsgId(transfer.msg_id),
+                E.CreDtTm(moment),
+                E.NbOfTxs("1"),
+                E.SttlmInf(E.SttlmMtd("CLRG")),
+                _agent(E, "InstgAgt", transfer.debtor_agent),
+                _agent(E, "InstdAgt", transfer.creditor_agent),
+            ),
+            E.CdtTrfTxInf(
+                E.PmtId(
+                    E.InstrId(transfer.instruction_id),
+                    E.EndToEndId(transfer.end_to_end_id or "NOTPROVIDED"),
+                    E.TxId(transfer.msg_id),
+                    E.UETR(str(transfer.uetr)),
+                ),
+                E.PmtTpInf(E.SvcLvl(E.Cd("SEPA")), E.LclInstrm(E.Cd("INST"))),
+                E.IntrBkSttlmAmt(amount, Ccy=transfer.currency),
+                E.IntrBkSttlmDt(transfer.created_at.date().isoformat()),
+                E.AccptncDtTm(moment),
+                E.ChrgBr("SLEV"),
+                E.Dbtr(E.Nm(transfer.debtor_name[:140] or "NOTPROVIDED")),
+                E.DbtrAcct(E.Id(E.IBAN(transfer.debtor_iban))),
+                _agent(E, "DbtrAgt", transfer.debtor_agent),
+                _agent(E, "CdtrAgt", transfer.creditor_agent),
+                E.Cdtr(
+                    E.Nm(transfer.creditor_name[:140] or "NOTPROVIDED"),
+                    *_address(E, transfer.creditor_address),
+                ),
+                E.CdtrAcct(E.Id(E.IBAN(transfer.creditor_iban))),
+                *([E.RmtInf(E.Ustrd(transfer.remittance[:140]))] if transfer.remittance else []),
+            ),
+        )
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+
+
+@dataclass(frozen=True)
+class Status:
+    """A pacs.002's verdict on one transfer."""
+
+    msg_id: str
+    created_at: datetime
+    sender: str  # BIC of the bank answering
+    receiver: str
+    original_msg_id: str
+    original_kind: str
+    uetr: uuid.UUID
+    end_to_end_id: str
+    instruction_id: str
+    accepted: bool
+    reason_code: str = ""
+
+
+def pacs002(status: Status) -> bytes:
+    E = _maker(PACS002)
+    reason = (
+        [E.StsRsnInf(E.Rsn(E.Cd(status.reason_code)))]
+        if not status.accepted and status.reason_code
+        else []
+    )
+    document = E.Document(
+        E.FIToFIPmtStsRpt(
+            E.GrpHdr(
+                E.MsgId(status.msg_id),
+                E.CreDtTm(timestamp(status.created_at)),
+                _agent(E, "InstgAgt", status.sender),
+                _agent(E, "InstdAgt", status.receiver),
+            ),
+            E.OrgnlGrpInfAndSts(
+                E.OrgnlMsgId(status.original_msg_id), E.OrgnlMsgNmId(status.original_kind)
+            ),
+            E.TxInfAndSts(
+                *([E.OrgnlInstrId(status.instruction_id)] if status.instruction_id else []),
+                E.OrgnlEndToEndId(status.end_to_end_id or "NOTPROVIDED"),
+                E.OrgnlUETR(str(status.uetr)),
+                E.TxSts("ACSC" if status.accepted else "RJCT"),
+                *reason,
+            ),
+        )
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
