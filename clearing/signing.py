@@ -122,6 +122,9 @@ def verify(
         raise SignatureRefused("unsigned", "the request carries no HTTP message signature")
     if "Content-Digest" not in headers:
         raise SignatureRefused("digest_missing", "the request carries no Content-Digest")
+    claimed = key_id_of(headers)
+    if claimed is None or claimed not in public_keys:
+        raise SignatureRefused("unknown_key", f"no peer has the key id {claimed!r}")
     request = _Request(method, url, {name: value for name, value in headers.items()})
     verifier = HTTPMessageVerifier(
         signature_algorithm=algorithms.ED25519, key_resolver=_PeerKeys(public_keys)

@@ -48,6 +48,15 @@ class PeerBank:
             actor=Actor.system("tests"),
         )
         self.client = Client()
+        self.sent = 0
+        self.started = datetime.datetime.now(datetime.UTC)
+
+    def _created(self) -> datetime.datetime:
+        # Ed25519 signs deterministically and `created` counts seconds: two sends of one
+        # document within a second would be the same signed request (a replay). A real
+        # resend comes later; here each signature is dated a second apart, into the past.
+        self.sent += 1
+        return self.started - datetime.timedelta(seconds=self.sent)
 
     def customer_iban(self, n: int = 1) -> str:
         return iban("FR", f"{self.bank_code}00001{n:011d}89")
@@ -57,7 +66,7 @@ class PeerBank:
             url=url,
             body=body,
             key_id=key_id or self.bic,
-            now=now,
+            now=now or self._created(),
             private_key=key or self.key,
         )
 
