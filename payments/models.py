@@ -110,15 +110,15 @@ class Payment(models.Model):
         default=Direction.OUTGOING,
         db_default=Direction.OUTGOING,  # rows bulk-written by batches name no direction
     )
-    debtor_name = models.CharField(max_length=140, blank=True, db_default="")
-    debtor_iban = models.CharField(max_length=34, blank=True, db_default="")
+    debtor_name = models.CharField(max_length=140, blank=True, default="", db_default="")
+    debtor_iban = models.CharField(max_length=34, blank=True, default="", db_default="")
     debtor_agent = models.CharField(
-        max_length=11, blank=True, db_default="", help_text="the debtor's bank BIC"
+        max_length=11, blank=True, default="", db_default="", help_text="the debtor's bank BIC"
     )
-    creditor_name = models.CharField(max_length=140, blank=True, db_default="")
-    creditor_iban = models.CharField(max_length=34, blank=True, db_default="")
+    creditor_name = models.CharField(max_length=140, blank=True, default="", db_default="")
+    creditor_iban = models.CharField(max_length=34, blank=True, default="", db_default="")
     creditor_agent = models.CharField(
-        max_length=11, blank=True, db_default="", help_text="the creditor's bank BIC"
+        max_length=11, blank=True, default="", db_default="", help_text="the creditor's bank BIC"
     )
     creditor_address = models.JSONField(null=True, blank=True)
     uetr = models.UUIDField(null=True, blank=True, help_text="the transfer's UETR between banks")
