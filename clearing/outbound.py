@@ -268,6 +268,7 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
             description=f"SCT Inst {payment.uetr} rejected by {peer.bic}: {reason}",
         )
         payment.status = Payment.Status.FAILED
+        payment.captured_amount = 0
         payment.failure_code = reason
         payment.failure_message = f"rejected by {peer.bic} ({reason})"
         payment.clearing["reason_code"] = reason
@@ -275,7 +276,14 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
         sent.reason_code = reason
         event = "payment.failed"
     payment.save(
-        update_fields=["status", "failure_code", "failure_message", "clearing", "updated_at"]
+        update_fields=[
+            "status",
+            "captured_amount",
+            "failure_code",
+            "failure_message",
+            "clearing",
+            "updated_at",
+        ]
     )
     sent.save(update_fields=["status", "reason_code", "updated_at"])
     OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(

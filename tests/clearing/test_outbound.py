@@ -147,6 +147,7 @@ def test_a_rejection_gives_the_money_back_with_the_peers_reason(fake, peer, hook
     body = _pay(hooked, peer).json()
     assert body["status"] == "failed"
     assert body["failure_code"] == reason
+    assert body["captured_amount"] == "0.00"
     assert body["clearing"]["reason_code"] == reason
     assert _balances(hooked, peer) == (100_000, 0)
     events = WebhookDelivery.objects.filter(payment_id=body["id"]).values_list(
