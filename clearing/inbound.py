@@ -58,6 +58,11 @@ def receive(
 
         outbound.status_received(peer=peer, root=root, body=body)
         return 202, None
+    if kind == builders.PACS004:
+        from clearing import returns
+
+        returns.return_received(peer=peer, root=root, body=body)
+        return 202, None
     raise Refusal(422, "unsupported_message", f"{kind} is not taken by this hub yet")
 
 

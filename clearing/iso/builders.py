@@ -159,3 +159,53 @@ def pacs002(status: Status) -> bytes:
         )
     )
     return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+
+
+PACS004 = "pacs.004.001.09"
+
+
+@dataclass(frozen=True)
+class Return:
+    """A pacs.004: the receiving bank sends a credited transfer back to its sender."""
+
+    msg_id: str
+    created_at: datetime
+    sender: str  # BIC of the bank returning (the original creditor agent)
+    receiver: str
+    original_msg_id: str
+    uetr: uuid.UUID
+    end_to_end_id: str
+    instruction_id: str
+    amount: int
+    currency: str
+    reason_code: str
+
+
+def pacs004(ret: Return) -> bytes:
+    E = _maker(PACS004)
+    amount = money.to_major(ret.amount, ret.currency)
+    document = E.Document(
+        E.PmtRtr(
+            E.GrpHdr(
+                E.MsgId(ret.msg_id),
+                E.CreDtTm(timestamp(ret.created_at)),
+                E.NbOfTxs("1"),
+                E.SttlmInf(E.SttlmMtd("CLRG")),
+                _agent(E, "InstgAgt", ret.sender),
+                _agent(E, "InstdAgt", ret.receiver),
+            ),
+            E.TxInf(
+                E.RtrId(ret.msg_id),
+                E.OrgnlGrpInf(E.OrgnlMsgId(ret.original_msg_id), E.OrgnlMsgNmId(PACS008)),
+                *([E.OrgnlInstrId(ret.instruction_id)] if ret.instruction_id else []),
+                E.OrgnlEndToEndId(ret.end_to_end_id or "NOTPROVIDED"),
+                E.OrgnlUETR(str(ret.uetr)),
+                E.OrgnlIntrBkSttlmAmt(amount, Ccy=ret.currency),
+                E.RtrdIntrBkSttlmAmt(amount, Ccy=ret.currency),
+                E.IntrBkSttlmDt(ret.created_at.date().isoformat()),
+                E.ChrgBr("SLEV"),
+                E.RtrRsnInf(E.Rsn(E.Cd(ret.reason_code))),
+            ),
+        )
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")

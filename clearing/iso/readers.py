@@ -122,3 +122,26 @@ def msg_id(root: etree._Element) -> str:
     namespace = etree.QName(root).namespace or ""
     found = root.xpath("./*/n:GrpHdr/n:MsgId | ./*/n:Assgnmt/n:Id", namespaces={"n": namespace})
     return (found[0].text or "").strip() if found else ""
+
+
+@dataclass(frozen=True)
+class PaymentReturn:
+    msg_id: str
+    transactions: int
+    uetr: uuid.UUID | None
+    amount: str
+    currency: str
+    reason_code: str
+
+
+def pacs004(root: etree._Element) -> PaymentReturn:
+    tx = "PmtRtr/TxInf"
+    uetr = _text(root, f"{tx}/OrgnlUETR")
+    return PaymentReturn(
+        msg_id=_text(root, "PmtRtr/GrpHdr/MsgId"),
+        transactions=_count(root, tx),
+        uetr=uuid.UUID(uetr) if uetr else None,
+        amount=_text(root, f"{tx}/RtrdIntrBkSttlmAmt"),
+        currency=_attr(root, f"{tx}/RtrdIntrBkSttlmAmt", "Ccy"),
+        reason_code=_text(root, f"{tx}/RtrRsnInf/Rsn/Cd"),
+    )
