@@ -3,8 +3,10 @@ service), every document exchanged (read-only, with its bytes) and the positions
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+import uuid
+
+from django import forms
+from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -15,8 +17,30 @@ from clearing.models import ClearingAccount, Message, Peer
 from common.admin import ReadOnlyAdmin
 
 
+class PeerForm(forms.ModelForm):
+    """The service's checks, shown on the form (a refusal never reaches save_model)."""
+
+    class Meta:
+        model = Peer
+        fields = ("bic", "url", "public_key", "iban_prefixes")
+
+    def clean(self):
+        data = super().clean() or {}
+        try:
+            services.check_peer(
+                bic=data.get("bic") or "",
+                url=data.get("url") or "",
+                public_key=data.get("public_key") or "",
+                iban_prefixes=list(data.get("iban_prefixes") or []),
+            )
+        except services.ClearingError as error:
+            raise forms.ValidationError(error.detail) from None
+        return data
+
+
 @admin.register(Peer)
 class PeerAdmin(admin.ModelAdmin):
+    form = PeerForm
     list_display = ("bic", "url", "prefixes", "active", "updated_at")
     search_fields = ("bic",)
     list_filter = ("active",)
@@ -32,17 +56,13 @@ class PeerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Peer, form, change) -> None:
         # Through the service, audited: never a bare save.
-        try:
-            saved = services.peer_save(
-                bic=obj.bic,
-                url=obj.url,
-                public_key=obj.public_key,
-                iban_prefixes=list(obj.iban_prefixes),
-                actor=Actor.from_request(request),
-            )
-        except services.ClearingError as error:
-            messages.error(request, error.detail)
-            raise ValidationError(error.detail) from None
+        saved = services.peer_save(
+            bic=obj.bic,
+            url=obj.url,
+            public_key=obj.public_key,
+            iban_prefixes=list(obj.iban_prefixes),
+            actor=Actor.from_request(request),
+        )
         obj.pk = saved.pk
 
 
@@ -60,8 +80,8 @@ class MessageAdmin(ReadOnlyAdmin):
         "reason_code",
     )
     list_filter = ("direction", "kind", "status", "peer")
-    search_fields = ("=msg_id", "=uetr")
-    date_hierarchy = None
+    search_fields = ("=msg_id",)
+    search_help_text = "a MsgId or a UETR, whole"
     list_select_related = ("peer",)
     readonly_fields = (
         "direction",
@@ -80,6 +100,13 @@ class MessageAdmin(ReadOnlyAdmin):
         "document",
     )
     exclude = ("body",)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        try:
+            return queryset.filter(uetr=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.filter(msg_id=term) if term else queryset, False
 
     @admin.display(description="document")
     def document(self, obj: Message) -> str:

@@ -13,3 +13,17 @@ def deliver_document(message_id: int) -> str:
     from clearing import returns
 
     return returns.document_deliver(message_id)
+
+
+def purge_seen_signatures() -> int:
+    """Signatures past twice their maximum age cannot be replayed any more (refused as stale)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from clearing.models import SeenSignature
+
+    cutoff = timezone.now() - timedelta(seconds=2 * settings.CLEARING_SIGNATURE_MAX_AGE_SECONDS)
+    deleted, _ = SeenSignature.objects.filter(seen_at__lt=cutoff).delete()
+    return deleted

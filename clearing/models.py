@@ -44,9 +44,8 @@ class Peer(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     bic = models.CharField(max_length=11, unique=True)
-    url = models.URLField(
-        max_length=300, help_text="base URL; messages go to /clearing/v1/messages/"
-    )
+    # An http(s) base URL (checked by services.peer_save); messages go to /clearing/v1/messages/.
+    url = models.CharField(max_length=300, help_text="base URL, e.g. http://10.0.0.2:8000")
     public_key = models.CharField(
         max_length=44, help_text="Ed25519 public key: base64 of the raw 32 bytes"
     )

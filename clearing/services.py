@@ -64,11 +64,8 @@ def prefix_matches(prefix: str, iban: str) -> bool:
     return (iban[:2] + iban[4:]).startswith(prefix)
 
 
-@transaction.atomic
-def peer_save(
-    *, bic: str, url: str, public_key: str, iban_prefixes: list[str], actor: Actor
-) -> Peer:
-    """Add a peer, or update the one with this BIC (audited with before and after)."""
+def check_peer(*, bic: str, url: str, public_key: str, iban_prefixes: list[str]) -> list[str]:
+    """The refusal of a peer's details, if any; the normalised prefixes."""
     bic = check_bic(bic)
     if bic == hub_bic():
         raise ClearingError("own_bic", "a hub cannot be its own peer")
@@ -83,6 +80,16 @@ def peer_save(
         raise ClearingError(
             "invalid_iban_prefix", "give at least one prefix: a country code and a bank code"
         )
+    return prefixes
+
+
+@transaction.atomic
+def peer_save(
+    *, bic: str, url: str, public_key: str, iban_prefixes: list[str], actor: Actor
+) -> Peer:
+    """Add a peer, or update the one with this BIC (audited with before and after)."""
+    prefixes = check_peer(bic=bic, url=url, public_key=public_key, iban_prefixes=iban_prefixes)
+    bic = check_bic(bic)
     peer = Peer.objects.select_for_update().filter(bic=bic).first()
     before = _snapshot(peer) if peer else None
     if peer is None:

@@ -7,6 +7,7 @@ from django.conf import settings
 from rq import cron
 
 from batches.jobs import resume_stalled_batches, start_due_batches
+from clearing.jobs import purge_seen_signatures
 from payments.jobs import (
     deliver_due_webhooks,
     expire_authorizations,
@@ -25,3 +26,5 @@ cron.register(resume_stalled_batches, queue_name="default", interval=60)
 # that a long batch on the batches queue does not delay the rescue of another.
 cron.register(sweep_outbox, queue_name="default", interval=settings.OUTBOX_SWEEP_SECONDS)
 cron.register(purge_outbox, queue_name="default", interval=24 * 3600)
+# Clearing: the signatures kept against replays, once they are too old to be accepted anyway.
+cron.register(purge_seen_signatures, queue_name="default", interval=600)
