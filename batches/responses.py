@@ -8,7 +8,7 @@ from django.http import FileResponse, StreamingHttpResponse
 
 from batches import reports
 from batches.models import Batch
-from batches.pain002 import VERSIONS
+from iso20022.pain002 import VERSIONS
 
 
 def csv_response(batch: Batch, which: str) -> StreamingHttpResponse:

@@ -14,7 +14,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -29,6 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.identity.roles import APPROVER, OPERATOR, has_role
@@ -38,16 +38,15 @@ from accounts.models import User
 from batches import reports, selectors, services
 from batches.forms import BatchFilterForm, BatchRejectForm, BatchUploadForm
 from batches.models import Approval, Batch
-from batches.pain002 import DEFAULT_VERSION, VERSIONS
 from batches.responses import csv_response, unknown_version, xml_response
 from common.keyset import keyset_page
+from iso20022.pain002 import DEFAULT_VERSION, VERSIONS
 from payments.limits import upload_too_large
 
 PAGE_SIZE = 50
 ROWS_PAGE_SIZE = 100
 NEWEST_FIRST = ("-created_at", "-id")
 NOT_PAID_SHOWN = 200
-WAITING_SHOWN = 20
 # The page polls its progress while a worker has something to do; a batch awaiting a
 # person's decision, or scheduled for a later day, does not change by itself soon.
 LIVE = {
@@ -112,25 +111,6 @@ def batch_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "batches/list.html",
         {"form": form, "page": page, "may_upload": may_upload(request.user)},
     )
-
-
-def batches_waiting(user: User) -> list[Batch] | None:
-    """The home page's "waiting for your approval", or None for a user who never approves."""
-    if not may_approve(user):
-        return None
-    batches: list[Batch] = list(
-        selectors.waiting_for(user=user)
-        .select_related("uploaded_by")
-        .annotate(
-            approvals_given=Count(
-                "approvals", filter=Q(approvals__decision=Approval.Decision.APPROVE)
-            )
-        )[:WAITING_SHOWN]
-    )
-    for batch in batches:
-        # An attribute for the template only.
-        batch.approvals_needed = selectors.approvals_required(batch)  # type: ignore[attr-defined]
-    return batches
 
 
 # --- upload -------------------------------------------------------------------------------
@@ -362,7 +342,10 @@ def batch_cancel(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
 def _report_taken(request: HttpRequest, batch: Batch, which: str) -> None:
     # Who took which rows out of the hub, like the payments export.
     audit.record(
-        actor=Actor.from_request(request), action="batch.report", target=batch, which=which
+        actor=Actor.from_request(request),
+        action=AuditAction.BATCH_REPORT,
+        target=batch,
+        which=which,
     )
 
 

@@ -1,4 +1,4 @@
-"""Background work of the clearing app: thin, called through the outbox (payments/outbox.py)."""
+"""Background work of the clearing app: thin, called through the outbox (outbox/services.py)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,10 @@ from clearing import services, transport
 from clearing.inbound import Refusal, clearing_info
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
-from payments import outbox, webhooks
-from payments.models import MerchantAPIKey, OutboxJob, Payment
+from outbox import services as outbox
+from outbox.models import OutboxJob
+from payments import webhooks
+from payments.models import MerchantAPIKey, Payment
 from payments.services import ACCOUNT_STATE_FAILURES
 
 logger = logging.getLogger(__name__)

@@ -19,13 +19,15 @@ from django.utils import timezone
 from lxml import etree
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
 from clearing import services, transport
 from clearing.inbound import Refusal, _lock_key
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
-from payments import outbox, webhooks
+from outbox import services as outbox
+from payments import webhooks
 from payments.models import Payment
 
 # SEPA's return reasons (EPC SCT rulebook) and the recall reasons a return answers.
@@ -112,7 +114,11 @@ def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Paym
     payment.clearing = {**payment.clearing, "return_reason": reason}
     payment.save(update_fields=["status", "clearing", "updated_at"])
     audit.record(
-        actor=actor, action="clearing.return", target=payment, reason=reason, message=msg_id
+        actor=actor,
+        action=AuditAction.CLEARING_RETURN,
+        target=payment,
+        reason=reason,
+        message=msg_id,
     )
     outbox.schedule(
         key=f"clearing.send:{message.pk}", job=DELIVER_JOB, args=[message.pk], queue="default"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.posting import FUNDING_OVERDRAFT
@@ -111,7 +112,9 @@ def peer_save(
     peer.save()
     audit.record(
         actor=actor,
-        action="clearing.peer_add" if before is None else "clearing.peer_update",
+        action=AuditAction.CLEARING_PEER_ADD
+        if before is None
+        else AuditAction.CLEARING_PEER_UPDATE,
         target=peer,
         before=before,
         after=_snapshot(peer),

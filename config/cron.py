@@ -8,12 +8,11 @@ from rq import cron
 
 from batches.jobs import resume_stalled_batches, start_due_batches
 from clearing.jobs import purge_seen_signatures
+from outbox.jobs import purge_outbox, sweep_outbox
 from payments.jobs import (
     deliver_due_webhooks,
     expire_authorizations,
     purge_idempotency_keys,
-    purge_outbox,
-    sweep_outbox,
 )
 
 cron.register(expire_authorizations, queue_name="default", interval=60)

@@ -91,7 +91,7 @@ class HubCollector(Collector):
             logger.warning("backlog metrics unavailable", exc_info=True)
 
     def _database_backlogs(self, now) -> Iterator[Metric]:
-        from payments import outbox
+        from outbox import services as outbox
         from payments.models import WebhookDelivery
 
         backlog = outbox.backlog(now=now)

@@ -71,11 +71,13 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "csp",
+    "outbox",  # background work written with the change that asks for it; below every app
     "accounts",
     "payments",
     "batches",
     "clearing",  # interbank clearing between hubs: peers, signed ISO 20022 messages (above payments)
     "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
+    "tools",  # benchmarks, the load generator and volume seeding: the top floor
 ]
 
 MIDDLEWARE = [
@@ -149,7 +151,7 @@ else:
 # django-prometheus's engine: PostgreSQL's, counting queries, errors and their time.
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The payment hot path (accounts.ledger.pgsql) prepares its statements once per connection:
+# The payment hot path (common.db.pgsql) prepares its statements once per connection:
 # Django leaves psycopg's prepared statements off unless a threshold is given. Set
 # DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
 DATABASES["default"]["OPTIONS"] = {
@@ -172,7 +174,7 @@ RQ_QUEUES = {
     "webhooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
-# A job run through the outbox (payments/outbox.py) writes a heartbeat this often; one
+# A job run through the outbox (outbox/services.py) writes a heartbeat this often; one
 # silent for three beats is taken for dead and enqueued again by the sweep (config/cron.py).
 OUTBOX_HEARTBEAT_SECONDS = int(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", 10))
 OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", 10))

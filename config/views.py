@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.ledger import currency as iso4217
 from accounts.ledger.selectors import customer_balances_by_currency
-from batches.views import batches_waiting
+from batches.selectors import batches_waiting
 from config.charts import volume_chart
 from payments import selectors as payment_selectors
 

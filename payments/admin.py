@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.admin import (
@@ -34,7 +35,6 @@ from payments.forms import BackOfficeActionForm
 from payments.models import (
     BackOfficeAction,
     MerchantAPIKey,
-    OutboxJob,
     Payment,
     Refund,
     WebhookAttempt,
@@ -143,7 +143,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         if asked:
             audit.record(
                 actor=Actor.from_request(request),
-                action="payments.admin_search",
+                action=AuditAction.PAYMENTS_ADMIN_SEARCH,
                 target=None,
                 filters=asked,
             )
@@ -380,46 +380,7 @@ class BackOfficeActionAdmin(ReadOnlyAdmin):
         "outcome",
     )
     readonly_fields = fields
-    actions = ["approve_actions"]
+    # No bulk "approve": every decision is signed with its own fresh code, on the queue
+    # (/payments/actions/) or the payment's page, through the one gate.
+    actions = None
     amount_display = money_field("amount")
-
-    @admin.action(description="Approve the selected actions (you may not approve your own)")
-    def approve_actions(self, request: HttpRequest, queryset) -> None:
-        for action in queryset:
-            backoffice.decide_action(request, action.pk, {"decision": "approve"})
-
-
-class OutboxPendingFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("pending", "Pending"), ("done", "Done"), ("failing", "Pending, last run failed")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "pending":
-            return queryset.filter(done_at__isnull=True)
-        if self.value() == "done":
-            return queryset.filter(done_at__isnull=False)
-        if self.value() == "failing":
-            return queryset.filter(done_at__isnull=True).exclude(last_error="")
-        return queryset
-
-
-@admin.register(OutboxJob)
-class OutboxJobAdmin(ReadOnlyAdmin):
-    """The background work of the hub (payments/outbox.py): read-only, the sweep retries."""
-
-    list_display = (
-        "id",
-        "key",
-        "queue",
-        "due_at",
-        "enqueue_count",
-        "attempts",
-        "heartbeat_at",
-        "done_at",
-    )
-    list_filter = (OutboxPendingFilter, "queue", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("=key", "=rq_job_id", "key")
-    search_help_text = "A key exactly (batch.validate:<batch id>), an RQ job id, or part of a key."

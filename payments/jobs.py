@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from payments import idempotency, outbox, services, webhooks
+from payments import idempotency, services, webhooks
 
 
 def deliver_webhook(delivery_id: str) -> str:
@@ -22,11 +22,3 @@ def expire_authorizations() -> int:
 
 def purge_idempotency_keys() -> int:
     return idempotency.purge_expired()
-
-
-def sweep_outbox() -> int:
-    return len(outbox.sweep())
-
-
-def purge_outbox() -> int:
-    return outbox.purge_done()

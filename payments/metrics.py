@@ -19,13 +19,3 @@ BATCH_ROWS = Counter(
     "Batch rows executed, by outcome (rate() of it is the batch rows per second)",
     ["outcome"],
 )
-OUTBOX_RUNS = Counter(
-    "payhub_outbox_runs",
-    "Outbox jobs run by a worker, by outcome",
-    ["job", "outcome"],
-)
-OUTBOX_RESENT = Counter(
-    "payhub_outbox_resent",
-    "Outbox jobs sent again by the sweep (lost, or their worker's heartbeat stopped)",
-    ["reason"],
-)

@@ -15,8 +15,9 @@ from django.db.models.functions import StrIndex, TruncDate, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from accounts.ledger import money, pgsql
+from accounts.ledger import money
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
+from common.db import pgsql
 from payments.models import BackOfficeAction, Payment, WebhookAttempt, WebhookDelivery
 
 
@@ -24,7 +25,7 @@ def accounts_by_number(*, numbers: list[str]) -> dict[str, Account]:
     """Accounts by number, in one query; numbers not found are absent."""
     # On every payment request: a prepared statement, rows made without the ORM's compiler.
     rows = pgsql.execute(
-        f"SELECT {pgsql.columns(Account)} FROM accounts_account WHERE number = ANY(%s)",
+        f"SELECT {pgsql.columns(Account)} FROM accounts_account WHERE number = ANY(%s)",  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         [list(numbers)],
     )
     return {account.number: account for account in (pgsql.from_row(Account, r) for r in rows)}

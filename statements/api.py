@@ -11,7 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 
 from accounts.ledger.selectors import accounts_of_merchant
-from payments.api.views import ERRORS
+from payments.api.openapi import ERRORS
 from statements import camt053, exports, requests
 from statements.responses import statement_response
 

@@ -1,6 +1,6 @@
 """ISO 20022 camt.053 (BankToCustomerStatement), .001.08 and, where asked for, .001.02.
 
-Written incrementally (batches.xmlwriter) from iterators of ledger lines, so a day of 100,000
+Written incrementally (iso20022.xmlwriter) from iterators of ledger lines, so a day of 100,000
 entries takes constant memory. A batch's debits on its debtor's account are one booking
 (BtchBookg): one Ntry for the batch's total, with one NtryDtls per PmtInf (Btch with the
 file's MsgId and PmtInfId) holding each transaction's TxDtls.
@@ -16,8 +16,8 @@ from uuid import UUID
 
 from accounts.ledger import money
 from accounts.models import Account
-from batches.pain002 import account_id_markup, creditor_reference_markup
-from batches.xmlwriter import XmlWriter, attribute, escape
+from iso20022.markup import account_id_markup, creditor_reference_markup
+from iso20022.xmlwriter import XmlWriter, attribute, escape
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
 
 VERSIONS = ("camt.053.001.08", "camt.053.001.02")

@@ -22,10 +22,10 @@ from accounts.identity.audit import Actor
 from batches import selectors, services
 from batches.api import serializers
 from batches.models import Batch
-from batches.pain002 import DEFAULT_VERSION, VERSIONS
 from batches.responses import csv_response, unknown_version, xml_response
+from iso20022.pain002 import DEFAULT_VERSION, VERSIONS
+from payments.api.openapi import ERRORS, IDEMPOTENCY_KEY
 from payments.api.pagination import CreatedCursorPagination
-from payments.api.views import ERRORS, IDEMPOTENCY_KEY
 from payments.idempotency import idempotent
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0013_merge_20261201_2229'),
-        ('payments', '0009_payment_interbank'),
+        ('payments', '0011_payment_interbank'),
     ]
 
     operations = [

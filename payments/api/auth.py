@@ -24,8 +24,8 @@ from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from accounts.identity.audit import client_ip
-from accounts.ledger import pgsql
 from accounts.models import Merchant
+from common.db import pgsql
 from payments.models import MerchantAPIKey
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class MerchantPrincipal:
 def _active_key(prefix: str) -> MerchantAPIKey | None:
     """The unrevoked key with this prefix, its merchant loaded: once per API request."""
     rows = pgsql.execute(
-        f"SELECT {pgsql.columns(MerchantAPIKey, 'k')}, {pgsql.columns(Merchant, 'm')} "
+        f"SELECT {pgsql.columns(MerchantAPIKey, 'k')}, {pgsql.columns(Merchant, 'm')} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         "FROM payments_merchantapikey k JOIN accounts_merchant m ON m.id = k.merchant_id "
         "WHERE k.prefix = %s AND NOT k.revoked LIMIT 1",
         [prefix],

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -22,6 +19,7 @@ from accounts.models import Account
 from payments import external, selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
+from payments.api.openapi import ERRORS, IDEMPOTENCY_KEY
 from payments.api.pagination import NewestIdCursorPagination, NumberCursorPagination
 from payments.idempotency import idempotent
 from payments.models import Payment, WebhookDelivery
@@ -29,24 +27,6 @@ from payments.models import Payment, WebhookDelivery
 if TYPE_CHECKING:
     # What BearerAPIKeyAuthentication makes request.user; the stubs know Django's users only.
     from payments.api.auth import MerchantPrincipal
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Up to 255 characters, kept 24 hours: a repeat replays the first response.",
-)
-ERRORS = {
-    400: OpenApiResponse(description="invalid input: {code, detail, errors}"),
-    401: OpenApiResponse(description="no or bad API key"),
-    404: OpenApiResponse(description="not found, or not yours"),
-    409: OpenApiResponse(
-        description="the object's state does not allow this, or an idempotency conflict"
-    ),
-    413: OpenApiResponse(description="the body is larger than this endpoint takes"),
-    415: OpenApiResponse(description="the body's Content-Type cannot be read here"),
-    429: OpenApiResponse(description="throttled"),
-}
 
 
 @extend_schema_view(

@@ -1,4 +1,4 @@
-"""The prepared-statement paths (accounts.ledger.pgsql) write and read what the ORM would."""
+"""The prepared-statement paths (common.db.pgsql) write and read what the ORM would."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
-from accounts.ledger import pgsql, posting
+from accounts.ledger import posting
 from accounts.models import Account, LedgerEntry, LedgerTransaction
+from common.db import pgsql
 from tests.factories import AccountFactory, fund
 
 

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, LedgerEntry, LedgerTransaction
-from batches import volume
 from payments.models import Payment
 from tests.factories import UserFactory
 from tests.helpers import make_operator, otp_login
+from tools import volume
 
 pytestmark = pytest.mark.django_db
 

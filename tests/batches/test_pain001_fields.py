@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from batches import schemas, services
+from batches import services
 from batches.parsers import FileRejected, parse
 from batches.parsers.references import creditor_reference_is_valid, qr_reference_is_valid
+from iso20022 import schemas
 from tests.factories import AccountFactory, fund
 
 FILES = Path(__file__).parent / "files"

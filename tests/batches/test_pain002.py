@@ -20,14 +20,15 @@ from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
 from accounts.identity.audit import Actor
-from batches import reports, schemas, services
-from batches.pain002 import (
+from batches import reports, services
+from iso20022 import schemas
+from iso20022.markup import is_iban
+from iso20022.pain002 import (
     VERSIONS,
     BlockStatus,
     OriginalMessage,
     StatusCount,
     TransactionStatus,
-    is_iban,
     write_pain002,
 )
 from tests.factories import AccountFactory, fund

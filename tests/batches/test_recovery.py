@@ -1,5 +1,5 @@
 """No lost work: a batch's validation and execution survive a lost RQ job, Redis being
-down at upload time and a worker that dies mid-job (payments/outbox.py)."""
+down at upload time and a worker that dies mid-job (outbox/services.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ LATER = timedelta(minutes=5)
 
 def periodic_jobs(now):
     """What config/cron.py runs every few seconds, at `now`."""
-    from payments import outbox
+    from outbox import services as outbox
 
     services.batch_resume_stalled(now=now)
     return outbox.sweep(now=now)
@@ -86,7 +86,7 @@ def test_a_lost_validation_job_is_sent_again(desk, django_capture_on_commit_call
 
 
 def test_a_validation_whose_worker_was_killed_resumes(desk, django_capture_on_commit_callbacks):
-    from payments.models import OutboxJob
+    from outbox.models import OutboxJob
 
     with django_capture_on_commit_callbacks(execute=True):
         batch = desk.upload(desk.csv(("PAYEE0000", "1.00", "EUR", "r", "E1")))
@@ -105,7 +105,7 @@ def test_a_validation_whose_worker_was_killed_resumes(desk, django_capture_on_co
 
 
 def test_a_crashed_execution_resumes_within_60_seconds(desk, django_capture_on_commit_callbacks):
-    from payments.models import OutboxJob
+    from outbox.models import OutboxJob
 
     batch = desk.upload(
         desk.csv(*[(f"PAYEE000{i}", "1.00", "EUR", "r", f"E{i}") for i in range(3)])
@@ -140,7 +140,7 @@ def test_a_crashed_execution_resumes_within_60_seconds(desk, django_capture_on_c
 def test_a_batch_from_before_the_outbox_is_picked_up(desk):
     # An uploaded batch whose job was never recorded (made before the outbox existed).
     batch = desk.upload(desk.csv(("PAYEE0000", "1.00", "EUR", "r", "E1")))
-    from payments.models import OutboxJob
+    from outbox.models import OutboxJob
 
     OutboxJob.objects.all().delete()
 

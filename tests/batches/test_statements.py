@@ -25,7 +25,8 @@ from rest_framework.test import APIClient
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.selectors import period
-from batches import schemas, services
+from batches import services
+from iso20022 import schemas
 from payments import services as payment_services
 from statements import exports
 from tests.factories import AccountFactory, fund

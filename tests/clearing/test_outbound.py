@@ -10,7 +10,8 @@ from accounts.models import Account
 from clearing import keys, outbound, services, signing, transport
 from clearing.iso import builders, readers, validation
 from clearing.models import Message
-from payments.models import OutboxJob, Payment, WebhookDelivery
+from outbox.models import OutboxJob
+from payments.models import Payment, WebhookDelivery
 
 
 class FakePeer:

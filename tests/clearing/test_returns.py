@@ -14,7 +14,8 @@ from accounts.models import Account
 from clearing import returns, services, transport
 from clearing.iso import builders, validation
 from clearing.models import Message
-from payments.models import OutboxJob, Payment, WebhookDelivery
+from outbox.models import OutboxJob
+from payments.models import Payment, WebhookDelivery
 from tests.clearing.test_outbound import FakePeer, _pay
 
 

@@ -32,8 +32,9 @@ from accounts.identity.audit import Actor  # noqa: E402
 from accounts.ledger.selectors import ledger_verify  # noqa: E402
 from batches import services as batch_services  # noqa: E402
 from batches.models import Batch, BatchItem  # noqa: E402
+from outbox.models import OutboxJob  # noqa: E402
 from payments import services  # noqa: E402
-from payments.models import OutboxJob, Payment  # noqa: E402
+from payments.models import Payment  # noqa: E402
 from tests.factories import AccountFactory, MerchantFactory, fund  # noqa: E402
 from tests.helpers import fresh_code, make_operator  # noqa: E402
 

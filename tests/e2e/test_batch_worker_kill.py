@@ -10,12 +10,10 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from accounts.identity import roles
 from accounts.identity.audit import Actor
@@ -23,10 +21,11 @@ from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account
 from batches import services
 from batches.models import Batch, BatchItem
-from payments import outbox
-from payments.models import OutboxJob, Payment
+from outbox import services as outbox
+from outbox.models import OutboxJob
+from payments.models import Payment
 from tests.factories import AccountFactory, MerchantFactory, fund
-from tests.helpers import fresh_code, make_operator
+from tests.helpers import child_database_url, fresh_code, make_operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,10 +35,7 @@ ROWS = 20_000
 
 def worker_env() -> dict[str, str]:
     """The worker process talks to this test's database and Redis."""
-    db = connection.settings_dict
-    # HOST may be the embedded server's socket directory: a path, percent-encoded in a URL.
-    host = quote(db["HOST"] or "127.0.0.1", safe="")
-    url = f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = child_database_url()
     from django.conf import settings
 
     return {

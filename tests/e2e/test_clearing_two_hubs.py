@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -410,7 +410,7 @@ def test_a_payment_between_hubs_and_the_rejections(hubs):
         assert refused["captured_amount"] == "0.00"
     assert result["final"] == result["after"]  # the rejections moved nothing
     # Both statements show the transfer.
-    today = date.today().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     for hub in ("a", "b"):
         statement = hubs.manage(
             hub,

@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.test import Client
 
-from payments import outbox
+from outbox import services as outbox
 from tests.payments.conftest import Merchant
 
 pytestmark = pytest.mark.django_db

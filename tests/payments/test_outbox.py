@@ -11,8 +11,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from payments import outbox
-from payments.models import OutboxJob
+from outbox import services as outbox
+from outbox.models import OutboxJob
 
 pytestmark = pytest.mark.django_db
 
