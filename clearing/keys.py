@@ -72,15 +72,28 @@ def public_key_b64() -> str:
     return base64.b64encode(bytes(hub_key().public_key)).decode()
 
 
+# Decrypted once per process and key row (a signature per message otherwise pays a Fernet
+# decryption and a file read); a new active row (a rotation) is decrypted when first used.
+_decrypted: dict[tuple[int, bytes], Ed25519PrivateKey] = {}
+
+
 def private_key() -> Ed25519PrivateKey:
+    row = hub_key()
+    cache_key = (row.pk, bytes(row.encrypted_private_key))
+    cached = _decrypted.get(cache_key)
+    if cached is not None:
+        return cached
     try:
-        raw = _fernet().decrypt(bytes(hub_key().encrypted_private_key))
+        raw = _fernet().decrypt(cache_key[1])
     except InvalidToken as error:
         raise KeyUnavailable(
             "the hub's signing key cannot be decrypted: CLEARING_KEY_FILE or "
             "CLEARING_KEY_ENCRYPTION_KEY is not the key it was encrypted with"
         ) from error
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    key = Ed25519PrivateKey.from_private_bytes(raw)
+    _decrypted.clear()
+    _decrypted[cache_key] = key
+    return key
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey:
