@@ -8,7 +8,11 @@ class ClearingConfig(AppConfig):
 
     def ready(self) -> None:
         # payments knows nothing of clearing: the API asks its hook, which this fills.
-        from clearing import outbound
+        from clearing import outbound, recalls
         from payments import external
 
-        external.register(external.Network(serves=outbound.peer_serving, send=outbound.api_send))
+        external.register(
+            external.Network(
+                serves=outbound.peer_serving, send=outbound.api_send, recall=recalls.payment_recall
+            )
+        )

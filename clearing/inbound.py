@@ -63,6 +63,14 @@ def receive(
 
         returns.return_received(peer=peer, root=root, body=body)
         return 202, None
+    if kind in (builders.CAMT056, builders.CAMT029):
+        from clearing import recalls
+
+        if kind == builders.CAMT056:
+            recalls.recall_received(peer=peer, root=root, body=body)
+        else:
+            recalls.refusal_received(peer=peer, root=root, body=body)
+        return 202, None
     raise Refusal(422, "unsupported_message", f"{kind} is not taken by this hub yet")
 
 

@@ -205,3 +205,6 @@ def return_received(*, peer: Peer, root: etree._Element, body: bytes) -> None:
             data=webhooks.payment_data(payment),
             payment=payment,
         )
+        from clearing import recalls
+
+        recalls.recall_accepted(payment)

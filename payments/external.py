@@ -21,6 +21,8 @@ class Network:
     serves: Callable[[str], str | None]
     # Sends a payment to another bank: keyword arguments of the API's request.
     send: Callable[..., Payment]
+    # Asks the other bank for a completed transfer back (payment_id, merchant, reason, actor).
+    recall: Callable[..., Payment]
 
 
 _network: Network | None = None
@@ -39,3 +41,9 @@ def send(**kwargs: Any) -> Payment:
     if _network is None:
         raise RuntimeError("no clearing network is installed")
     return _network.send(**kwargs)
+
+
+def recall(**kwargs: Any) -> Payment:
+    if _network is None:
+        raise RuntimeError("no clearing network is installed")
+    return _network.recall(**kwargs)

@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     BATCH_UPLOAD = "batch.upload"
     CLEARING_PEER_ADD = "clearing.peer_add"
     CLEARING_PEER_UPDATE = "clearing.peer_update"
+    CLEARING_RECALL = "clearing.recall"
+    CLEARING_RECALL_ANSWER = "clearing.recall_answer"
     CLEARING_RETURN = "clearing.return"
     DECISION_CODE_REFUSED = "decision.code_refused"
     GROUP_PERMISSIONS = "group.permissions"

@@ -209,3 +209,86 @@ def pacs004(ret: Return) -> bytes:
         )
     )
     return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+
+
+CAMT056 = "camt.056.001.08"
+CAMT029 = "camt.029.001.09"
+
+
+def _party_agent(E: ElementMaker, tag: str, bic: str) -> etree._Element:
+    return E(tag, E.Agt(E.FinInstnId(E.BICFI(bic))))
+
+
+@dataclass(frozen=True)
+class Recall:
+    """A camt.056 (the sender asks for a completed transfer back), or its camt.029 refusal."""
+
+    msg_id: str
+    created_at: datetime
+    sender: str
+    receiver: str
+    case_id: str  # the camt.056's own id; its answer names it as the resolved case
+    case_creator: str  # BIC of the bank that opened the case (the recall's sender)
+    original_msg_id: str
+    uetr: uuid.UUID
+    end_to_end_id: str
+    amount: int
+    currency: str
+    reason_code: str
+
+
+def camt056(recall: Recall) -> bytes:
+    E = _maker(CAMT056)
+    document = E.Document(
+        E.FIToFIPmtCxlReq(
+            E.Assgnmt(
+                E.Id(recall.msg_id),
+                _party_agent(E, "Assgnr", recall.sender),
+                _party_agent(E, "Assgne", recall.receiver),
+                E.CreDtTm(timestamp(recall.created_at)),
+            ),
+            E.Case(E.Id(recall.case_id), _party_agent(E, "Cretr", recall.case_creator)),
+            E.CtrlData(E.NbOfTxs("1")),
+            E.Undrlyg(
+                E.TxInf(
+                    E.CxlId(recall.msg_id),
+                    E.OrgnlGrpInf(E.OrgnlMsgId(recall.original_msg_id), E.OrgnlMsgNmId(PACS008)),
+                    E.OrgnlEndToEndId(recall.end_to_end_id or "NOTPROVIDED"),
+                    E.OrgnlUETR(str(recall.uetr)),
+                    E.OrgnlIntrBkSttlmAmt(
+                        money.to_major(recall.amount, recall.currency), Ccy=recall.currency
+                    ),
+                    E.CxlRsnInf(E.Rsn(E.Cd(recall.reason_code))),
+                )
+            ),
+        )
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+
+
+def camt029(answer: Recall) -> bytes:
+    """A recall refused: RJCR with the reason (an accepted recall is answered by a pacs.004)."""
+    E = _maker(CAMT029)
+    document = E.Document(
+        E.RsltnOfInvstgtn(
+            E.Assgnmt(
+                E.Id(answer.msg_id),
+                _party_agent(E, "Assgnr", answer.sender),
+                _party_agent(E, "Assgne", answer.receiver),
+                E.CreDtTm(timestamp(answer.created_at)),
+            ),
+            E.RslvdCase(E.Id(answer.case_id), _party_agent(E, "Cretr", answer.case_creator)),
+            E.Sts(E.Conf("RJCR")),
+            E.CxlDtls(
+                E.TxInfAndSts(
+                    E.CxlStsId(answer.msg_id),
+                    E.OrgnlGrpInf(E.OrgnlMsgId(answer.original_msg_id), E.OrgnlMsgNmId(PACS008)),
+                    E.OrgnlEndToEndId(answer.end_to_end_id or "NOTPROVIDED"),
+                    E.OrgnlUETR(str(answer.uetr)),
+                    E.TxCxlSts("RJCR"),
+                    E.CxlStsRsnInf(E.Rsn(E.Cd(answer.reason_code))),
+                )
+            ),
+        )
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8")

@@ -145,3 +145,41 @@ def pacs004(root: etree._Element) -> PaymentReturn:
         currency=_attr(root, f"{tx}/RtrdIntrBkSttlmAmt", "Ccy"),
         reason_code=_text(root, f"{tx}/RtrRsnInf/Rsn/Cd"),
     )
+
+
+@dataclass(frozen=True)
+class CaseMessage:
+    """A camt.056 (recall) or camt.029 (its refusal), as far as the hub reads them."""
+
+    msg_id: str
+    case_id: str
+    transactions: int
+    uetr: uuid.UUID | None
+    reason_code: str
+    status: str  # camt.029: RJCR
+
+
+def camt056(root: etree._Element) -> CaseMessage:
+    tx = "FIToFIPmtCxlReq/Undrlyg/TxInf"
+    uetr = _text(root, f"{tx}/OrgnlUETR")
+    return CaseMessage(
+        msg_id=_text(root, "FIToFIPmtCxlReq/Assgnmt/Id"),
+        case_id=_text(root, "FIToFIPmtCxlReq/Case/Id"),
+        transactions=_count(root, tx),
+        uetr=uuid.UUID(uetr) if uetr else None,
+        reason_code=_text(root, f"{tx}/CxlRsnInf/Rsn/Cd"),
+        status="",
+    )
+
+
+def camt029(root: etree._Element) -> CaseMessage:
+    tx = "RsltnOfInvstgtn/CxlDtls/TxInfAndSts"
+    uetr = _text(root, f"{tx}/OrgnlUETR")
+    return CaseMessage(
+        msg_id=_text(root, "RsltnOfInvstgtn/Assgnmt/Id"),
+        case_id=_text(root, "RsltnOfInvstgtn/RslvdCase/Id"),
+        transactions=_count(root, tx),
+        uetr=uuid.UUID(uetr) if uetr else None,
+        reason_code=_text(root, f"{tx}/CxlStsRsnInf/Rsn/Cd"),
+        status=_text(root, f"{tx}/TxCxlSts") or _text(root, "RsltnOfInvstgtn/Sts/Conf"),
+    )

@@ -342,6 +342,13 @@ class CaptureSerializer(OptionalAmountSerializer):
     pass
 
 
+class RecallSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=["DUPL", "TECH", "FRAD", "CUST"],
+        help_text="DUPL duplicate, TECH technical problem, FRAD fraud, CUST asked by the customer",
+    )
+
+
 class RefundCreateSerializer(OptionalAmountSerializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 

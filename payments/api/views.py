@@ -162,6 +162,26 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return self._render(payment)
 
     @extend_schema(
+        summary="Ask another bank for a completed transfer back (a recall)",
+        request=serializers.RecallSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: serializers.PaymentSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def recall(self, request, pk=None):
+        payment = self.get_object()
+        data = serializers.RecallSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = external.recall(
+            payment_id=payment.pk,
+            merchant=request.user.merchant,
+            reason=data.validated_data["reason"],
+            actor=Actor(label=request.user.get_username()),
+        )
+        return self._render(payment)
+
+    @extend_schema(
         summary="Refund a completed payment, in full (default) or in part",
         request=serializers.RefundCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
