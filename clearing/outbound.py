@@ -142,8 +142,7 @@ def transfer_send(
         description=f"SCT Inst {uetr} to {peer.bic}",
     )
     payment.captured_amount = amount
-    payment.save(force_insert=True)
-    payment.refresh_from_db(fields=["created_at"])
+    payment.save(force_insert=True)  # auto_now_add sets created_at on the instance too
     body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
     validation.validate(body, expect=builders.PACS008)
     message = Message.objects.create(
