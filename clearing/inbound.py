@@ -154,6 +154,7 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
     iban = services.normalise_iban(transfer.creditor_iban)
     account = Account.objects.filter(number=iban, kind=Account.Kind.CUSTOMER).first()
     payment: Payment | None = None
+    accepted = b""
     if now > accepted_at + timeout:
         reason = "AB05"  # never credit after the sender may have given up
     else:
@@ -162,6 +163,9 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
         )
     if not reason and account is not None and amount is not None:
         clearing = services.clearing_account(peer=peer, currency=transfer.currency)
+        # The likely answer, written and checked before the clearing account (locked by
+        # every transfer from this peer) is locked: the locked stretch stays short.
+        accepted = _answer(peer=peer, transfer=transfer, reason="")
         locked = posting.lock_accounts([clearing.pk, account.pk])
         reason = _reject_reason(transfer=transfer, account=locked[account.pk], amount=amount)
         if not reason:
@@ -187,22 +191,7 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
                     txn_id=txn.pk,
                     message_id=transfer.msg_id,
                 )
-    answer = builders.pacs002(
-        builders.Status(
-            msg_id=builders.new_msg_id(),
-            created_at=timezone.now(),
-            sender=services.hub_bic(),
-            receiver=peer.bic,
-            original_msg_id=transfer.msg_id,
-            original_kind=builders.PACS008,
-            uetr=transfer.uetr,  # type: ignore[arg-type]
-            end_to_end_id=transfer.end_to_end_id,
-            instruction_id=transfer.instruction_id,
-            accepted=not reason,
-            reason_code=reason,
-        )
-    )
-    validation.validate(answer, expect=builders.PACS002)
+    answer = accepted if not reason else _answer(peer=peer, transfer=transfer, reason=reason)
     message.status = Message.Status.REJECTED if reason else Message.Status.ACCEPTED
     message.reason_code = reason
     message.payment = payment
@@ -223,6 +212,27 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
         "clearing transfer received",
         extra={"uetr": str(transfer.uetr), "peer": peer.bic, "status": reason or "ACSC"},
     )
+    return answer
+
+
+def _answer(*, peer: Peer, transfer: readers.IncomingTransfer, reason: str) -> bytes:
+    """The pacs.002 of this verdict (ACSC when `reason` is empty), checked against its schema."""
+    answer = builders.pacs002(
+        builders.Status(
+            msg_id=builders.new_msg_id(),
+            created_at=timezone.now(),
+            sender=services.hub_bic(),
+            receiver=peer.bic,
+            original_msg_id=transfer.msg_id,
+            original_kind=builders.PACS008,
+            uetr=transfer.uetr,  # type: ignore[arg-type]
+            end_to_end_id=transfer.end_to_end_id,
+            instruction_id=transfer.instruction_id,
+            accepted=not reason,
+            reason_code=reason,
+        )
+    )
+    validation.validate(answer, expect=builders.PACS002)
     return answer
 
 
@@ -281,6 +291,8 @@ def _record_payment(
         ),
     )
     merchant = payment.merchant
+    if not merchant.webhook_url:
+        return payment  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=merchant,
         event_type="payment.received",

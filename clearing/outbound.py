@@ -119,6 +119,11 @@ def transfer_send(
             peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
         ),
     )
+    # The document is written and checked before the accounts are locked: every transfer
+    # to this peer locks its clearing account, so the locked stretch stays short.
+    payment.created_at = timezone.now()  # the acceptance time written in the pacs.008
+    body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
+    validation.validate(body, expect=builders.PACS008)
     locked = posting.lock_accounts([debtor.pk, clearing.pk])
     try:
         posting.check_transfer(
@@ -142,9 +147,7 @@ def transfer_send(
         description=f"SCT Inst {uetr} to {peer.bic}",
     )
     payment.captured_amount = amount
-    payment.save(force_insert=True)  # auto_now_add sets created_at on the instance too
-    body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
-    validation.validate(body, expect=builders.PACS008)
+    payment.save(force_insert=True)
     message = Message.objects.create(
         direction=Message.Direction.OUTBOUND,
         peer=peer,
@@ -254,7 +257,11 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
                 sent.status,
             )
         return True
-    payment = Payment.objects.select_for_update(of=("self",)).get(pk=sent.payment_id)
+    payment = (
+        Payment.objects.select_related("merchant")
+        .select_for_update(of=("self",))
+        .get(pk=sent.payment_id)
+    )
     assert payment.clearing is not None
     payment.clearing = {**payment.clearing, "status": report.status}
     if report.status == "ACSC":
@@ -295,6 +302,8 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
 
 
 def _emit(payment: Payment, event: str) -> None:
+    if not payment.merchant.webhook_url:
+        return  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=payment.merchant,
         event_type=event,

@@ -175,7 +175,11 @@ class Command(BaseCommand):
             for server in servers.values():
                 server.terminate()
             for server in servers.values():
-                server.wait(timeout=30)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait(timeout=30)
         positions = {
             hub: self._manage(envs[hub], "clearing_position", "--bic", HUBS[other]["bic"])[
                 "position"
