@@ -8,6 +8,7 @@ from rq import cron
 
 from batches.jobs import resume_stalled_batches, start_due_batches
 from compliance.jobs import schedule_daily_screening
+from clearing.jobs import purge_seen_signatures
 from outbox.jobs import purge_outbox, sweep_outbox
 from payments.jobs import (
     deliver_due_webhooks,
@@ -28,3 +29,5 @@ cron.register(purge_outbox, queue_name="default", interval=24 * 3600)
 # Sanctions screening of every merchant, account holder and stored payee once a calendar
 # day (asked every hour, run once a day through the outbox; compliance/jobs.py).
 cron.register(schedule_daily_screening, queue_name="default", interval=3600)
+# Clearing: the signatures kept against replays, once they are too old to be accepted anyway.
+cron.register(purge_seen_signatures, queue_name="default", interval=600)

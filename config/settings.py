@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "batches",
+    "clearing",  # interbank clearing between hubs: peers, signed ISO 20022 messages (above payments)
     "statements",  # camt.053, CSV and JSON statements: reads accounts, payments and batches
     "compliance",  # sanctions screening, the name matcher: reads accounts and payments
     "tools",  # benchmarks, the load generator and volume seeding: the top floor
@@ -432,3 +433,17 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Sanctions screening: where the stored external payees come from (callables yielding
 # (account number, name)); batches provides its rows' payees, compliance imports no batches.
 SANCTIONS_PAYEE_SOURCES = ["batches.selectors.external_payees"]
+# --- Interbank clearing (clearing/, CONTRACT.md "Interbank clearing") -----------------------
+HUB_BIC = os.environ.get("HUB_BIC", "PYHBDEFFXXX")  # the demo hub's BIC
+PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# The key that encrypts the hub's Ed25519 signing key at rest: a Fernet key from the
+# environment, else one generated once into this file (never in the database).
+CLEARING_KEY_ENCRYPTION_KEY = os.environ.get("CLEARING_KEY_ENCRYPTION_KEY", "")
+CLEARING_KEY_FILE = Path(os.environ.get("CLEARING_KEY_FILE", DATA_DIR / "clearing_key"))
+# SCT Inst: a receiver never credits a transfer later than this after its acceptance (AB05).
+CLEARING_SETTLEMENT_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_SETTLEMENT_TIMEOUT", 10))
+CLEARING_SIGNATURE_MAX_AGE_SECONDS = int(os.environ.get("CLEARING_SIGNATURE_MAX_AGE", 300))
+CLEARING_HTTP_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_HTTP_TIMEOUT", 5))
+CLEARING_MAX_BODY_BYTES = int(os.environ.get("CLEARING_MAX_BODY_BYTES", 256 * 1024))
+# Resends of a pacs.008 without an answer: after 1 s, then the outbox's backoff.
+CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))

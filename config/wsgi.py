@@ -15,6 +15,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
 API_PREFIX = "/api/v1/"
+# Other banks' signed messages (clearing/): no browser middleware either.
+CLEARING_PREFIX = "/clearing/v1/"
 # Probes and the scraper need none of the browser's middleware either.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -39,5 +41,9 @@ api = APIHandler()
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
-    handler = api if path.startswith(API_PREFIX) or path in OPERATIONS_PATHS else browser
+    handler = (
+        api
+        if path.startswith((API_PREFIX, CLEARING_PREFIX)) or path in OPERATIONS_PATHS
+        else browser
+    )
     return handler(environ, start_response)

@@ -42,6 +42,14 @@ class Payment(models.Model):
         FAILED = "failed", "Failed"
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        # A transfer to another bank whose answer is not known yet (funds moved to the
+        # peer's clearing account), and one the other bank sent back (pacs.004).
+        PENDING = "pending", "Pending (sent to another bank)"
+        RETURNED = "returned", "Returned"
+
+    class Direction(models.TextChoices):
+        OUTGOING = "outgoing", "Outgoing"
+        INCOMING = "incoming", "Incoming (from another bank)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by payment_merchant_newest (merchant, -created_at, -id).
@@ -97,6 +105,32 @@ class Payment(models.Model):
     # batches depend on payments and not the other way round.
     batch_id = models.UUIDField(null=True, blank=True)
     batch_row = models.PositiveIntegerField(null=True, blank=True)
+    # Interbank transfers (clearing/ writes these; an on-us payment leaves them empty). The
+    # other bank's side of the payment is named here: for an outgoing transfer the
+    # creditor_account is the peer's clearing account and the creditor is creditor_iban at
+    # creditor_agent; for an incoming one the debtor is debtor_iban at debtor_agent.
+    direction = models.CharField(
+        max_length=8,
+        choices=Direction.choices,
+        default=Direction.OUTGOING,
+        db_default=Direction.OUTGOING,  # rows bulk-written by batches name no direction
+    )
+    debtor_name = models.CharField(max_length=140, blank=True, default="", db_default="")
+    debtor_iban = models.CharField(max_length=34, blank=True, default="", db_default="")
+    debtor_agent = models.CharField(
+        max_length=11, blank=True, default="", db_default="", help_text="the debtor's bank BIC"
+    )
+    creditor_name = models.CharField(max_length=140, blank=True, default="", db_default="")
+    creditor_iban = models.CharField(max_length=34, blank=True, default="", db_default="")
+    creditor_agent = models.CharField(
+        max_length=11, blank=True, default="", db_default="", help_text="the creditor's bank BIC"
+    )
+    creditor_address = models.JSONField(null=True, blank=True)
+    uetr = models.UUIDField(null=True, blank=True, help_text="the transfer's UETR between banks")
+    # {"scheme", "peer_bic", "message_id", "uetr", "status", "reason_code"}: CONTRACT.md.
+    clearing = models.JSONField(null=True, blank=True)
+    # {"status": "requested"|"accepted"|"refused", "reason"}: a recall of the transfer.
+    recall = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,6 +166,12 @@ class Payment(models.Model):
                 fields=["batch_id", "batch_row"],
                 name="payment_one_per_batch_row",
                 condition=Q(batch_id__isnull=False),
+            ),
+            # One payment per transfer and direction: a resent pacs.008 is never booked twice.
+            models.UniqueConstraint(
+                fields=["direction", "uetr"],
+                name="payment_one_per_uetr",
+                condition=Q(uetr__isnull=False),
             ),
             models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(

@@ -33,7 +33,8 @@ class PaymentFilter(django_filters.FilterSet):
     created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     batch = django_filters.UUIDFilter(field_name="batch_id")
+    direction = django_filters.ChoiceFilter(choices=Payment.Direction.choices)
 
     class Meta:
         model = Payment
-        fields = ["status", "reference", "created_after", "created_before", "batch"]
+        fields = ["status", "reference", "created_after", "created_before", "batch", "direction"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
@@ -11,7 +12,8 @@ from accounts.ledger import currency as iso4217
 from accounts.ledger import money
 from accounts.ledger.errors import LedgerError
 from accounts.models import Account, LedgerEntry
-from payments import selectors
+from payments import external, selectors
+from payments.api.errors import APIError
 from payments.models import Payment, Refund
 
 
@@ -96,8 +98,12 @@ class PaymentSerializer(serializers.ModelSerializer):
     amount = serializers.SerializerMethodField()
     captured_amount = serializers.SerializerMethodField()
     refunded_amount = serializers.SerializerMethodField()
-    debtor_account = serializers.CharField(source="debtor_account.number")
-    creditor_account = serializers.CharField(source="creditor_account.number")
+    debtor_account = serializers.SerializerMethodField(
+        help_text="an account number here, or the other bank's IBAN of an incoming transfer"
+    )
+    creditor_account = serializers.SerializerMethodField(
+        help_text="an account number here, or the other bank's IBAN of an outgoing transfer"
+    )
     failure_code = serializers.SerializerMethodField()
     failure_message = serializers.SerializerMethodField()
     authorization_code = serializers.SerializerMethodField()
@@ -121,12 +127,26 @@ class PaymentSerializer(serializers.ModelSerializer):
             "failure_code",
             "failure_message",
             "batch",
+            "direction",
+            "debtor_name",
+            "debtor_agent",
+            "creditor_name",
+            "creditor_agent",
+            "creditor_address",
+            "clearing",
+            "recall",
             "created_at",
             "updated_at",
         ]
 
     def get_amount(self, obj: Payment) -> str:
         return major(obj.amount, obj.currency)
+
+    def get_debtor_account(self, obj: Payment) -> str:
+        return _debtor_number(obj)
+
+    def get_creditor_account(self, obj: Payment) -> str:
+        return _creditor_number(obj)
 
     def get_captured_amount(self, obj: Payment) -> str:
         return major(obj.captured_amount, obj.currency)
@@ -153,8 +173,8 @@ class PaymentSerializer(serializers.ModelSerializer):
             "status": instance.status,
             "amount": major(instance.amount, instance.currency),
             "currency": instance.currency,
-            "debtor_account": instance.debtor_account.number,
-            "creditor_account": instance.creditor_account.number,
+            "debtor_account": _debtor_number(instance),
+            "creditor_account": _creditor_number(instance),
             "reference": instance.reference,
             "end_to_end_id": instance.end_to_end_id,
             "authorization_code": instance.authorization_code or None,
@@ -164,12 +184,47 @@ class PaymentSerializer(serializers.ModelSerializer):
             "failure_code": instance.failure_code or None,
             "failure_message": instance.failure_message or None,
             "batch": str(instance.batch_id) if instance.batch_id else None,
+            "direction": instance.direction,
+            "debtor_name": instance.debtor_name,
+            "debtor_agent": instance.debtor_agent,
+            "creditor_name": instance.creditor_name,
+            "creditor_agent": instance.creditor_agent,
+            "creditor_address": instance.creditor_address,
+            "clearing": instance.clearing,
+            "recall": instance.recall,
             "created_at": timestamp(instance.created_at),
             "updated_at": timestamp(instance.updated_at),
         }
 
 
 _TIMESTAMP = serializers.DateTimeField()  # DRF's own rendering of a timestamp
+
+
+def _debtor_number(payment: Payment) -> str:
+    """The other bank's IBAN for a transfer received, else the account here."""
+    if payment.direction == Payment.Direction.INCOMING and payment.debtor_iban:
+        return payment.debtor_iban
+    return payment.debtor_account.number
+
+
+def _creditor_number(payment: Payment) -> str:
+    """The other bank's IBAN for a transfer sent (not the peer's clearing account)."""
+    if payment.direction == Payment.Direction.OUTGOING and payment.creditor_iban:
+        return payment.creditor_iban
+    return payment.creditor_account.number
+
+
+class AddressSerializer(serializers.Serializer):
+    """A structured (or hybrid) postal address, as ISO 20022's PostalAddress24 has it."""
+
+    street = serializers.CharField(max_length=70, required=False, allow_blank=True)
+    building_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    postcode = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    town = serializers.CharField(max_length=35, required=False, allow_blank=True)
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False, allow_blank=True)
+    address_lines = serializers.ListField(
+        child=serializers.CharField(max_length=70), max_length=2, required=False
+    )
 
 
 # Examples that work as they are in Swagger UI's "Try it out" against `make run`'s demo
@@ -226,6 +281,12 @@ class PaymentCreateSerializer(serializers.Serializer):
         max_length=35, required=False, allow_blank=True, default=""
     )
     capture = serializers.BooleanField(required=False, default=True)
+    # A creditor at another bank (CONTRACT.md, "The merchant's side").
+    creditor_name = serializers.CharField(max_length=140, required=False, allow_blank=True)
+    creditor_address = AddressSerializer(required=False)
+    creditor_agent = serializers.RegexField(
+        r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$", required=False, allow_blank=True
+    )
 
     def validate_currency(self, value: str) -> str:
         if not iso4217.is_known(value):
@@ -255,9 +316,23 @@ class PaymentCreateSerializer(serializers.Serializer):
         attrs["creditor"] = (
             creditor if creditor and creditor.kind == Account.Kind.CUSTOMER else None
         )
+        attrs["creditor_bank"] = None
+        if attrs["creditor"] is None and creditor is None:
+            network = external.network()
+            attrs["creditor_bank"] = network.serves(attrs["creditor_account"]) if network else None
         if attrs["debtor"] is None:
             errors["debtor_account"] = [f"you have no account {attrs['debtor_account']!r}"]
-        if attrs["creditor"] is None:
+        if attrs["creditor_bank"] is not None:
+            errors.update(_interbank_errors(attrs))
+        elif attrs["creditor"] is None:
+            if creditor is None and IBAN.fullmatch(attrs["creditor_account"]) and not errors:
+                # Refused before any money moves, with the ISO reason a peer would give.
+                raise APIError(
+                    status_code=400,
+                    code="AC01",
+                    detail=f"no bank on the network serves {attrs['creditor_account']} (AC01)",
+                    errors={"creditor_account": ["no bank on the network serves this IBAN"]},
+                )
             errors["creditor_account"] = [f"no account has number {attrs['creditor_account']!r}"]
         elif attrs["debtor"] is not None and attrs["debtor"].pk == attrs["creditor"].pk:
             errors["creditor_account"] = [
@@ -265,7 +340,35 @@ class PaymentCreateSerializer(serializers.Serializer):
             ]
         if errors:
             raise serializers.ValidationError(errors)
+        address = attrs.get("creditor_address") or {}
+        if attrs["creditor_bank"] is not None and not (
+            address.get("town") and address.get("country")
+        ):
+            raise APIError(
+                status_code=400,
+                code="BE04",
+                detail="a transfer to another bank needs the creditor's town and country (BE04)",
+                errors={"creditor_address": ["town and country are required"]},
+            )
         return attrs
+
+
+IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+
+
+def _interbank_errors(attrs: dict) -> dict[str, list[str]]:
+    """What a transfer to another bank needs besides an on-us payment's fields."""
+    errors: dict[str, list[str]] = {}
+    if not attrs.get("capture", True):
+        errors["capture"] = ["a transfer to another bank is captured at once"]
+    if not (attrs.get("creditor_name") or "").strip():
+        errors["creditor_name"] = ["a transfer to another bank names its creditor"]
+    agent = attrs.get("creditor_agent")
+    if agent and agent != attrs["creditor_bank"]:
+        errors["creditor_agent"] = [
+            f"{attrs['creditor_account']} is served by {attrs['creditor_bank']}"
+        ]
+    return errors
 
 
 class OptionalAmountSerializer(serializers.Serializer):
@@ -282,6 +385,13 @@ class OptionalAmountSerializer(serializers.Serializer):
 
 class CaptureSerializer(OptionalAmountSerializer):
     pass
+
+
+class RecallSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=["DUPL", "TECH", "FRAD", "CUST"],
+        help_text="DUPL duplicate, TECH technical problem, FRAD fraud, CUST asked by the customer",
+    )
 
 
 class RefundCreateSerializer(OptionalAmountSerializer):

@@ -16,7 +16,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger.selectors import account_entries, accounts_of_merchant
 from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
-from payments import selectors, services
+from payments import external, selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
 from payments.api.openapi import ERRORS, IDEMPOTENCY_KEY
@@ -101,6 +101,21 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             data=request.data, context={"merchant": merchant}
         )
         data.is_valid(raise_exception=True)
+        if data.validated_data["creditor_bank"] is not None:
+            # A creditor at another bank: the clearing network's door (payments/external.py).
+            payment = external.send(
+                merchant=merchant,
+                debtor=data.validated_data["debtor"],
+                creditor_iban=data.validated_data["creditor_account"],
+                creditor_name=data.validated_data["creditor_name"],
+                creditor_address=data.validated_data["creditor_address"],
+                amount=data.validated_data["amount_minor"],
+                currency=data.validated_data["currency"],
+                reference=data.validated_data["reference"],
+                end_to_end_id=data.validated_data["end_to_end_id"],
+                api_key=request.auth,
+            )
+            return self._render(payment, status.HTTP_201_CREATED)
         payment = services.payment_authorize(
             merchant=merchant,
             debtor=data.validated_data["debtor"],
@@ -144,6 +159,26 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def void(self, request, pk=None):
         payment = self.get_object()
         payment = services.payment_void(payment_id=payment.pk, merchant=request.user.merchant)
+        return self._render(payment)
+
+    @extend_schema(
+        summary="Ask another bank for a completed transfer back (a recall)",
+        request=serializers.RecallSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: serializers.PaymentSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def recall(self, request, pk=None):
+        payment = self.get_object()
+        data = serializers.RecallSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = external.recall(
+            payment_id=payment.pk,
+            merchant=request.user.merchant,
+            reason=data.validated_data["reason"],
+            actor=Actor(label=request.user.get_username()),
+        )
         return self._render(payment)
 
     @extend_schema(

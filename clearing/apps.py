@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class ClearingConfig(AppConfig):
+    name = "clearing"
+    verbose_name = "Interbank clearing"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # payments knows nothing of clearing: the API asks its hook, which this fills.
+        from clearing import outbound, recalls
+        from payments import external
+
+        external.register(
+            external.Network(
+                serves=outbound.peer_serving, send=outbound.api_send, recall=recalls.payment_recall
+            )
+        )

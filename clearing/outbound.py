@@ -1,0 +1,312 @@
+"""Transfers this hub sends to other banks, and the answers that settle them.
+
+`transfer_send` debits the debtor into the peer's clearing account, records the payment
+`pending` and the pacs.008 to send, and schedules its sending on the outbox, all in one
+transaction. `transfer_deliver` (the outbox job, never inside that transaction) posts the
+pacs.008 and applies the pacs.002: ACSC completes the payment, RJCT reverses the debit with
+the peer's reason. No answer: the payment stays pending, its funds with the peer's clearing
+account, and the outbox sends the same pacs.008 again until an answer comes (the receiver
+answers a resend with what it answered first, or AB05 once the time-out has passed without
+it having credited anything). See docs/clearing.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from lxml import etree
+
+from accounts.ledger import posting
+from accounts.models import Account, Merchant
+from clearing import services, transport
+from clearing.inbound import Refusal, clearing_info
+from clearing.iso import builders, readers, validation
+from clearing.models import Message, Peer
+from outbox import services as outbox
+from outbox.models import OutboxJob
+from payments import webhooks
+from payments.models import MerchantAPIKey, Payment
+from payments.services import ACCOUNT_STATE_FAILURES
+
+logger = logging.getLogger(__name__)
+
+SEND_JOB = "clearing.jobs.deliver_transfer"
+
+
+def peer_serving(iban: str) -> str | None:
+    """The BIC of the peer that serves the IBAN (payments/external.py's question)."""
+    iban = services.normalise_iban(iban)
+    if not services.is_iban(iban):
+        return None
+    peer = services.peer_for_iban(iban)
+    return peer.bic if peer else None
+
+
+def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Transfer:
+    return builders.Transfer(
+        msg_id=msg_id,
+        created_at=payment.created_at,
+        uetr=payment.uetr,  # type: ignore[arg-type]
+        end_to_end_id=payment.end_to_end_id,
+        instruction_id=payment.id.hex[:35],
+        amount=payment.amount,
+        currency=payment.currency,
+        debtor_agent=services.hub_bic(),
+        creditor_agent=peer.bic,
+        debtor_name=payment.debtor_name,
+        debtor_iban=payment.debtor_iban,
+        creditor_name=payment.creditor_name,
+        creditor_iban=payment.creditor_iban,
+        creditor_address=payment.creditor_address or {},
+        remittance=payment.reference,
+    )
+
+
+@transaction.atomic
+def transfer_send(
+    *,
+    merchant: Merchant,
+    debtor: Account,
+    creditor_iban: str,
+    creditor_name: str,
+    creditor_address: dict[str, Any],
+    amount: int,
+    currency: str,
+    reference: str = "",
+    end_to_end_id: str = "",
+    api_key: MerchantAPIKey | None = None,
+) -> tuple[Payment, int | None]:
+    """Debit the debtor into the serving peer's clearing account and queue the pacs.008.
+
+    Returns the payment (`pending`, or `failed` for the debtor account's state) and the
+    outbox row that sends it. An IBAN no peer serves raises ClearingError AC01 before
+    anything is written."""
+    iban = services.normalise_iban(creditor_iban)
+    peer = services.peer_for_iban(iban) if services.is_iban(iban) else None
+    if peer is None:
+        raise services.ClearingError("AC01", f"no bank on the network serves {iban}")
+    if debtor.merchant_id != merchant.pk or debtor.kind != Account.Kind.CUSTOMER:
+        raise services.ClearingError("AC01", "the debtor account is not the merchant's")
+    clearing = services.clearing_account(peer=peer, currency=currency)
+    uetr = uuid.uuid4()
+    msg_id = builders.new_msg_id()
+    payment = Payment(
+        merchant=merchant,
+        debtor_account=debtor,
+        creditor_account=clearing,
+        amount=amount,
+        currency=currency,
+        status=Payment.Status.PENDING,
+        reference=reference[:140],
+        end_to_end_id=(end_to_end_id or uetr.hex)[:35],
+        api_key=api_key,
+        direction=Payment.Direction.OUTGOING,
+        debtor_name=(debtor.name or merchant.name)[:140],
+        debtor_iban=debtor.number,
+        debtor_agent=services.hub_bic(),
+        creditor_name=creditor_name[:140],
+        creditor_iban=iban,
+        creditor_agent=peer.bic,
+        creditor_address=creditor_address,
+        uetr=uetr,
+        clearing=clearing_info(
+            peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
+        ),
+    )
+    # The document is written and checked before the accounts are locked: every transfer
+    # to this peer locks its clearing account, so the locked stretch stays short.
+    payment.created_at = timezone.now()  # the acceptance time written in the pacs.008
+    body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
+    validation.validate(body, expect=builders.PACS008)
+    locked = posting.lock_accounts([debtor.pk, clearing.pk])
+    try:
+        posting.check_transfer(
+            debtor=locked[debtor.pk], creditor=locked[clearing.pk], amount=amount, currency=currency
+        )
+    except ACCOUNT_STATE_FAILURES as refusal:
+        payment.status = Payment.Status.FAILED
+        payment.failure_code = refusal.code
+        payment.failure_message = refusal.detail[:255]
+        payment.clearing = None  # never left the hub
+        payment.save(force_insert=True)
+        _emit(payment, "payment.failed")
+        return payment, None
+    payment.ledger_transaction = posting.transfer_locked(
+        accounts=locked,
+        debtor_id=debtor.pk,
+        creditor_id=clearing.pk,
+        amount=amount,
+        currency=currency,
+        reference=payment.end_to_end_id,
+        description=f"SCT Inst {uetr} to {peer.bic}",
+    )
+    payment.captured_amount = amount
+    payment.save(force_insert=True)
+    message = Message.objects.create(
+        direction=Message.Direction.OUTBOUND,
+        peer=peer,
+        kind=builders.PACS008,
+        msg_id=msg_id,
+        uetr=uetr,
+        status=Message.Status.PENDING,
+        body=body,
+        payment=payment,
+    )
+    # Due a moment later: the caller tries at once (api_send); the sweep takes over if not.
+    row = outbox.schedule(
+        key=f"clearing.send:{message.pk}",
+        job=SEND_JOB,
+        args=[message.pk],
+        queue="default",
+        due_at=timezone.now() + timedelta(seconds=settings.CLEARING_RESEND_SECONDS),
+    )
+    return payment, row.pk
+
+
+def api_send(**kwargs: Any) -> Payment:
+    """The merchant API's door (payments/external.py): send, then deliver at once from this
+    process, outside the transaction; whatever fails there the outbox does again."""
+    payment, outbox_id = transfer_send(**kwargs)
+    if outbox_id is not None:
+        try:
+            outbox.run(outbox_id)
+        except Exception as error:  # noqa: BLE001 - recorded on the row; the sweep resends
+            logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
+        payment.refresh_from_db()
+    return payment
+
+
+def transfer_deliver(message_id: int) -> str:
+    """The outbox job: post the pacs.008 (freshly signed) and apply the peer's answer.
+    Raises while there is no usable answer, so that the outbox tries again later."""
+    message = Message.objects.select_related("peer").get(pk=message_id)
+    if message.status != Message.Status.PENDING:
+        return f"settled already ({message.status})"
+    Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
+    try:
+        answer = transport.post(
+            peer=message.peer, body=bytes(message.body), sender_bic=services.hub_bic()
+        )
+        if answer.status != 200:
+            raise transport.TransportError(
+                f"{message.peer.bic} answered {answer.status}: {answer.body[:300]!r}"
+            )
+        _kind, root, _document = validation.validate(answer.body, expect=builders.PACS002)
+    except (transport.TransportError, validation.InvalidDocument) as error:
+        Message.objects.filter(pk=message.pk).update(last_error=str(error)[:500])
+        raise
+    status_apply(peer=message.peer, root=root, body=answer.body)
+    return "answered"
+
+
+def status_received(*, peer: Peer, root: etree._Element, body: bytes) -> None:
+    """A pacs.002 the peer sent on its own (not as the answer to our post)."""
+    if not status_apply(peer=peer, root=root, body=body):
+        raise Refusal(404, "unknown_transfer", "no transfer sent to you has this UETR")
+
+
+@transaction.atomic
+def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
+    """Settle the pending payment a pacs.002 is about; False when there is none."""
+    report = readers.pacs002(root)
+    if report.uetr is None or report.transactions != 1:
+        raise Refusal(400, "one_transaction", "a status report about one transfer is expected")
+    sent = (
+        Message.objects.select_for_update(of=("self",))
+        .filter(
+            direction=Message.Direction.OUTBOUND,
+            peer=peer,
+            kind=builders.PACS008,
+            uetr=report.uetr,
+        )
+        .first()
+    )
+    if sent is None or sent.payment_id is None:
+        return False
+    if not Message.objects.filter(
+        direction=Message.Direction.INBOUND, peer=peer, kind=builders.PACS002, msg_id=report.msg_id
+    ).exists():
+        Message.objects.create(
+            direction=Message.Direction.INBOUND,
+            peer=peer,
+            kind=builders.PACS002,
+            msg_id=report.msg_id,
+            uetr=report.uetr,
+            status=Message.Status.RECEIVED,
+            reason_code=report.reason_code,
+            body=body,
+            answers=sent,
+            payment_id=sent.payment_id,
+        )
+    if report.status not in ("ACSC", "RJCT"):
+        return True  # pending at the peer (ACSP, PDNG): ask again later
+    if sent.status != Message.Status.PENDING:
+        verdict = Message.Status.ACCEPTED if report.status == "ACSC" else Message.Status.REJECTED
+        if verdict != sent.status:
+            logger.error(
+                "clearing: %s answered %s for %s, settled %s before",
+                peer.bic,
+                report.status,
+                report.uetr,
+                sent.status,
+            )
+        return True
+    payment = (
+        Payment.objects.select_related("merchant")
+        .select_for_update(of=("self",))
+        .get(pk=sent.payment_id)
+    )
+    assert payment.clearing is not None
+    payment.clearing = {**payment.clearing, "status": report.status}
+    if report.status == "ACSC":
+        payment.status = Payment.Status.COMPLETED
+        sent.status = Message.Status.ACCEPTED
+        event = "payment.completed"
+    else:
+        reason = report.reason_code or "NARR"
+        assert payment.ledger_transaction_id is not None
+        posting.reverse(
+            transaction_id=payment.ledger_transaction_id,
+            description=f"SCT Inst {payment.uetr} rejected by {peer.bic}: {reason}",
+        )
+        payment.status = Payment.Status.FAILED
+        payment.captured_amount = 0
+        payment.failure_code = reason
+        payment.failure_message = f"rejected by {peer.bic} ({reason})"
+        payment.clearing["reason_code"] = reason
+        sent.status = Message.Status.REJECTED
+        sent.reason_code = reason
+        event = "payment.failed"
+    payment.save(
+        update_fields=[
+            "status",
+            "captured_amount",
+            "failure_code",
+            "failure_message",
+            "clearing",
+            "updated_at",
+        ]
+    )
+    sent.save(update_fields=["status", "reason_code", "updated_at"])
+    OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
+        done_at=timezone.now()
+    )
+    _emit(payment, event)
+    return True
+
+
+def _emit(payment: Payment, event: str) -> None:
+    if not payment.merchant.webhook_url:
+        return  # nothing to deliver: spare the payload's queries
+    webhooks.emit(
+        merchant=payment.merchant,
+        event_type=event,
+        data=webhooks.payment_data(payment),
+        payment=payment,
+    )

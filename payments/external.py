@@ -1,0 +1,49 @@
+"""The door from the merchant API to other banks, filled in by the clearing app.
+
+payments sits below clearing and never imports it: clearing registers a `Network` here in
+its AppConfig.ready(), and the API asks it whether a creditor account it does not hold is
+served by another bank, and to send the payment there. Without clearing installed, no
+account outside the hub can be paid (the API answers as for an unknown account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from payments.models import Payment
+
+
+@dataclass(frozen=True)
+class Network:
+    # The BIC of the bank serving this IBAN, or None.
+    serves: Callable[[str], str | None]
+    # Sends a payment to another bank: keyword arguments of the API's request.
+    send: Callable[..., Payment]
+    # Asks the other bank for a completed transfer back (payment_id, merchant, reason, actor).
+    recall: Callable[..., Payment]
+
+
+_network: Network | None = None
+
+
+def register(network: Network) -> None:
+    global _network
+    _network = network
+
+
+def network() -> Network | None:
+    return _network
+
+
+def send(**kwargs: Any) -> Payment:
+    if _network is None:
+        raise RuntimeError("no clearing network is installed")
+    return _network.send(**kwargs)
+
+
+def recall(**kwargs: Any) -> Payment:
+    if _network is None:
+        raise RuntimeError("no clearing network is installed")
+    return _network.recall(**kwargs)
