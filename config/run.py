@@ -174,7 +174,7 @@ def _serve(
 
     from config import embedded_redis
 
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.DATA_DIR)
         if process is not None:
             redis.append(process)
