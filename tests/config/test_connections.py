@@ -161,7 +161,7 @@ def _wait(condition, seconds: float = 10) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not shutil.which("redis-sentinel"), reason="needs redis-sentinel")
-def test_the_cache_and_the_throttle_find_the_master_through_sentinel(settings, tmp_path: Path):
+def test_the_cache_and_the_throttle_find_the_master_through_sentinel(db, settings, tmp_path: Path):
     import redis
     from django.core.cache.backends.redis import RedisCache
 
@@ -200,6 +200,11 @@ def test_the_cache_and_the_throttle_find_the_master_through_sentinel(settings, t
         cache.set("k", "v")
         assert cache.get("k") == "v"
         assert redis.Redis(port=master_port, db=2).dbsize() == 2
+
+        # and /readyz names the master Sentinel gave
+        from django.test import Client
+
+        assert Client().get("/readyz").json()["redis_master"] == f"127.0.0.1:{master_port}"
     finally:
         redis_client.sentinel.cache_clear()
         for process in processes:
