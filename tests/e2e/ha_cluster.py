@@ -211,6 +211,36 @@ class Cluster:
         config = self.scratch / host / "patroni.json"
         return self._in_ns(host, "patronictl", "-c", str(config), *args)
 
+    def start_single_database(self, host: str) -> None:
+        """One PostgreSQL server alone on `host`, as the Patroni nodes are configured but
+        without a standby: what `bench_ha` compares the cluster with."""
+        assert PG_BIN is not None
+        home = self.scratch / host
+        data = home / "pg"
+        data.mkdir(parents=True, mode=0o700)
+        shutil.chown(home, "postgres", "postgres")
+        shutil.chown(data, "postgres", "postgres")
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data)]
+            + ["-A", "trust", "-U", "postgres", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {self.network.subnet}.0/24 trust\n")
+        address = self.network.address(host)
+        self.network.start(
+            host,
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data)]
+            + ["-c", f"listen_addresses={address}", "-c", f"unix_socket_directories={home}"]
+            + ["-c", "max_connections=100"],
+            self.env,
+            self.logs / f"postgres-{host}.log",
+        )
+        ready = [str(PG_BIN / "pg_isready"), "-q", "-h", address, "-U", "postgres"]
+        self._wait(f"PostgreSQL on {host}", lambda: self._in_ns("cl", *ready).returncode == 0, 60)
+
     # --- Redis and Sentinel --------------------------------------------------------------
     def start_redis(self) -> None:
         master = self.network.address(REDIS_HOSTS[0])

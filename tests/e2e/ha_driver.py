@@ -29,6 +29,8 @@ from accounts.ledger.selectors import ledger_verify  # noqa: E402
 from batches import services as batch_services  # noqa: E402
 from batches.models import Batch, BatchItem  # noqa: E402
 from common import redis_client  # noqa: E402
+from common.db import cluster  # noqa: E402
+from common.db.routing import replica_alias  # noqa: E402
 from payments import services  # noqa: E402
 from payments.models import IdempotencyRecord, Payment  # noqa: E402
 from tests.factories import AccountFactory, MerchantFactory, fund  # noqa: E402
@@ -227,7 +229,22 @@ def kill(host: str) -> int:
     return len(listed)
 
 
+def replica_delay() -> float:
+    """How long the newest payment a client was answered takes to show on the replica
+    alias (a standby): an upper bound of its staleness, seen from the hub."""
+    last_paid = list(traffic[0].paid.values())[-1]
+    seen = time.monotonic()
+    wait(
+        "the last payment on the replica",
+        lambda: Payment.objects.using(replica_alias()).filter(pk=last_paid).exists(),
+        step=0.005,
+    )
+    return round(time.monotonic() - seen, 3)
+
+
 # --- kill the PostgreSQL primary's host mid-batch ---------------------------------------
+wait("execution under way", lambda: processed() >= 500, step=0.1)
+result["replica_showed_a_payment_after_s"] = {"during_execution": replica_delay()}
 wait("execution under way", lambda: processed() >= 1000, step=0.1)
 old_primary = primary()
 result["db_killed_host"] = old_primary
@@ -238,6 +255,21 @@ result["db_killed_at_rows"] = db(processed)
 wait("payments after the database failover", lambda: back_since(db_killed), step=0.2)
 result["new_primary"] = wait("a new primary", primary)
 result["db_outage"] = outage(db_killed, time.monotonic())
+
+
+def readyz(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read() or b"{}")
+
+
+# What each web host's /readyz says now: the new primary, the replica and its lag
+result["readyz_after_db_failover"] = {url: readyz(url) for url in WEB}
+result["new_primary_address"] = f"{ADDRESSES[result['new_primary']]}:5432"
+result["replica_role"] = db(lambda: cluster.server(replica_alias())).role
+result["replica_showed_a_payment_after_s"]["after_failover"] = replica_delay()
 
 # --- later, kill the Redis master's host --------------------------------------------------
 time.sleep(3)

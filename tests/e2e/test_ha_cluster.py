@@ -183,6 +183,11 @@ def test_the_primary_database_host_then_the_redis_master_host_die_mid_batch():
         assert result["new_redis_master"] != result["redis_killed_host"], result
         assert result["db_outage"]["payments_back_after_s"] is not None, result
         assert result["redis_outage"]["payments_back_after_s"] is not None, result
+        # each web host's /readyz names the new primary; the replica alias reads a standby
+        for answer in result["readyz_after_db_failover"].values():
+            assert answer["ok"] and answer["database_primary"] == result["new_primary_address"]
+            assert answer["database_replica"]["role"] == "standby", answer
+        assert result["replica_role"] == "standby"
         # the batch completed, every row paid once
         assert result["upload_status"] == 201
         assert result["batch_status"] == "completed_with_errors", result
