@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.identity.roles import APPROVER
 from accounts.ledger import money
 from accounts.models import User
+from batches import selectors
 from batches.models import Batch
 from outbox import services as outbox
 
@@ -34,8 +35,15 @@ def approvers_for(batch: Batch) -> list[str]:
     decided = batch.approvals.values("approver_id")
     now = timezone.now()
     users = (
-        User.objects.filter(groups__name=APPROVER, is_active=True, merchant__isnull=True)
+        User.objects.filter(
+            person__grants__role=APPROVER,
+            person__grants__approved_at__isnull=False,
+            person__grants__revoked_at__isnull=True,
+            is_active=True,
+            merchant__isnull=True,
+        )
         .exclude(pk=batch.uploaded_by_id or 0)
+        .exclude(person_id__in=[*selectors.initiators(batch)] or [0])
         .exclude(pk__in=decided)
         .exclude(approval_barred_until__gt=now)
         .exclude(email="")

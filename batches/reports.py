@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from batches.fields import ISO_ROW_FIELDS
 from batches.models import Batch, BatchItem
 from common.csvsafe import csv_lines
 from iso20022.pain002 import (
@@ -192,37 +193,31 @@ _STATUS_FIELDS = (
     "error_code",
     "error_message",
     "end_to_end_id",
-    "instruction_id",
-    "uetr",
     "block",
     "amount_text",
     "currency",
-    "transfer_currency",
     "execution_date",
     "execution_datetime",
     "reference",
-    "creditor_reference",
-    "creditor_reference_type",
-    "ultimate_debtor",
     "debtor_account__number",
-    "creditor_agent_bic",
     "creditor_name",
     "creditor_account_number",
-    "ultimate_creditor",
     "payment_id",
+    *ISO_ROW_FIELDS,
 )
+_ISO_FROM = len(_STATUS_FIELDS) - len(ISO_ROW_FIELDS)
 
 
 def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
     default_debtor = batch.debtor_account.number if batch.debtor_account else ""
     # Tuples, not model instances: a 100,000-row report spends its time here.
     rows = batch.items.order_by("row").values_list(*_STATUS_FIELDS)
-    for (
-        item_status, error_code, error_message, end_to_end_id, instruction_id, uetr, block,
-        amount_text, currency, transfer_currency, execution_date, execution_datetime,
-        reference, creditor_reference, creditor_reference_type, ultimate_debtor, debtor,
-        creditor_agent_bic, creditor_name, creditor_account, ultimate_creditor, payment_id,
-    ) in rows.iterator(chunk_size=5000):  # fmt: skip
+    for values in rows.iterator(chunk_size=5000):
+        (
+            item_status, error_code, error_message, end_to_end_id, block, amount_text, currency,
+            execution_date, execution_datetime, reference, debtor, creditor_name,
+            creditor_account, payment_id,
+        ) = values[:_ISO_FROM]  # fmt: skip
         status = _transaction_status(batch, item_status)
         settled = status != "RJCT"
         yield TransactionStatus(
@@ -230,24 +225,17 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
             status=status,
             reason_code="" if settled else (error_code or "NARR"),
             reason_text="" if settled else error_message or _not_paid_reason(batch),
-            instruction_id=instruction_id,
-            uetr=uetr,
             block=block,
             amount=amount_text,
             currency=currency,
-            transfer_currency=transfer_currency,
             execution_date=execution_date,
             execution_datetime=execution_datetime,
             reference=reference,
-            creditor_reference=creditor_reference,
-            creditor_reference_type=creditor_reference_type,
-            ultimate_debtor=ultimate_debtor,
             debtor_account=debtor or default_debtor,
-            creditor_agent_bic=creditor_agent_bic,
             creditor_name=creditor_name,
             creditor_account=creditor_account,
-            ultimate_creditor=ultimate_creditor,
             account_servicer_reference=payment_id.hex if payment_id else "",
+            **dict(zip(ISO_ROW_FIELDS, values[_ISO_FROM:], strict=True)),
         )
 
 

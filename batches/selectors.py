@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import cast
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.identity import gate
+from accounts.identity.models import Decision
 from accounts.identity.roles import APPROVER, has_role
 from accounts.ledger import currency as iso4217
 from accounts.ledger import money
 from accounts.models import Merchant, User
+from batches import exposure
 from batches.models import Approval, Batch, BatchItem
 
 COUNTED = [BatchItem.Status.VALID, BatchItem.Status.PAID, BatchItem.Status.FAILED]
@@ -91,9 +95,11 @@ def _limit(value: Decimal | int, currency: str) -> str:
 def approval_rule(batch: Batch) -> tuple[int, str]:
     """How many approvers the batch needs, and why, in words for the batch page.
 
-    Two when a currency's total is above the merchant's `second_approval_above`, or
-    a row above its `second_approval_row_above` (empty: BATCH_SECOND_APPROVAL_ABOVE
-    and BATCH_SECOND_APPROVAL_ROW_ABOVE); else one.
+    Two when the day's exposure passes a limit (batches/exposure.py): the total from a
+    debtor account on the batch's day, this batch and the merchant's other batches of that
+    day together, above the merchant's `second_approval_above`; or what one payee receives
+    from it that day above `second_approval_row_above` (empty: BATCH_SECOND_APPROVAL_ABOVE
+    and BATCH_SECOND_APPROVAL_ROW_ABOVE). Else one.
     """
     merchant = batch.merchant
     total_limit = merchant.second_approval_above
@@ -102,28 +108,27 @@ def approval_rule(batch: Batch) -> tuple[int, str]:
     row_limit = merchant.second_approval_row_above
     if row_limit is None:
         row_limit = settings.BATCH_SECOND_APPROVAL_ROW_ABOVE
-    if batch.currency:
-        totals = {batch.currency: batch.total_amount}
-        largest = {batch.currency: batch.largest_amount}
-    else:
-        totals = totals_by_currency(batch)
-        largest = _largest_by_currency(batch)
-    for currency, total in sorted(totals.items()):
-        if total and money.to_decimal(total, currency) > total_limit:
+    lines = exposure.exposures(batch)
+    for line in lines:
+        if line.total and money.to_decimal(line.total, line.currency) > total_limit:
+            if line.total == line.this_batch:
+                why = f"the total {_grouped(line.total, line.currency)} is above"
+            else:
+                why = (
+                    f"the day's total from {line.debtor}, {_grouped(line.total, line.currency)}"
+                    f" with {line.other_batches} other batch(es) of the day, is above"
+                )
+            return 2, f"needs 2 approvers: {why} {_limit(total_limit, line.currency)}"
+    for line in lines:
+        if line.largest_payee and money.to_decimal(line.largest_payee, line.currency) > row_limit:
             return 2, (
-                f"needs 2 approvers: the total {_grouped(total, currency)} is above "
-                f"{_limit(total_limit, currency)}"
-            )
-    for currency, amount in sorted(largest.items()):
-        if amount and money.to_decimal(amount, currency) > row_limit:
-            return 2, (
-                f"needs 2 approvers: a row of {_grouped(amount, currency)} is above "
-                f"{_limit(row_limit, currency)}"
+                f"needs 2 approvers: one payee receives {_grouped(line.largest_payee, line.currency)}"
+                f" from {line.debtor} on the batch's day, above {_limit(row_limit, line.currency)}"
             )
     currency = batch.currency or ""
     return 1, (
-        f"needs 1 approver: the total is not above {_limit(total_limit, currency)} "
-        f"and no row is above {_limit(row_limit, currency)}"
+        f"needs 1 approver: the day's total is not above {_limit(total_limit, currency)} "
+        f"and no payee receives more than {_limit(row_limit, currency)}"
     )
 
 
@@ -137,10 +142,18 @@ def approvals_required(batch: Batch) -> int:
 
 def waiting_for(*, user: User) -> QuerySet[Batch]:
     """Batches awaiting approval that this user may still approve (not theirs, not yet approved)."""
-    decided = Approval.objects.filter(approver=user).values("batch_id")
+    decided = Decision.objects.filter(kind="batch", person_id=user.person_id or 0).values(
+        "subject_id"
+    )
+    mine = Q(uploaded_by__person_id=user.person_id) | Q(api_key__created_by_id=user.person_id)
     return (
         Batch.objects.filter(status=Batch.Status.AWAITING_APPROVAL)
-        .exclude(Q(uploaded_by=user) | Q(pk__in=decided))
+        .exclude(
+            Q(uploaded_by=user)
+            | Q(pk__in=Approval.objects.filter(approver=user).values("batch_id"))
+        )
+        .exclude(mine if user.person_id else Q(pk__in=[]))
+        .exclude(id__in=[UUID(s) for s in decided.values_list("subject_id", flat=True)])
         .select_related("merchant")
         .order_by("created_at")
     )
@@ -194,15 +207,29 @@ def approval_barred_until(user: User) -> datetime | None:
     return barred if barred is not None and barred > timezone.now() else None
 
 
+def initiators(batch: Batch) -> set[int]:
+    """The persons who initiated the batch, through any channel: whoever uploaded it on the
+    dashboard, and whoever created the API key it came through."""
+    persons = set()
+    if batch.uploaded_by_id is not None:
+        person = gate.person_of(batch.uploaded_by)
+        if person is not None:
+            persons.add(person.pk)
+    if batch.api_key_id is not None and batch.api_key is not None:
+        if batch.api_key.created_by_id is not None:
+            persons.add(batch.api_key.created_by_id)
+    return persons
+
+
 def may_decide(batch: Batch, user: User) -> bool:
-    """Whether `user` may approve or reject `batch` now (what the services will accept)."""
+    """Whether `user` may approve or reject `batch` now (what the gate will accept)."""
     if batch.status != Batch.Status.AWAITING_APPROVAL or not user.is_authenticated:
         return False
-    if not has_role(user, APPROVER) or approval_barred_until(user) is not None:
+    if gate.refusal(user=user, role=APPROVER, initiators=initiators(batch)):
         return False
-    if batch.uploaded_by_id == user.pk:
-        return False
-    return not batch.approvals.filter(approver=user).exists()
+    return not Decision.objects.filter(
+        kind="batch", subject_id=str(batch.pk), person_id=user.person_id or 0
+    ).exists()
 
 
 ROW_FLAGS = {

@@ -28,6 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.identity.roles import APPROVER, OPERATOR, has_role
@@ -341,7 +342,10 @@ def batch_cancel(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
 def _report_taken(request: HttpRequest, batch: Batch, which: str) -> None:
     # Who took which rows out of the hub, like the payments export.
     audit.record(
-        actor=Actor.from_request(request), action="batch.report", target=batch, which=which
+        actor=Actor.from_request(request),
+        action=AuditAction.BATCH_REPORT,
+        target=batch,
+        which=which,
     )
 
 

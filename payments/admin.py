@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.admin import (
@@ -142,7 +143,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         if asked:
             audit.record(
                 actor=Actor.from_request(request),
-                action="payments.admin_search",
+                action=AuditAction.PAYMENTS_ADMIN_SEARCH,
                 target=None,
                 filters=asked,
             )
@@ -379,10 +380,7 @@ class BackOfficeActionAdmin(ReadOnlyAdmin):
         "outcome",
     )
     readonly_fields = fields
-    actions = ["approve_actions"]
+    # No bulk "approve": every decision is signed with its own fresh code, on the queue
+    # (/payments/actions/) or the payment's page, through the one gate.
+    actions = None
     amount_display = money_field("amount")
-
-    @admin.action(description="Approve the selected actions (you may not approve your own)")
-    def approve_actions(self, request: HttpRequest, queryset) -> None:
-        for action in queryset:
-            backoffice.decide_action(request, action.pk, {"decision": "approve"})

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.errors import LedgerError
-from payments import services
+from payments import actions
 from payments.models import BackOfficeAction, Payment, WebhookDelivery
 
 
@@ -25,13 +25,14 @@ def request_action(request: HttpRequest, payment: Payment, data: dict[str, Any])
     """Ask for the action of a valid BackOfficeActionForm and say what became of it (the
     dashboard and the admin share this)."""
     try:
-        action = services.backoffice_action_request(
+        action = actions.backoffice_action_request(
             kind=data["kind"],
             payment_id=payment.pk if data["kind"] != BackOfficeAction.Kind.WEBHOOK_RETRY else None,
             delivery_id=data.get("delivery"),
             amount=data.get("amount_minor"),
             reason=data["reason"],
             actor=Actor.from_request(request),
+            otp_token=data.get("otp_token", ""),
         )
     except WebhookDelivery.DoesNotExist:
         messages.error(request, "Not done: no such webhook delivery.")
@@ -54,10 +55,15 @@ def decide_action(request: HttpRequest, action_id: UUID, data: dict[str, Any]) -
     actor = Actor.from_request(request)
     try:
         if data["decision"] == "approve":
-            action = services.backoffice_action_approve(action_id=action_id, actor=actor)
+            action = actions.backoffice_action_approve(
+                action_id=action_id, actor=actor, otp_token=data.get("otp_token", "")
+            )
         else:
-            action = services.backoffice_action_reject(
-                action_id=action_id, actor=actor, reason=data.get("reason", "")
+            action = actions.backoffice_action_reject(
+                action_id=action_id,
+                actor=actor,
+                reason=data.get("reason", ""),
+                otp_token=data.get("otp_token", ""),
             )
     except BackOfficeAction.DoesNotExist:
         raise Http404("no such action") from None

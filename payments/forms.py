@@ -178,6 +178,20 @@ class BackOfficeActionForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 40}),
     )
     delivery = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        max_length=8,
+        help_text="A fresh code: every decision that moves money is signed.",
+        error_messages={"required": "Enter the code your authenticator app shows now."},
+        widget=forms.TextInput(
+            attrs={
+                "size": 8,
+                "class": "code",
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+            }
+        ),
+    )
 
     def __init__(self, *args: Any, payment: Payment, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,3 +221,17 @@ class BackOfficeActionForm(forms.Form):
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     reason = forms.CharField(required=False, max_length=500)
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        max_length=8,
+        help_text="A fresh code: every decision that moves money is signed.",
+        error_messages={"required": "Enter the code your authenticator app shows now."},
+        widget=forms.TextInput(
+            attrs={
+                "size": 8,
+                "class": "code",
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+            }
+        ),
+    )

@@ -21,6 +21,11 @@ class MerchantAPIKey(AbstractAPIKey):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Whoever created the key: what is initiated with it is that person's (four eyes
+    # compares persons through every channel). Empty for a key made by a command.
+    created_by = models.ForeignKey(
+        "accounts.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "merchant API key"

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 import structlog
@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.identity import audit, roles
+from accounts.identity import audit, gate
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
 from accounts.ledger.errors import (
@@ -33,10 +34,10 @@ from accounts.ledger.errors import (
     LedgerError,
     SameAccount,
 )
-from accounts.models import Account, LedgerTransaction, Merchant, User
+from accounts.models import Account, LedgerTransaction, Merchant
 from common.db import bulk, pgsql
 from payments import metrics, webhooks
-from payments.models import BackOfficeAction, MerchantAPIKey, Payment, Refund, WebhookDelivery
+from payments.models import MerchantAPIKey, Payment, Refund, WebhookDelivery
 
 # Refusals caused by an account's state: recorded as a failed payment.
 ACCOUNT_STATE_FAILURES = (InsufficientFunds, AccountFrozen, AccountClosed, CurrencyMismatch)
@@ -59,7 +60,8 @@ def _authorization_code() -> str:
     return "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
 
 
-def _lock(payment_id: UUID, merchant: Merchant | None = None) -> Payment:
+def lock_payment(payment_id: UUID, merchant: Merchant | None = None) -> Payment:
+    """The payment's row, locked for the rest of the transaction (state checked after it)."""
     queryset = Payment.objects.select_for_update(of=("self",))
     if merchant is not None:
         queryset = queryset.filter(merchant=merchant)
@@ -303,7 +305,7 @@ def payment_capture(
     now: datetime | None = None,
 ) -> Payment:
     """`authorized` -> `completed`: post `amount` (default all) and release the rest."""
-    payment = _lock(payment_id, merchant)
+    payment = lock_payment(payment_id, merchant)
     if payment.status != Payment.Status.AUTHORIZED:
         raise InvalidState(f"cannot capture a {payment.status} payment")
     if payment.expires_at and payment.expires_at <= (now or timezone.now()):
@@ -336,7 +338,7 @@ def payment_capture(
 @transaction.atomic
 def payment_void(*, payment_id: UUID, merchant: Merchant | None = None) -> Payment:
     """`authorized` -> `voided`: the hold is released."""
-    payment = _lock(payment_id, merchant)
+    payment = lock_payment(payment_id, merchant)
     if payment.status != Payment.Status.AUTHORIZED:
         raise InvalidState(f"cannot void a {payment.status} payment")
     assert payment.hold_id is not None  # an authorized payment holds its funds
@@ -349,7 +351,7 @@ def payment_void(*, payment_id: UUID, merchant: Merchant | None = None) -> Payme
 @transaction.atomic
 def payment_expire(*, payment_id: UUID, now: datetime | None = None) -> Payment:
     """An authorization past its `expires_at` -> `expired`, hold released. Safe to repeat."""
-    payment = _lock(payment_id)
+    payment = lock_payment(payment_id)
     now = now or timezone.now()
     if (
         payment.status != Payment.Status.AUTHORIZED
@@ -373,7 +375,7 @@ def payment_refund(
     reason: str = "",
 ) -> Refund:
     """Give back `amount` (default all that is left) of a completed payment."""
-    payment = _lock(payment_id, merchant)
+    payment = lock_payment(payment_id, merchant)
     return _give_back(payment, amount=amount, reason=reason, kind=LedgerTransaction.Kind.REFUND)
 
 
@@ -381,7 +383,7 @@ def payment_refund(
 def payment_reverse(*, payment_id: UUID, reason: str) -> Refund:
     """Reverse a batch row's payment made by mistake: all that is left of it goes back
     to the debtor in a reversing ledger transaction (kind `reversal`)."""
-    payment = _lock(payment_id)
+    payment = lock_payment(payment_id)
     if payment.batch_id is None:
         raise InvalidState("only a batch payment is reversed; refund a real-time payment")
     return _give_back(payment, amount=None, reason=reason, kind=LedgerTransaction.Kind.REVERSAL)
@@ -452,10 +454,19 @@ def api_key_create(
     *, merchant: Merchant, name: str, actor: Actor, expiry_date: datetime | None = None
 ) -> tuple[MerchantAPIKey, str]:
     """A new key for the merchant; the key itself is returned this once and stored hashed."""
+    # The key is its creator's: a batch uploaded with it is that person's to initiate, and
+    # never theirs to approve (the gate compares persons through every channel).
+    creator = gate.person_of(actor.user)
     api_key, key = MerchantAPIKey.objects.create_key(
-        merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date
+        merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date, created_by=creator
     )
-    audit.record(actor=actor, action="api_key.create", target=api_key, merchant=str(merchant.pk))
+    audit.record(
+        actor=actor,
+        action=AuditAction.API_KEY_CREATE,
+        target=api_key,
+        merchant=str(merchant.pk),
+        created_by=str(creator) if creator else actor.label,
+    )
     # create_key is typed for AbstractAPIKey; MerchantAPIKey's manager makes a MerchantAPIKey.
     return cast(MerchantAPIKey, api_key), key
 
@@ -466,42 +477,8 @@ def api_key_revoke(*, prefix: str, actor: Actor) -> MerchantAPIKey:
     if not api_key.revoked:
         api_key.revoked = True
         api_key.save(update_fields=["revoked"])
-        audit.record(actor=actor, action="api_key.revoke", target=api_key)
+        audit.record(actor=actor, action=AuditAction.API_KEY_REVOKE, target=api_key)
     return api_key
-
-
-# --- Back-office actions: a clerk's refund, void, reversal or webhook retry ---------------
-
-
-class ReasonRequired(LedgerError):
-    """A back-office action needs a reason."""
-
-    code = "reason_required"
-
-
-class FourEyes(LedgerError):
-    """Whoever asked for an action may not approve it."""
-
-    code = "four_eyes"
-    status = 403
-
-
-class NotAllowed(LedgerError):
-    """This member of staff may not do that."""
-
-    code = "not_allowed"
-    status = 403
-
-
-def needs_second_approval(amount: int | None, currency: str) -> bool:
-    """Above BACKOFFICE_SECOND_APPROVAL_ABOVE (major units, whatever the currency)."""
-    if amount is None or not currency:
-        return False
-    return money.to_decimal(amount, currency) > settings.BACKOFFICE_SECOND_APPROVAL_ABOVE
-
-
-def may_approve_backoffice(user: User | None) -> bool:
-    return user is not None and (user.is_superuser or roles.has_role(user, roles.APPROVER))
 
 
 @transaction.atomic
@@ -515,187 +492,3 @@ def webhook_delivery_retry(*, delivery_id: UUID) -> WebhookDelivery:
     delivery.save(update_fields=["status", "next_attempt_at"])
     webhooks.enqueue_on_commit(delivery.pk)
     return delivery
-
-
-@transaction.atomic
-def backoffice_action_request(
-    *,
-    kind: str,
-    reason: str,
-    actor: Actor,
-    payment_id: UUID | None = None,
-    delivery_id: UUID | None = None,
-    amount: int | None = None,
-) -> BackOfficeAction:
-    """Ask for a back-office action. Carried out at once (by the asker) when its amount is
-    at most BACKOFFICE_SECOND_APPROVAL_ABOVE; otherwise it waits, `pending`, for another
-    member of staff (`backoffice_action_approve`). A refusal raises and records nothing.
-
-    `amount` (minor units) is for a refund only: all that is left when None.
-    """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired("say why: a back-office action needs a reason")
-    if actor.user is None:
-        raise NotAllowed("a back-office action is made by a member of staff")
-    payment: Payment | None = None
-    delivery: WebhookDelivery | None = None
-    currency = ""
-    if kind == BackOfficeAction.Kind.WEBHOOK_RETRY:
-        delivery = WebhookDelivery.objects.select_related("payment").get(pk=cast(UUID, delivery_id))
-        if delivery.status != WebhookDelivery.Status.FAILED:
-            raise InvalidState(f"only a failed delivery is retried; this one is {delivery.status}")
-        payment = delivery.payment
-        amount = None
-    elif kind in BackOfficeAction.Kind.values:
-        payment = _lock(cast(UUID, payment_id))
-        currency = payment.currency
-        if kind == BackOfficeAction.Kind.VOID:
-            amount = payment.amount
-        elif kind == BackOfficeAction.Kind.REVERSE:
-            amount = payment.refundable_amount
-        elif amount is None:
-            amount = payment.refundable_amount
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise InvalidAmount("the amount must be more than zero")
-        _check_allowed(kind, payment, amount)
-    else:
-        raise InvalidState(f"no such back-office action: {kind!r}")
-    action = BackOfficeAction.objects.create(
-        kind=kind,
-        payment=payment,
-        webhook_delivery=delivery,
-        amount=amount,
-        currency=currency,
-        reason=reason[:500],
-        requested_by=actor.user,
-    )
-    audit.record(
-        actor=actor,
-        action="backoffice_action.request",
-        target=action,
-        kind=kind,
-        payment=str(payment.pk) if payment else None,
-        webhook_delivery=str(delivery.pk) if delivery else None,
-        amount=money.to_major(amount, currency) if amount is not None else None,
-        currency=currency,
-        reason=reason,
-    )
-    if not needs_second_approval(amount, currency):
-        _carry_out(action, actor)
-    return action
-
-
-def _check_allowed(kind: str, payment: Payment, amount: int) -> None:
-    """Refuse at once what the payment's state does not allow (checked again when done)."""
-    if kind == BackOfficeAction.Kind.VOID and payment.status != Payment.Status.AUTHORIZED:
-        raise InvalidState(f"cannot void a {payment.status} payment")
-    if kind in (BackOfficeAction.Kind.REFUND, BackOfficeAction.Kind.REVERSE):
-        if kind == BackOfficeAction.Kind.REVERSE and payment.batch_id is None:
-            raise InvalidState("only a batch payment is reversed; refund a real-time payment")
-        if payment.status not in (Payment.Status.COMPLETED, Payment.Status.PARTIALLY_REFUNDED):
-            raise InvalidState(f"cannot refund a {payment.status} payment")
-        if amount > payment.refundable_amount:
-            raise RefundTooLarge(
-                f"{money.to_major(amount, payment.currency)} is more than the "
-                f"{money.to_major(payment.refundable_amount, payment.currency)} "
-                f"{payment.currency} left to refund"
-            )
-
-
-@transaction.atomic
-def backoffice_action_approve(*, action_id: UUID, actor: Actor) -> BackOfficeAction:
-    """A second member of staff approves a pending action, which is then carried out; if
-    the payment's state no longer allows it, the action ends `failed` with the reason."""
-    action = _pending_action(action_id, actor)
-    action.decided_by = actor.user
-    action.decided_at = timezone.now()
-    audit.record(
-        actor=actor,
-        action="backoffice_action.approve",
-        target=action,
-        requested_by=action.requested_by.get_username(),
-    )
-    try:
-        with transaction.atomic():
-            _carry_out(action, actor)
-    except LedgerError as error:
-        action.status = BackOfficeAction.Status.FAILED
-        action.outcome = error.detail[:500]
-        action.save(update_fields=["status", "outcome", "decided_by", "decided_at"])
-        audit.record(
-            actor=actor, action="backoffice_action.fail", target=action, error=error.detail
-        )
-    return action
-
-
-@transaction.atomic
-def backoffice_action_reject(*, action_id: UUID, actor: Actor, reason: str) -> BackOfficeAction:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired("say why the action is rejected")
-    action = _pending_action(action_id, actor)
-    action.status = BackOfficeAction.Status.REJECTED
-    action.decided_by = actor.user
-    action.decided_at = timezone.now()
-    action.decision_reason = reason[:500]
-    action.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    audit.record(actor=actor, action="backoffice_action.reject", target=action, reason=reason)
-    return action
-
-
-def _pending_action(action_id: UUID, actor: Actor) -> BackOfficeAction:
-    action = (
-        BackOfficeAction.objects.select_for_update(of=("self",))
-        .select_related("requested_by")
-        .get(pk=action_id)
-    )
-    if action.status != BackOfficeAction.Status.PENDING:
-        raise InvalidState(f"the action is {action.get_status_display().lower()} already")
-    if actor.user is None or actor.user.pk == action.requested_by_id:
-        raise FourEyes("whoever asked for an action may not approve or reject it")
-    if not may_approve_backoffice(actor.user):
-        raise NotAllowed("only an approver may decide on a back-office action")
-    return action
-
-
-def _carry_out(action: BackOfficeAction, actor: Actor) -> None:
-    """Do what the action says, through the payment services, and record it."""
-    detail: dict[str, Any] = {"backoffice_action": str(action.pk), "reason": action.reason}
-    if action.kind == BackOfficeAction.Kind.WEBHOOK_RETRY:
-        assert action.webhook_delivery_id is not None
-        delivery = webhook_delivery_retry(delivery_id=action.webhook_delivery_id)
-        audit.record(actor=actor, action="webhook_delivery.retry", target=delivery, **detail)
-        action.outcome = "sent again"
-    else:
-        assert action.payment_id is not None and action.amount is not None
-        amount = money.to_major(action.amount, action.currency)
-        if action.kind == BackOfficeAction.Kind.VOID:
-            payment = payment_void(payment_id=action.payment_id)
-            action.outcome = "authorization voided, hold released"
-            audit.record(actor=actor, action="payment.void", target=payment, **detail)
-        else:
-            if action.kind == BackOfficeAction.Kind.REVERSE:
-                refund = payment_reverse(payment_id=action.payment_id, reason=action.reason)
-                verb = "payment.reverse"
-            else:
-                refund = payment_refund(
-                    payment_id=action.payment_id, amount=action.amount, reason=action.reason
-                )
-                verb = "payment.refund"
-            payment = refund.payment
-            action.outcome = (
-                f"{amount} {action.currency} back to the debtor (LT{refund.ledger_transaction_id})"
-            )
-            audit.record(
-                actor=actor,
-                action=verb,
-                target=payment,
-                amount=amount,
-                currency=action.currency,
-                refund=str(refund.pk),
-                ledger_transaction=refund.ledger_transaction_id,
-                **detail,
-            )
-    action.status = BackOfficeAction.Status.DONE
-    action.save(update_fields=["status", "outcome", "decided_by", "decided_at"])

@@ -17,12 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, audit_events_of
 from accounts.identity.decorators import operator_required
 from accounts.ledger import money
 from common.csvsafe import csv_lines
 from common.keyset import keyset_page
-from payments import backoffice, selectors, services
+from payments import actions, backoffice, selectors
 from payments.forms import BackOfficeActionForm, DecisionForm, PaymentSearchForm
 from payments.models import BackOfficeAction, Payment
 
@@ -63,7 +64,7 @@ def payment_search(request: HttpRequest) -> HttpResponse:
             # Who looked for which payments, like the export: the back office's reads are audited.
             audit.record(
                 actor=Actor.from_request(request),
-                action="payments.search",
+                action=AuditAction.PAYMENTS_SEARCH,
                 target=None,
                 filters={key: value for key, value in request.GET.items() if value},
             )
@@ -121,7 +122,7 @@ def payment_export(request: HttpRequest) -> HttpResponseBase:
     # Who took which data out of the hub, and with what filters.
     audit.record(
         actor=Actor.from_request(request),
-        action="payments.export",
+        action=AuditAction.PAYMENTS_EXPORT,
         target=None,
         filters={key: value for key, value in request.GET.items() if key != "cursor" and value},
         max_rows=limit,
@@ -157,7 +158,7 @@ def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
             "webhooks": selectors.payment_webhook_deliveries(payment=payment),
             "audit_events": audit_events_of(target=payment),
             "actions": selectors.payment_backoffice_actions(payment=payment),
-            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
             "timeline": selectors.payment_timeline(payment=payment),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
@@ -188,6 +189,9 @@ def action_decision(request: HttpRequest, action_id: UUID) -> HttpResponse:
     form = DecisionForm(request.POST)
     if form.is_valid():
         backoffice.decide_action(request, action_id, form.cleaned_data)
+    else:
+        for errors in form.errors.values():
+            messages.error(request, f"Not done: {' '.join(str(error) for error in errors)}")
     action = get_object_or_404(BackOfficeAction, pk=action_id)
     if request.POST.get("next") == "queue":
         return redirect("payments:actions")
@@ -205,7 +209,7 @@ def action_queue(request: HttpRequest) -> HttpResponse:
         "payments/actions.html",
         {
             "pending": selectors.pending_backoffice_actions(),
-            "may_approve": services.may_approve_backoffice(request.user),  # type: ignore[arg-type]
+            "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
         },
     )

@@ -1,7 +1,7 @@
 """An account's statement for a period, in the three shapes it is offered: camt.053, CSV, JSON.
 
-The API, the dashboard and `manage.py statement_export` all call `write_statement` (or the
-CSV and JSON generators): one implementation, streamed from the ledger.
+The API, the dashboard and `manage.py statement_export` all call `write_camt`,
+`statement_csv` or `statement_json`: one implementation each, streamed from the ledger.
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ def _by_key(model: type[Model], key: str, fields: tuple[str, ...], keys: Iterabl
     columns = ", ".join(column(name) for name in (key, *fields))
     table = quote(model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {table} WHERE {column(key)} = ANY(%s)", [keys])
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE {column(key)} = ANY(%s)", [keys])  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         return {values[0]: values[1:] for values in cursor.fetchall()}
 
 

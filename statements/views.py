@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.identity.decorators import operator_required
 from accounts.models import Account
@@ -26,7 +27,7 @@ def statement_download(request: HttpRequest, account_id: UUID) -> HttpResponseBa
         return HttpResponseBadRequest(f"{error.field}: {error.message}", content_type="text/plain")
     audit.record(
         actor=Actor.from_request(request),
-        action="account.statement",
+        action=AuditAction.ACCOUNT_STATEMENT,
         target=account,
         first_day=wanted.span.first_day.isoformat(),
         last_day=wanted.span.last_day.isoformat(),

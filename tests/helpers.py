@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
@@ -58,12 +57,20 @@ def otp_login(client: Client, user: User) -> TOTPDevice:
     return device
 
 
-def make_operator(*roles_: str, **fields) -> User:
-    """A member of the payments staff, in the given roles (operator when none)."""
-    user = UserFactory(**fields)
-    for role in roles_ or (roles.OPERATOR,):
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
+def grant(user: User, *roles_: str) -> User:
+    """Give roles as a command on the server would (a bootstrap grant), past the cool-off."""
+    from accounts.identity import grants
+    from accounts.identity.audit import Actor
+
+    for role in roles_:
+        grants.role_grant_bootstrap(user=user, role=role, actor=Actor.system("tests"))
     return past_cooloff(user)
+
+
+def make_operator(*roles_: str, **fields) -> User:
+    """A member of the payments staff, granted the given roles (operator when none)."""
+    user = UserFactory(**fields)
+    return grant(user, *(roles_ or (roles.OPERATOR,)))
 
 
 def run_outbox() -> int:
@@ -107,3 +114,17 @@ def fresh_code(user: User) -> str:
 def signed(user: User, **data: str) -> dict[str, str]:
     """A decision's form data, with a fresh authenticator code of `user`."""
     return {**data, "otp_token": fresh_code(user)}
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL for a child process (a server, a worker) on this test's database.
+
+    HOST may be the embedded server's socket directory: a path, percent-encoded in a URL
+    (dj-database-url decodes it; libpq takes a directory as a host)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -24,6 +24,7 @@ from django.db import connection, models, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from accounts.identity.actions import AuditAction
 from accounts.identity.models import AuditEvent, User
 
 
@@ -126,7 +127,7 @@ GENESIS = "0" * 64
 def record(
     *,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     target: models.Model | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,

@@ -15,6 +15,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.http import HttpRequest
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor, client_ip
 from accounts.identity.models import User
 
@@ -38,13 +39,15 @@ def _user_actor(request: HttpRequest | None, user: User) -> Actor:
 
 def on_logged_in(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
     # The password step only; the login is complete at "auth.login", after the code.
-    audit.record(actor=_user_actor(request, user), action="auth.password_accepted", target=user)
+    audit.record(
+        actor=_user_actor(request, user), action=AuditAction.AUTH_PASSWORD_ACCEPTED, target=user
+    )
 
 
 def on_logged_out(sender: Any, request: HttpRequest | None, user: User | None, **_: Any) -> None:
     if user is None:
         return  # the session had no user: nothing to record
-    audit.record(actor=_user_actor(request, user), action="auth.logout", target=user)
+    audit.record(actor=_user_actor(request, user), action=AuditAction.AUTH_LOGOUT, target=user)
 
 
 def on_login_failed(
@@ -53,7 +56,7 @@ def on_login_failed(
     username = credentials.get(User.USERNAME_FIELD) or credentials.get("username") or ""
     audit.record(
         actor=_actor(request),
-        action="auth.login_failed",
+        action=AuditAction.AUTH_LOGIN_FAILED,
         target=_user_named(username),
         username=str(username)[:150],
     )
@@ -62,7 +65,7 @@ def on_login_failed(
 def on_locked_out(sender: Any, request: HttpRequest | None, username: str | None, **_: Any) -> None:
     audit.record(
         actor=_actor(request),
-        action="auth.locked_out",
+        action=AuditAction.AUTH_LOCKED_OUT,
         target=_user_named(username),
         username=(username or "")[:150],
     )

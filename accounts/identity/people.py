@@ -20,7 +20,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit, roles
-from accounts.identity.models import User
+from accounts.identity.actions import AuditAction
+from accounts.identity.models import Person, User
 
 # What the trail compares before and after a user is saved; never the password's hash.
 WATCHED = (
@@ -49,7 +50,7 @@ def bar_from_approving(user_id: int, *, why: str) -> None:
         User.objects.filter(pk=user_id).update(approval_barred_until=until)
     audit.record(
         actor=audit.current_actor(),
-        action="user.approval_barred",
+        action=AuditAction.USER_APPROVAL_BARRED,
         target=User.objects.filter(pk=user_id).first(),
         until=until.isoformat(),
         why=why,
@@ -61,6 +62,9 @@ def _fields(user: User) -> dict[str, Any]:
 
 
 def on_user_pre_save(sender: Any, instance: User, raw: bool = False, **_: Any) -> None:
+    if not raw and instance.person_id is None:
+        # A new sign-in is a new person unless whoever creates it links it to one.
+        instance.person = Person.objects.create(name=instance.get_full_name() or instance.username)
     if raw or instance._state.adding or instance.pk is None:
         instance._audit_before = None  # type: ignore[attr-defined]
         return
@@ -73,7 +77,9 @@ def on_user_saved(sender: Any, instance: User, created: bool, raw: bool = False,
         return
     actor = audit.current_actor()
     if created:
-        audit.record(actor=actor, action="user.create", target=instance, after=_fields(instance))
+        audit.record(
+            actor=actor, action=AuditAction.USER_CREATE, target=instance, after=_fields(instance)
+        )
         return
     old = getattr(instance, "_audit_before", None)
     if old is None:
@@ -83,12 +89,16 @@ def on_user_saved(sender: Any, instance: User, created: bool, raw: bool = False,
     before = {name: value for name, value in old.items() if after[name] != value}
     after = {name: after[name] for name in before}
     if before:
-        audit.record(actor=actor, action="user.change", target=instance, before=before, after=after)
+        audit.record(
+            actor=actor, action=AuditAction.USER_CHANGE, target=instance, before=before, after=after
+        )
     if password_changed:
         by_other = _by_someone_else(instance.pk)
         audit.record(
             actor=actor,
-            action="user.password_reset" if by_other else "user.password_change",
+            action=AuditAction.USER_PASSWORD_RESET
+            if by_other
+            else AuditAction.USER_PASSWORD_CHANGE,
             target=instance,
         )
         if by_other:
@@ -106,7 +116,7 @@ def on_device_saved(
         return  # every verified code saves the device: not a change of the person
     audit.record(
         actor=audit.current_actor(),
-        action="otp_device.create",
+        action=AuditAction.OTP_DEVICE_CREATE,
         target=instance.user,
         after={"device": instance.pk, "name": instance.name, "confirmed": instance.confirmed},
     )
@@ -120,7 +130,7 @@ def on_device_deleted(sender: Any, instance: TOTPDevice, **_: Any) -> None:
         return  # the user is being deleted with it
     audit.record(
         actor=audit.current_actor(),
-        action="otp_device.delete",
+        action=AuditAction.OTP_DEVICE_DELETE,
         target=user,
         before={"device": instance.pk, "name": instance.name, "confirmed": instance.confirmed},
     )
@@ -142,7 +152,7 @@ def _names(model: Any, pks: Any) -> list[str]:
     return sorted(str(pk) for pk in pks)
 
 
-def _relation_changed(what: str, field: str) -> Any:
+def _relation_changed(what: AuditAction, field: str) -> Any:
     """An m2m_changed receiver for a user's (or a group's) `field`, recorded as `what`."""
 
     def receiver(
@@ -181,7 +191,9 @@ def _relation_changed(what: str, field: str) -> Any:
     return receiver
 
 
-def _record_one(actor: audit.Actor, what: str, target: Any, verb: str, names: list, field: str):
+def _record_one(
+    actor: audit.Actor, what: AuditAction, target: Any, verb: str, names: list, field: str
+):
     now = _names(getattr(target, field).model, getattr(target, field).values_list("pk", flat=True))
     if verb == "added":
         before = sorted(set(now) - set(names))
@@ -212,9 +224,9 @@ def _tell_user(user: User, subject: str) -> None:
     )
 
 
-_groups = _relation_changed("user.groups", "groups")
-_permissions = _relation_changed("user.permissions", "user_permissions")
-_group_permissions = _relation_changed("group.permissions", "permissions")
+_groups = _relation_changed(AuditAction.USER_GROUPS, "groups")
+_permissions = _relation_changed(AuditAction.USER_PERMISSIONS, "user_permissions")
+_group_permissions = _relation_changed(AuditAction.GROUP_PERMISSIONS, "permissions")
 
 
 def connect() -> None:

@@ -1,7 +1,9 @@
-"""Staff roles as Django groups, and the permissions each carries.
+"""Staff roles: explicit grants to persons (`RoleGrant`, accounts/identity/grants.py), and
+the Django groups of the same names that carry each role's admin permissions.
 
-Permissions are named as strings so that this app need not import the apps
-that define them; `sync_role_permissions` runs after every migrate.
+A group only opens screens; what a person may decide is read from their grants alone.
+Permissions are named as strings so that this app need not import the apps that define
+them; `sync_role_permissions` runs after every migrate.
 """
 
 from __future__ import annotations
@@ -46,7 +48,17 @@ def sync_role_permissions(**_: Any) -> None:
 
 
 def has_role(user: Any, role: str) -> bool:
-    return bool(user.is_authenticated and user.groups.filter(name=role).exists())
+    """Whether the person behind `user` holds `role` by a live grant (`RoleGrant`).
+
+    Only a grant counts: renaming a group, joining one, or a superuser flag confers nothing.
+    """
+    from accounts.identity.models import RoleGrant
+
+    if not user.is_authenticated or not user.is_active or user.person_id is None:
+        return False
+    return RoleGrant.objects.filter(
+        person_id=user.person_id, role=role, approved_at__isnull=False, revoked_at__isnull=True
+    ).exists()
 
 
 def may_use_dashboard(user: Any) -> bool:

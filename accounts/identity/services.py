@@ -5,12 +5,12 @@ Each records its audit event in the same transaction.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.identity import audit, roles
+from accounts.identity import audit, grants, roles
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.identity.models import User
 
@@ -33,13 +33,15 @@ def operator_create(
             if not User.objects.filter(username=username).exists():
                 raise
             raise ValidationError(f"user {username!r} already exists") from None
-        user.groups.add(Group.objects.get(name=roles.OPERATOR))
-        if approver:
-            user.groups.add(Group.objects.get(name=roles.APPROVER))
+        for role in (roles.OPERATOR, roles.APPROVER) if approver else (roles.OPERATOR,):
+            if actor.user is None:  # a command on the server: a bootstrap grant
+                grants.role_grant_bootstrap(user=user, role=role, actor=actor)
+            else:  # from the web: asked for, and waits for a second person
+                grants.role_grant_request(user=user, role=role, actor=actor)
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     audit.record(
         actor=actor,
-        action="operator.create",
+        action=AuditAction.OPERATOR_CREATE,
         target=user,
         after={"username": username, "approver": approver},
     )
@@ -68,5 +70,7 @@ def otp_device_confirm(*, device_id: int, actor: Actor) -> TOTPDevice:
         raise ValidationError("this authenticator is already confirmed")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    audit.record(actor=actor, action="auth.otp_enrolled", target=device.user, device=device.name)
+    audit.record(
+        actor=actor, action=AuditAction.AUTH_OTP_ENROLLED, target=device.user, device=device.name
+    )
     return device

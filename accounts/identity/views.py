@@ -30,6 +30,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identity import audit, services
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.identity.decorators import second_step_url
 from accounts.identity.forms import OTPTokenForm
@@ -66,7 +67,7 @@ def _complete_login(request: HttpRequest, device: TOTPDevice) -> HttpResponse:
     request.session.cycle_key()
     audit.record(
         actor=Actor.from_request(request),
-        action="auth.login",
+        action=AuditAction.AUTH_LOGIN,
         target=cast(User, request.user),  # signed in by otp_login
         device=device.name,
     )
@@ -79,7 +80,7 @@ def _record_otp_failure(request: HttpRequest, form: OTPTokenForm, step: str) -> 
     reasons = [str(message) for message in form.non_field_errors()] or ["invalid"]
     audit.record(
         actor=Actor.from_request(request),
-        action="auth.otp_failed",
+        action=AuditAction.AUTH_OTP_FAILED,
         target=cast(User, request.user),  # the callers return early for an anonymous user
         step=step,
         reason=reasons[0],
@@ -158,7 +159,7 @@ def otp_enroll(request: HttpRequest) -> HttpResponse:
         "registration/otp_enroll.html",
         {
             "form": form,
-            "qr_svg": mark_safe(qr_code_svg(device.config_url)),  # drawn here, no user input
+            "qr_svg": mark_safe(qr_code_svg(device.config_url)),  # noqa: S308 - an SVG drawn by qrcode from our own URI
             "secret": _grouped(secret),
             REDIRECT_FIELD_NAME: _next_url(request),
         },

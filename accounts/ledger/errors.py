@@ -1,20 +1,15 @@
 """Errors of the ledger and the account services.
 
 Each carries a stable `code` (the API's error code) and a `reason_code`, the
-ISO 20022 reason of DESIGN.md that batch rows and pain.002 reports use.
+ISO 20022 reason code that batch rows and pain.002 reports use (docs/file-formats.md).
 """
 
 from __future__ import annotations
 
+from common.errors import DomainError
 
-class LedgerError(Exception):
-    code = "ledger_error"
-    reason_code = "NARR"
-    status = 400
-
-    def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.__doc__ or self.code
-        super().__init__(self.detail)
+# The ledger's errors are the hub's domain errors (the identity gate's too).
+LedgerError = DomainError
 
 
 class UnknownCurrency(LedgerError):

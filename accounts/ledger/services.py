@@ -14,6 +14,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 
 from accounts.identity import audit
+from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
 from accounts.ledger.errors import AccountNotFound, InvalidState, LedgerError
@@ -36,7 +37,9 @@ def merchant_create(*, name: str, webhook_url: str = "", actor: Actor) -> Mercha
     merchant = Merchant.objects.create(
         name=name, webhook_url=webhook_url, webhook_secret=new_webhook_secret()
     )
-    audit.record(actor=actor, action="merchant.create", target=merchant, after={"name": name})
+    audit.record(
+        actor=actor, action=AuditAction.MERCHANT_CREATE, target=merchant, after={"name": name}
+    )
     return merchant
 
 
@@ -45,7 +48,7 @@ def merchant_rotate_webhook_secret(*, merchant_id: UUID, actor: Actor) -> Mercha
     merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
     merchant.webhook_secret = new_webhook_secret()
     merchant.save(update_fields=["webhook_secret"])
-    audit.record(actor=actor, action="merchant.rotate_webhook_secret", target=merchant)
+    audit.record(actor=actor, action=AuditAction.MERCHANT_ROTATE_WEBHOOK_SECRET, target=merchant)
     return merchant
 
 
@@ -61,7 +64,7 @@ def merchant_save(*, merchant: Merchant, actor: Actor) -> Merchant:
     if changed:
         audit.record(
             actor=actor,
-            action="merchant.change" if old else "merchant.create",
+            action=AuditAction.MERCHANT_CHANGE if old else AuditAction.MERCHANT_CREATE,
             target=merchant,
             before={name: old.get(name) for name in changed} if old else None,
             after={name: getattr(merchant, name) for name in changed},
@@ -102,13 +105,16 @@ def account_open(
             raise
         raise InvalidState(f"account {number} already exists") from None
     audit.record(
-        actor=actor, action="account.open", target=account, after=_account_snapshot(account)
+        actor=actor,
+        action=AuditAction.ACCOUNT_OPEN,
+        target=account,
+        after=_account_snapshot(account),
     )
     return account
 
 
 def _account_set_status(
-    *, account_id: UUID, status: str, action: str, actor: Actor, reason: str
+    *, account_id: UUID, status: str, action: AuditAction, actor: Actor, reason: str
 ) -> Account:
     account = posting.lock_accounts([account_id])[account_id]
     if account.status == Account.Status.CLOSED:
@@ -134,7 +140,7 @@ def account_freeze(*, account_id: UUID, actor: Actor, reason: str = "") -> Accou
     return _account_set_status(
         account_id=account_id,
         status=Account.Status.FROZEN,
-        action="account.freeze",
+        action=AuditAction.ACCOUNT_FREEZE,
         actor=actor,
         reason=reason,
     )
@@ -145,7 +151,7 @@ def account_unfreeze(*, account_id: UUID, actor: Actor, reason: str = "") -> Acc
     return _account_set_status(
         account_id=account_id,
         status=Account.Status.ACTIVE,
-        action="account.unfreeze",
+        action=AuditAction.ACCOUNT_UNFREEZE,
         actor=actor,
         reason=reason,
     )
@@ -156,7 +162,7 @@ def account_close(*, account_id: UUID, actor: Actor, reason: str = "") -> Accoun
     return _account_set_status(
         account_id=account_id,
         status=Account.Status.CLOSED,
-        action="account.close",
+        action=AuditAction.ACCOUNT_CLOSE,
         actor=actor,
         reason=reason,
     )
@@ -173,7 +179,11 @@ def account_rename(*, account_id: UUID, name: str, actor: Actor) -> Account:
     account.name = name
     account.save(update_fields=["name", "updated_at"])
     audit.record(
-        actor=actor, action="account.rename", target=account, before=before, after={"name": name}
+        actor=actor,
+        action=AuditAction.ACCOUNT_RENAME,
+        target=account,
+        before=before,
+        after={"name": name},
     )
     return account
 
@@ -199,7 +209,7 @@ def account_fund(
     )
     audit.record(
         actor=actor,
-        action="account.fund",
+        action=AuditAction.ACCOUNT_FUND,
         target=account,
         amount=money.to_major(minor, account.currency),
         transaction=txn.pk,

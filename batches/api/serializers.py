@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts.ledger import money
 from batches import selectors
+from batches.fields import ISO_ROW_FIELDS
 from batches.models import Approval, Batch, BatchItem
 
 
@@ -117,15 +118,8 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "currency",
             "reference",
             "end_to_end_id",
-            "instruction_id",
             "payment_information_id",
-            "uetr",
-            "transfer_currency",
-            "creditor_reference",
-            "creditor_reference_type",
-            "creditor_agent_bic",
-            "ultimate_debtor",
-            "ultimate_creditor",
+            *ISO_ROW_FIELDS,
             "debtor_account",
             "execution_date",
             "execution_datetime",

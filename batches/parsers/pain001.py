@@ -16,6 +16,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from iso20022 import schemas
+from iso20022.reading import Lines, Rejoined, prune, schema_error_line, secure_iterparse
 
 from . import references
 from .base import (
@@ -39,111 +40,6 @@ _DATE_TIME = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2})T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )
-
-
-def secure_iterparse(
-    source: _Rejoined | _Lines | BinaryIO,
-    tags: tuple[str, ...] | None,
-    *,
-    schema: etree.XMLSchema | None = None,
-    events: tuple[str, ...] = ("end",),
-) -> etree.iterparse[tuple[str, etree._Element]]:
-    """lxml's iterparse with every door to the outside closed, validating as it goes.
-
-    `parse` refuses a DTD before this runs; these options are the second lock: entities stay
-    unexpanded, no DTD is loaded, nothing is fetched, and huge text nodes or deep trees fail.
-    With `schema`, libxml2 validates each element as it is parsed (memory stays flat).
-    """
-    return etree.iterparse(
-        source,
-        events=events,  # type: ignore[arg-type]
-        tag=tags,
-        schema=schema,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-# How a whole document ends: the root's end tag, then nothing but blanks, comments and PIs.
-_WHOLE = re.compile(
-    rb"</(?:[A-Za-z_][\w.-]*:)?Document\s*>(?:\s|<!--(?:(?!-->).)*-->|<\?(?:(?!\?>).)*\?>)*\Z",
-    re.DOTALL,
-)
-_TAIL = 4096
-
-
-class _Rejoined:
-    """The stream again, with the head that was read from it to check the prolog put back.
-
-    It keeps the last bytes read: validating against a schema, libxml2 2.14 ends a file cut
-    short without an error and closes every open element itself (the root included), so the
-    end of the bytes, not the end events, says whether the document is whole.
-    """
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
-        self._tail = b""
-        self._ended = False
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            data = self._rest.read(size)
-        elif size is None or size < 0:
-            data, self._head = self._head + self._rest.read(), b""
-        else:
-            data, self._head = self._head[:size], self._head[size:]
-        if data:
-            self._tail = (self._tail + data)[-_TAIL:]
-        else:
-            self._ended = True
-        return data
-
-    def cut_short(self) -> bool:
-        """True once the whole stream is read and it does not end as a document ends."""
-        # Without NULs, UTF-16 and UTF-32 markup reads as ASCII (the encodings `detect` knows).
-        return self._ended and _WHOLE.search(self._tail.replace(b"\x00", b"")) is None
-
-
-class _Lines:
-    """The stream a line at a time, so that a schema error is seen at the line that has it."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.readline(size if size and size > 0 else -1)
-
-
-_NAMESPACE_IN_MESSAGE = re.compile(r"\{urn:[^}]*\}")
-
-
-def schema_error_line(stream: BinaryIO, schema: etree.XMLSchema) -> tuple[int, str]:
-    # `schema` must not be the one of a parse still alive (see iso20022.schemas.schema).
-    """Where in `stream` the first schema error is, and libxml2's message for it.
-
-    libxml2 reports no line for errors found while streaming, so the file is read once more,
-    a line at a time, up to the first error; elements are dropped as they end.
-    """
-    stream.seek(0)
-    events = secure_iterparse(_Lines(stream), None, schema=schema, events=("start", "end"))
-    line = 0
-    try:
-        for event, element in events:
-            line = element.sourceline or line
-            if events.error_log:
-                break
-            if event == "end":
-                _prune(element)
-    except etree.XMLSyntaxError:
-        pass
-    errors = [error for error in events.error_log if error.level_name in ("ERROR", "FATAL")]
-    message = errors[0].message if errors else "the file does not follow its schema"
-    return line, _NAMESPACE_IN_MESSAGE.sub("", message)
 
 
 class Pain001Parser:
@@ -176,7 +72,7 @@ class Pain001Parser:
                 f"the root element is {prolog.root} in namespace {prolog.namespace or '(none)'},"
                 f" not Document in {self.namespace}",
             )
-        reader = _Reader(self, _Rejoined(head, stream), max_rows, stream)
+        reader = _Reader(self, Rejoined(head, stream), max_rows, stream)
         header = reader.group_header()
         return ParsedFile(header, reader.rows())
 
@@ -201,7 +97,7 @@ class _Block:
 
 class _Reader:
     def __init__(
-        self, parser: Pain001Parser, source: _Rejoined, max_rows: int, stream: BinaryIO
+        self, parser: Pain001Parser, source: Rejoined, max_rows: int, stream: BinaryIO
     ) -> None:
         ns = "{" + parser.namespace + "}"
 
@@ -311,10 +207,10 @@ class _Reader:
         file is read again as plain XML, which says what is wrong and on which line.
         """
         self.stream.seek(0)
-        events = secure_iterparse(_Lines(self.stream), None)
+        events = secure_iterparse(Lines(self.stream), None)
         try:
             for _, element in events:
-                _prune(element)
+                prune(element)
         except etree.XMLSyntaxError as error:
             line = error.position[0] if error.position else "?"
             return FileRejected("FF01", f"malformed XML on line {line}: {error.msg}"[:500])
@@ -418,14 +314,14 @@ class _Reader:
                     block.control_sum = _EXACT.add(block.control_sum, amount)
                     control_sum = _EXACT.add(control_sum, amount)
                 block.count += 1
-                _prune(element)
+                prune(element)
                 yield row
             elif element.tag == self.tag_block:
                 if block is None or block.element is not element:
                     raise FileRejected("FF01", f"{self._label(element)} holds no CdtTrfTxInf")
                 _check_block(block)
                 block = None
-                _prune(element)
+                prune(element)
             else:
                 raise FileRejected("FF01", f"a second GrpHdr on line {element.sourceline}")
         if count == 0:
@@ -584,15 +480,6 @@ class _Reader:
             problem="; ".join(problems),
         )
         return row, parse_decimal(amount)
-
-
-def _prune(element: etree._Element) -> None:
-    """Drop a handled element and everything before it, so memory stays flat."""
-    element.clear()
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
 
 
 def _check_block(block: _Block) -> None:

@@ -49,7 +49,7 @@ def insert(
     fields, target = _target(model, columns)
     quote = connection.ops.quote_name
     arrays = ", ".join(f"%b::{_array_type(field)}" for field in fields)
-    sql = f"INSERT INTO {target} SELECT * FROM unnest({arrays})"
+    sql = f"INSERT INTO {target} SELECT * FROM unnest({arrays})"  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
     if returning:
         returning_field = cast(models.Field, model._meta.get_field(returning))
         sql += f" RETURNING {quote(cast(str, returning_field.column))}"
@@ -93,7 +93,7 @@ def update(
     arrays = ", ".join(f"%b::{_array_type(field)}" for field in [pk, *fields])
     sets = ", ".join(f"{quote(cast(str, f.column))} = v.c{i}" for i, f in enumerate(fields))
     _execute_binary(
-        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         f"WHERE {table}.{quote(cast(str, pk.column))} = v.pk_",
         [list(column) for column in zip(*rows, strict=True)],
     )

@@ -98,7 +98,7 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...
         if not (field.primary_key and isinstance(field, models.AutoField))
     )
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         f"({', '.join(quote(cast(str, field.column)) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )

@@ -147,18 +147,33 @@ def test_superuser_status_is_not_the_approver_role(shop, insider, checker):
     assert batch.status == Batch.Status.AWAITING_APPROVAL
 
 
-def test_an_approver_role_granted_within_the_cooloff_does_not_count(shop, insider, settings):
+def test_joining_the_approver_group_confers_nothing_and_a_grant_waits_for_the_cooloff(
+    shop, insider, settings
+):
     settings.APPROVAL_COOLOFF_HOURS = 24
     batch = awaiting_batch(shop, insider)
-    # The insider makes an operator of theirs an approver, to approve their own batch.
+    # The insider makes an operator of theirs an approver, to approve their own batch:
+    # through the group first, which is a screen's permissions, not a role.
     accomplice = make_operator(roles.OPERATOR, username="accomplice")
     totp_device(accomplice)
     with_actor = Actor.for_user(insider)
-    from accounts.identity import audit
+    from accounts.identity import audit, grants
 
     with audit.acting_as(with_actor):
         accomplice.groups.add(Group.objects.get(name=roles.APPROVER))
-
+    with pytest.raises(services.NotAllowed, match="only an approver"):
+        services.batch_approve(
+            batch_id=batch.pk,
+            approver=accomplice,
+            actor=Actor.for_user(accomplice),
+            otp_token=fresh_code(accomplice),
+        )
+    # Then as a grant: asked by the insider, approved by a second person (the admin role).
+    pending = grants.role_grant_request(user=accomplice, role=roles.APPROVER, actor=with_actor)
+    security = make_operator(roles.ADMIN, username="security")
+    grants.role_grant_approve(
+        grant_id=pending.pk, actor=Actor.for_user(security), otp_token=fresh_code(security)
+    )
     with pytest.raises(services.NotAllowed, match="changed recently"):
         services.batch_approve(
             batch_id=batch.pk,
@@ -174,11 +189,9 @@ def test_an_approver_role_granted_within_the_cooloff_does_not_count(shop, inside
         otp_token=fresh_code(accomplice),
         now=timezone.now() + timedelta(hours=25),
     )
-    granted = AuditEvent.objects.get(
-        action="user.groups", target_id=str(accomplice.pk), actor=insider
-    )
-    assert granted.after == {"groups": ["approver", "operator"]}
-    assert granted.before == {"groups": ["operator"]}
+    asked = AuditEvent.objects.get(action="role_grant.request", target_id=str(accomplice.pk))
+    assert asked.actor == insider and asked.detail["role"] == roles.APPROVER
+    assert AuditEvent.objects.filter(action="role_grant.approve", actor=security).exists()
 
 
 def test_removing_someones_authenticator_bars_them_and_is_recorded(client, insider, checker):

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from accounts.identity import roles
 from accounts.identity.audit import Actor
 from accounts.models import AuditEvent, LedgerTransaction
-from payments import services
+from payments import actions, services
 from payments.models import BackOfficeAction, Payment, WebhookDelivery
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
-from tests.helpers import make_operator
+from tests.helpers import fresh_code, make_operator
 
 pytestmark = pytest.mark.django_db
 
@@ -32,13 +32,14 @@ def approver():
 
 
 def test_an_action_without_a_reason_is_refused_and_records_nothing(world, clerk):
-    with pytest.raises(services.ReasonRequired):
-        services.backoffice_action_request(
+    with pytest.raises(actions.ReasonRequired):
+        actions.backoffice_action_request(
             kind=Kind.REFUND,
             payment_id=world.paid.pk,
             amount=100,
             reason="   ",
             actor=Actor.for_user(clerk),
+            otp_token=fresh_code(clerk),
         )
     assert not BackOfficeAction.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="backoffice_action").exists()
@@ -46,13 +47,16 @@ def test_an_action_without_a_reason_is_refused_and_records_nothing(world, clerk)
     assert world.paid.refunded_amount == REFUNDED
 
 
-def test_a_small_part_refund_is_done_at_once_and_audited(world, clerk):
-    action = services.backoffice_action_request(
+def test_a_small_part_refund_is_done_at_once_and_audited(world, clerk, settings):
+    # The payment was refunded 2,000.00 already: its refunds count together.
+    settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 3000
+    action = actions.backoffice_action_request(
         kind=Kind.REFUND,
         payment_id=world.paid.pk,
-        amount=50_000,  # 500.00 EUR, under the 1,000.00 limit
+        amount=50_000,  # 500.00 EUR: 2,500.00 with the earlier refund, under 3,000.00
         reason="customer complaint #88",
         actor=Actor.for_user(clerk, ip="10.0.0.7"),
+        otp_token=fresh_code(clerk),
     )
 
     assert action.status == BackOfficeAction.Status.DONE
@@ -69,26 +73,35 @@ def test_a_small_part_refund_is_done_at_once_and_audited(world, clerk):
 
 
 def test_above_the_limit_a_refund_waits_for_another_approver(world, clerk, approver):
-    action = services.backoffice_action_request(
+    action = actions.backoffice_action_request(
         kind=Kind.REFUND,
         payment_id=world.paid.pk,
         reason="order cancelled",
         actor=Actor.for_user(clerk),
+        otp_token=fresh_code(clerk),
     )  # all that is left: 10,345.67 EUR
     assert action.status == BackOfficeAction.Status.PENDING
     assert action.amount == PAID - REFUNDED
     world.paid.refresh_from_db()
     assert world.paid.refunded_amount == REFUNDED  # nothing moved yet
 
-    with pytest.raises(services.FourEyes):
-        services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(clerk))
+    with pytest.raises(actions.FourEyes):
+        actions.backoffice_action_approve(
+            action_id=action.pk, actor=Actor.for_user(clerk), otp_token=fresh_code(clerk)
+        )
     another_clerk = make_operator(roles.OPERATOR, username="clerk2")
-    with pytest.raises(services.NotAllowed):
-        services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(another_clerk))
+    with pytest.raises(actions.NotAllowed):
+        actions.backoffice_action_approve(
+            action_id=action.pk,
+            actor=Actor.for_user(another_clerk),
+            otp_token=fresh_code(another_clerk),
+        )
     world.paid.refresh_from_db()
     assert world.paid.refunded_amount == REFUNDED
 
-    done = services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(approver))
+    done = actions.backoffice_action_approve(
+        action_id=action.pk, actor=Actor.for_user(approver), otp_token=fresh_code(approver)
+    )
 
     assert done.status == BackOfficeAction.Status.DONE and done.decided_by == approver
     world.paid.refresh_from_db()
@@ -99,20 +112,27 @@ def test_above_the_limit_a_refund_waits_for_another_approver(world, clerk, appro
 
 
 def test_a_rejection_needs_a_reason_and_moves_nothing(world, clerk, approver):
-    action = services.backoffice_action_request(
+    action = actions.backoffice_action_request(
         kind=Kind.VOID,
         payment_id=world.authorized.pk,
         reason="duplicate authorization",
         actor=Actor.for_user(clerk),
+        otp_token=fresh_code(clerk),
     )  # 7,654.32 EUR: above the limit
     assert action.status == BackOfficeAction.Status.PENDING
-    with pytest.raises(services.ReasonRequired):
-        services.backoffice_action_reject(
-            action_id=action.pk, actor=Actor.for_user(approver), reason=""
+    with pytest.raises(actions.ReasonRequired):
+        actions.backoffice_action_reject(
+            action_id=action.pk,
+            actor=Actor.for_user(approver),
+            reason="",
+            otp_token=fresh_code(approver),
         )
 
-    services.backoffice_action_reject(
-        action_id=action.pk, actor=Actor.for_user(approver), reason="the customer still wants it"
+    actions.backoffice_action_reject(
+        action_id=action.pk,
+        actor=Actor.for_user(approver),
+        reason="the customer still wants it",
+        otp_token=fresh_code(approver),
     )
 
     action.refresh_from_db()
@@ -120,16 +140,19 @@ def test_a_rejection_needs_a_reason_and_moves_nothing(world, clerk, approver):
     world.authorized.refresh_from_db()
     assert world.authorized.status == Payment.Status.AUTHORIZED
     with pytest.raises(services.InvalidState):
-        services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(approver))
+        actions.backoffice_action_approve(
+            action_id=action.pk, actor=Actor.for_user(approver), otp_token=fresh_code(approver)
+        )
 
 
 def test_voiding_an_authorization_under_the_limit_releases_the_hold(world, clerk, settings):
     settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 10_000
-    services.backoffice_action_request(
+    actions.backoffice_action_request(
         kind=Kind.VOID,
         payment_id=world.authorized.pk,
         reason="customer asked",
         actor=Actor.for_user(clerk),
+        otp_token=fresh_code(clerk),
     )
     world.authorized.refresh_from_db()
     assert world.authorized.status == Payment.Status.VOIDED
@@ -140,15 +163,18 @@ def test_voiding_an_authorization_under_the_limit_releases_the_hold(world, clerk
 
 
 def test_an_approved_action_the_payment_no_longer_allows_ends_failed(world, clerk, approver):
-    action = services.backoffice_action_request(
+    action = actions.backoffice_action_request(
         kind=Kind.VOID,
         payment_id=world.authorized.pk,
         reason="duplicate",
         actor=Actor.for_user(clerk),
+        otp_token=fresh_code(clerk),
     )
     services.payment_capture(payment_id=world.authorized.pk)
 
-    services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(approver))
+    actions.backoffice_action_approve(
+        action_id=action.pk, actor=Actor.for_user(approver), otp_token=fresh_code(approver)
+    )
 
     action.refresh_from_db()
     assert action.status == BackOfficeAction.Status.FAILED
@@ -162,11 +188,12 @@ def test_a_failed_webhook_delivery_is_retried(world, clerk, django_capture_on_co
         status=WebhookDelivery.Status.FAILED, next_attempt_at=None
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        action = services.backoffice_action_request(
+        action = actions.backoffice_action_request(
             kind=Kind.WEBHOOK_RETRY,
             delivery_id=world.delivery.pk,
             reason="the merchant fixed its endpoint",
             actor=Actor.for_user(clerk),
+            otp_token=fresh_code(clerk),
         )
     assert action.status == BackOfficeAction.Status.DONE
     world.delivery.refresh_from_db()
@@ -176,11 +203,12 @@ def test_a_failed_webhook_delivery_is_retried(world, clerk, django_capture_on_co
     assert AuditEvent.objects.get(action="webhook_delivery.retry").actor == clerk
 
     with pytest.raises(services.InvalidState):  # pending now: nothing to retry
-        services.backoffice_action_request(
+        actions.backoffice_action_request(
             kind=Kind.WEBHOOK_RETRY,
             delivery_id=world.delivery.pk,
             reason="again",
             actor=Actor.for_user(clerk),
+            otp_token=fresh_code(clerk),
         )
 
 
@@ -201,13 +229,16 @@ def test_a_mistaken_batch_payment_is_reversed(world, clerk, approver):
         ],
     )
     assert refused is None
-    action = services.backoffice_action_request(
+    action = actions.backoffice_action_request(
         kind=Kind.REVERSE,
         payment_id=payment_id,
         reason="row paid twice",
         actor=Actor.for_user(clerk),
+        otp_token=fresh_code(clerk),
     )  # 3,000.00 EUR: waits
-    services.backoffice_action_approve(action_id=action.pk, actor=Actor.for_user(approver))
+    actions.backoffice_action_approve(
+        action_id=action.pk, actor=Actor.for_user(approver), otp_token=fresh_code(approver)
+    )
 
     payment = Payment.objects.get(pk=payment_id)
     assert payment.status == Payment.Status.REFUNDED and payment.refunded_amount == 300_000
@@ -218,11 +249,12 @@ def test_a_mistaken_batch_payment_is_reversed(world, clerk, approver):
 
 def test_a_real_time_payment_is_refunded_not_reversed(world, clerk):
     with pytest.raises(services.InvalidState):
-        services.backoffice_action_request(
+        actions.backoffice_action_request(
             kind=Kind.REVERSE,
             payment_id=world.paid.pk,
             reason="mistake",
             actor=Actor.for_user(clerk),
+            otp_token=fresh_code(clerk),
         )
     assert not BackOfficeAction.objects.exists()
 

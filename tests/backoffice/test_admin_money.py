@@ -8,13 +8,14 @@ from django.contrib import admin
 from django.db import transaction
 from django.urls import reverse
 
+from accounts.identity import roles
 from accounts.identity.audit import Actor
 from accounts.models import AuditEvent, LedgerEntry, LedgerTransaction, User
 from outbox import services as outbox
-from payments import services
+from payments import actions, services
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
 from tests.factories import UserFactory
-from tests.helpers import otp_login
+from tests.helpers import fresh_code, grant, otp_login
 
 pytestmark = pytest.mark.django_db
 
@@ -64,11 +65,13 @@ def test_every_admin_change_page_shows_major_units_and_save_only_where_editable(
     superuser_client, world
 ):
     services.api_key_create(merchant=world.merchant, name="till", actor=Actor.system("tests"))
-    services.backoffice_action_request(
+    backoffice = grant(User.objects.get(username="backoffice"), roles.ADMIN)
+    actions.backoffice_action_request(
         kind="void",
         payment_id=world.authorized.pk,
         reason="duplicate",
-        actor=Actor.for_user(User.objects.get(username="backoffice")),
+        actor=Actor.for_user(backoffice),
+        otp_token=fresh_code(backoffice),
     )  # 7,654.32 EUR: waits for approval
     with transaction.atomic():  # background work asked for, as an upload asks for it
         outbox.schedule(

@@ -10,7 +10,7 @@ from accounts.identity import roles
 from accounts.models import AuditEvent, LedgerTransaction
 from payments.models import BackOfficeAction, Payment
 from tests.backoffice.conftest import REFUNDED
-from tests.helpers import make_operator, otp_login
+from tests.helpers import make_operator, otp_login, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +29,21 @@ def test_the_page_tells_the_story_with_times_actors_webhook_answers_and_ledger_l
     assert story.index("Completed") < story.index("Refunded")  # oldest first
 
 
-def test_a_refund_from_the_page_needs_a_reason_and_is_done_under_the_limit(operator_client, world):
+def test_a_refund_from_the_page_needs_a_reason_and_is_done_under_the_limit(
+    operator_client, operator_user, world, settings
+):
+    settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 5000  # the payment's refunds together: 2,010.00
     url = reverse("payments:action", args=[world.paid.pk])
 
     refused = operator_client.post(url, {"kind": "refund", "amount": "10.00", "reason": ""})
     assert refused.status_code == 302
     assert not BackOfficeAction.objects.exists()
 
-    operator_client.post(url, {"kind": "refund", "amount": "10.00", "reason": "late delivery"})
+    operator_client.post(url, {"kind": "refund", "amount": "10.00", "reason": "no code"})
+    assert not BackOfficeAction.objects.exists()  # every decision is signed
+    operator_client.post(
+        url, signed(operator_user, kind="refund", amount="10.00", reason="late delivery")
+    )
 
     world.paid.refresh_from_db()
     assert world.paid.refunded_amount == REFUNDED + 1_000
@@ -47,11 +54,13 @@ def test_a_refund_from_the_page_needs_a_reason_and_is_done_under_the_limit(opera
 
 def test_above_the_limit_the_asker_cannot_approve_and_another_approver_can(world):
     asker, checker = Client(), Client()
-    otp_login(asker, make_operator(roles.OPERATOR, roles.APPROVER, username="asker"))
-    otp_login(checker, make_operator(roles.OPERATOR, roles.APPROVER, username="checker"))
+    asker_user = make_operator(roles.OPERATOR, roles.APPROVER, username="asker")
+    checker_user = make_operator(roles.OPERATOR, roles.APPROVER, username="checker")
+    otp_login(asker, asker_user)
+    otp_login(checker, checker_user)
     asker.post(
         reverse("payments:action", args=[world.authorized.pk]),
-        {"kind": "void", "reason": "duplicate authorization"},
+        signed(asker_user, kind="void", reason="duplicate authorization"),
     )
     action = BackOfficeAction.objects.get()
     assert action.status == BackOfficeAction.Status.PENDING
@@ -59,11 +68,11 @@ def test_above_the_limit_the_asker_cannot_approve_and_another_approver_can(world
     assert "duplicate authorization" in queue and "waits for another approver" in queue
 
     decide = reverse("payments:action_decision", args=[action.pk])
-    asker.post(decide, {"decision": "approve"})
+    asker.post(decide, signed(asker_user, decision="approve"))
     action.refresh_from_db()
     assert action.status == BackOfficeAction.Status.PENDING
 
-    checker.post(decide, {"decision": "approve"})
+    checker.post(decide, signed(checker_user, decision="approve"))
     action.refresh_from_db()
     assert action.status == BackOfficeAction.Status.DONE
     world.authorized.refresh_from_db()

@@ -20,6 +20,7 @@ from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account, LedgerEntry
 from batches import services
 from batches.models import Batch, BatchItem
+from batches.services import execution
 from payments import services as payment_services
 from payments.models import Payment
 from tests.factories import AccountFactory
@@ -145,7 +146,7 @@ def test_a_real_time_payment_that_comes_while_a_chunk_holds_the_locks_waits_for_
     def with_hook(**kwargs):
         return real(**{**kwargs, "on_locked": start_paying})
 
-    from batches import services as batch_services
+    from batches.services import execution as batch_services
 
     try:
         batch_services.payments_create_for_batch = with_hook
@@ -195,12 +196,12 @@ def test_a_row_refused_under_the_locks_is_failed_with_no_ledger_transaction(desk
     assert_balances_follow_the_entries()
 
 
-def sized(size: int, *chunks: tuple[float, bool], calm: int = services.CALM_CHUNKS) -> int:
+def sized(size: int, *chunks: tuple[float, bool], calm: int = execution.CALM_CHUNKS) -> int:
     """The next size after chunks of (locked seconds, contended), from `size`."""
-    sizer = services._ChunkSizer()
+    sizer = execution._ChunkSizer()
     sizer.size, sizer.calm = size, calm
     for locked_seconds, contended in chunks:
-        sizer.after(services._ChunkDone(locked_seconds=locked_seconds, contended=contended))
+        sizer.after(execution._ChunkDone(locked_seconds=locked_seconds, contended=contended))
     return sizer.size
 
 
@@ -211,13 +212,13 @@ def test_chunks_grow_while_no_one_waits_and_fit_the_lock_budget_once_someone_doe
     assert sized(800, (0.5, False)) == 1000
     # someone waited: held four times too long, a quarter as many, never below the smallest
     assert sized(800, (0.2, True)) == 200
-    assert sized(100, (10.0, True)) == services.SMALLEST_CHUNK
+    assert sized(100, (10.0, True)) == execution.SMALLEST_CHUNK
     # held half as long: twice as many, but never more than twice, nor BATCH_CHUNK_SIZE
     assert sized(300, (0.025, True)) == 600
     assert sized(300, (0.001, True)) == 600
     assert sized(800, (0.001, True)) == 1000
     # after a wait, the budget holds until CALM_CHUNKS chunks in a row kept no one waiting
-    calm_but_one = [(0.05, False)] * (services.CALM_CHUNKS - 1)
+    calm_but_one = [(0.05, False)] * (execution.CALM_CHUNKS - 1)
     assert sized(400, (0.1, True), *calm_but_one) == 200
     assert sized(400, (0.1, True), *calm_but_one, (0.05, False)) == 400
 
@@ -235,13 +236,13 @@ def test_a_chunk_knows_when_a_real_time_payment_waited_for_its_locks(desk):
             threads[0].join(timeout=1)  # waiting for the debtor's lock by now
 
     real_create = payment_services.payments_create_for_batch
-    real_chunk = services._execute_chunk
+    real_chunk = execution._execute_chunk
 
     def recording(batch_id, size):
         chunks.append(real_chunk(batch_id, size))
         return chunks[-1]
 
-    from batches import services as batch_services
+    from batches.services import execution as batch_services
 
     try:
         batch_services.payments_create_for_batch = lambda **kwargs: real_create(
@@ -268,8 +269,8 @@ def test_sized_chunks_pay_every_row_once(desk, monkeypatch):
         sizes.append(size)
         return real(batch_id, size)
 
-    monkeypatch.setattr(services, "_execute_chunk", recording)
-    monkeypatch.setattr(services, "FIRST_CHUNK", 60)
+    monkeypatch.setattr(execution, "_execute_chunk", recording)
+    monkeypatch.setattr(execution, "FIRST_CHUNK", 60)
 
     batch = services.batch_execute(batch_id=batch.id)
 

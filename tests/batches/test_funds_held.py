@@ -120,7 +120,7 @@ def test_a_killed_execution_resumes_and_pays_every_row_once_from_the_hold(desk, 
     rows = [(desk.payees[i % 5].number, "1.00", "EUR", f"r{i}", f"E{i}") for i in range(20_000)]
     batch = approve(approve(validated(desk, *rows), desk.checker), desk.checker2)
     assert batch.status == Batch.Status.EXECUTING  # 20,000.00 EUR: two approvers
-    from batches import services as batch_services
+    from batches.services import execution as batch_services
 
     real = batch_services.payments_create_for_batch
     calls = {"n": 0}

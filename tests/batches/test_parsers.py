@@ -15,7 +15,8 @@ from lxml import etree
 
 from batches.parsers import PARSERS, FileRejected, ParsedRow, detect, parse
 from batches.parsers.csv_format import CsvParser
-from batches.parsers.pain001 import Pain001Parser, secure_iterparse
+from batches.parsers.pain001 import Pain001Parser
+from iso20022.reading import secure_iterparse
 
 FILES = Path(__file__).parent / "files"
 NS09 = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"

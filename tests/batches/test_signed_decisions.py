@@ -36,7 +36,7 @@ def test_the_code_used_at_sign_in_is_refused_at_approval(desk):
     assert not Approval.objects.exists()
     assert not Payment.objects.filter(batch_id=batch.pk).exists()
     assert any("used before" in str(m) for m in response.context["messages"])
-    refused = AuditEvent.objects.get(action="batch.decision_code_refused")
+    refused = AuditEvent.objects.get(action="decision.code_refused")
     assert refused.actor == desk.checker and refused.target_id == str(batch.pk)
 
 

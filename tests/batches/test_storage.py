@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from batches import services, storage
 from batches.models import Batch, StoredFile
+from batches.services import upload
 from batches.storage import CHUNK_SIZE, batch_file_storage
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +106,7 @@ def test_a_rolled_back_upload_leaves_no_row_and_no_large_object(desk, monkeypatc
     def refuse(*args, **kwargs):
         raise RuntimeError("the enqueue fails after the file was saved")
 
-    monkeypatch.setattr(services, "_enqueue", refuse)
+    monkeypatch.setattr(upload, "enqueue", refuse)
     with pytest.raises(RuntimeError):
         desk.upload(desk.csv(("PAYEE0000", "10.00", "EUR", "r1", "e2e-1")))
     assert not Batch.objects.exists()

@@ -10,12 +10,10 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from accounts.identity import roles
 from accounts.identity.audit import Actor
@@ -27,7 +25,7 @@ from outbox import services as outbox
 from outbox.models import OutboxJob
 from payments.models import Payment
 from tests.factories import AccountFactory, MerchantFactory, fund
-from tests.helpers import fresh_code, make_operator
+from tests.helpers import child_database_url, fresh_code, make_operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,10 +35,7 @@ ROWS = 20_000
 
 def worker_env() -> dict[str, str]:
     """The worker process talks to this test's database and Redis."""
-    db = connection.settings_dict
-    # HOST may be the embedded server's socket directory: a path, percent-encoded in a URL.
-    host = quote(db["HOST"] or "127.0.0.1", safe="")
-    url = f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = child_database_url()
     from django.conf import settings
 
     return {

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.identity.audit import Actor
 from accounts.ledger.selectors import ledger_verify
@@ -29,6 +28,7 @@ from payments import services
 from payments.models import Payment
 from tests.e2e.launcher import free_port
 from tests.factories import AccountFactory, MerchantFactory, fund
+from tests.helpers import child_database_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -39,12 +39,9 @@ MERCHANTS = 20
 
 
 def server_env(port: int) -> dict[str, str]:
-    db = connection.settings_dict
     return {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": child_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "PORT": str(port),
         "WEB_CONCURRENCY": "4",

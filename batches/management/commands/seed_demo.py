@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.crypto import KeyGenerator, concatenate
 
-from accounts.identity import roles
+from accounts.identity import grants, roles
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting, services
 from accounts.management.jsoncommand import JsonCommand
@@ -148,7 +147,8 @@ class Command(JsonCommand):
             user = User(username=username, is_staff=superuser, is_superuser=superuser)
             user.set_password(password)
             user.save()
-            user.groups.add(*Group.objects.filter(name__in=groups))
+            for group in groups:
+                grants.role_grant_bootstrap(user=user, role=group, actor=Actor.system("seed_demo"))
         device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(
             user=user, name="authenticator", confirmed=True
         )

@@ -19,12 +19,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from lxml import etree
 
 from accounts.identity.audit import Actor
@@ -108,7 +108,7 @@ class Command(BaseCommand):
                 "peak_mb": _peak_mb(),
             }
         account = Account.objects.get(number=target)
-        today = date.today()
+        today = timezone.localdate()
         with tempfile.NamedTemporaryFile("wb", suffix=".xml", delete=False) as handle:
             exports.write_camt(
                 cast(BinaryIO, handle), account=account, span=selectors.period(today, today)
@@ -234,7 +234,7 @@ class Command(BaseCommand):
         return count, True
 
     def _write_pain001(self, rows: int, debtor: str, payees: list[str], run_id: str) -> str:
-        today = date.today().isoformat()
+        today = timezone.localdate().isoformat()
         per_block = rows // BLOCKS
         handle = tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False, encoding="utf-8")
         with handle:
