@@ -4,6 +4,7 @@ reach the servers with it."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.backends.postgresql.base import DatabaseWrapper
+from redis.exceptions import RedisError
 
 from common.db import routing
 from config import connections as conn_settings
@@ -153,8 +155,8 @@ def _wait(condition, seconds: float = 10) -> None:
         try:
             if condition():
                 return
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
+        except (OSError, RedisError):  # not up yet
+            logging.getLogger(__name__).debug("not up yet", exc_info=True)
         time.sleep(0.1)
     raise AssertionError("not up in time")
 
