@@ -158,7 +158,7 @@ else:
             "OPTIONS": {"prepare_threshold": 5 if _prepared else None},
         }
     }
-# Reads that may be a little late (back-office search, statements, the home page's
+# Reads that may be a little late (the back office's payment search, the home page's
 # figures) may go to a standby: DATABASE_REPLICA_URL, e.g. the cluster's hosts with
 # target_session_attrs=prefer-standby. Without it, `replica` is not defined and those
 # reads use `default` (common.db.routing.replica_alias). Money is decided on `default`.

@@ -13,8 +13,8 @@ REPLICA = "replica"
 
 
 def replica_alias() -> str:
-    """`replica` when one is configured, else `default`: for the back office's searches,
-    statements and reports, which may be as late as the standby (docs/operations.md)."""
+    """`replica` when one is configured, else `default`: for the back office's search and
+    the home page's figures, which may be as late as the standby (docs/operations.md)."""
     return REPLICA if REPLICA in settings.DATABASES else DEFAULT_DB_ALIAS
 
 
