@@ -245,6 +245,7 @@ def replica_delay() -> float:
 # --- kill the PostgreSQL primary's host mid-batch ---------------------------------------
 wait("execution under way", lambda: processed() >= 500, step=0.1)
 result["replica_showed_a_payment_after_s"] = {"during_execution": replica_delay()}
+result["replica_role_before_kill"] = db(lambda: cluster.server(replica_alias())).role
 wait("execution under way", lambda: processed() >= 1000, step=0.1)
 old_primary = primary()
 result["db_killed_host"] = old_primary
@@ -268,7 +269,9 @@ def readyz(url: str) -> dict:
 # What each web host's /readyz says now: the new primary, the replica and its lag
 result["readyz_after_db_failover"] = {url: readyz(url) for url in WEB}
 result["new_primary_address"] = f"{ADDRESSES[result['new_primary']]}:5432"
-result["replica_role"] = db(lambda: cluster.server(replica_alias())).role
+# A connection on the standby that was promoted stays on it (now the primary) until it is
+# recycled (CONN_MAX_AGE): an information, not a fault.
+result["replica_role_after_failover"] = db(lambda: cluster.server(replica_alias())).role
 result["replica_showed_a_payment_after_s"]["after_failover"] = replica_delay()
 
 # --- later, kill the Redis master's host --------------------------------------------------
