@@ -312,3 +312,29 @@ def test_role_grants_need_a_second_person_who_holds_the_admin_role():
         grant_id=pending.pk, actor=Actor.for_user(security), otp_token=fresh_code(security)
     )
     assert roles.has_role(target, roles.APPROVER)
+
+
+def test_the_admin_asks_for_a_role_and_another_admin_approves_it_signed(client):
+    from django.test import Client
+    from django.urls import reverse
+
+    from accounts.models import RoleGrant
+    from tests.helpers import otp_login, signed
+
+    asker = make_operator(roles.ADMIN, username="asker", is_staff=True, is_superuser=True)
+    target = make_operator(roles.OPERATOR, username="target")
+    otp_login(client, asker)
+    client.post(
+        reverse("admin:accounts_rolegrant_ask"),
+        {"user": target.pk, "role": roles.APPROVER, "reason": "new checker"},
+    )
+    pending = RoleGrant.objects.get(person=target.person, role=roles.APPROVER)
+    decide = reverse("admin:accounts_rolegrant_decide", args=[pending.pk])
+    client.post(decide, signed(asker))  # the asker: refused
+    assert not roles.has_role(target, roles.APPROVER)
+
+    other = Client()
+    security = make_operator(roles.ADMIN, username="security", is_staff=True, is_superuser=True)
+    otp_login(other, security)
+    other.post(decide, signed(security))
+    assert roles.has_role(target, roles.APPROVER)

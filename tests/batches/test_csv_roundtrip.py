@@ -30,7 +30,8 @@ def test_failed_csv_uploads_again_without_editing(desk):
     assert "PAYEE0001,-5.00,EUR,negative,,E2" in failed
     assert "NOSUCH,7.25,EUR,'=HYPERLINK(1),,E3" in failed
     again = services.batch_validate(batch_id=desk.upload(failed, name="failed.csv").id)
-    assert again.status == "awaiting_approval", again.error_message
+    # Uploaded again uncorrected, no row can be paid: the batch ends invalid, rows kept.
+    assert again.status == "invalid" and again.error_code in ("AM02", "AC01")
     rows = [
         (i.creditor_account_number, i.amount_text, i.currency, i.end_to_end_id, i.error_code)
         for i in again.items.order_by("row")
