@@ -22,6 +22,7 @@ from functools import cache
 
 import django_rq
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -30,6 +31,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from accounts.identity.audit import client_ip
+from common import redis_client
+from common.db import cluster
+from common.db.routing import replica_alias
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +89,67 @@ class HubCollector(Collector):
         yield oldest
         yield redis_up
 
+        yield from self._cluster()
+
         try:
             yield from self._database_backlogs(now)
         except Exception:  # noqa: BLE001 - nor with the database down: /healthz tells that
             logger.warning("backlog metrics unavailable", exc_info=True)
+
+    def _cluster(self) -> Iterator[Metric]:
+        """Where the connections lead: the primary, the replica's lag, the standbys the
+        primary streams to, the Redis master that Sentinel names. Each part answers alone."""
+        primary = GaugeMetricFamily(
+            "payhub_database_server",
+            "The server this process's default connection reached (1), and its role",
+            labels=["address", "role"],
+        )
+        try:
+            server = cluster.server()
+            primary.add_metric([server.address, server.role], 1)
+        except Exception:  # noqa: BLE001 - /healthz says the database is down
+            logger.warning("database server unknown", exc_info=True)
+        yield primary
+        if replica_alias() != DEFAULT_DB_ALIAS:
+            try:
+                yield GaugeMetricFamily(
+                    "payhub_database_replica_lag_seconds",
+                    "How late the replica alias's server is (0 when it has replayed all)",
+                    value=cluster.lag_seconds(replica_alias()),
+                )
+            except Exception:  # noqa: BLE001
+                logger.warning("replica lag unknown", exc_info=True)
+        lag_bytes = GaugeMetricFamily(
+            "payhub_database_standby_lag_bytes",
+            "WAL the primary has written that a standby has not replayed yet",
+            labels=["standby", "sync_state"],
+        )
+        lag_seconds = GaugeMetricFamily(
+            "payhub_database_standby_replay_lag_seconds",
+            "The primary's measure of a standby's replay lag",
+            labels=["standby", "sync_state"],
+        )
+        try:
+            for standby in cluster.standbys():
+                labels = [standby.name, standby.sync_state]
+                if standby.lag_bytes is not None:
+                    lag_bytes.add_metric(labels, standby.lag_bytes)
+                lag_seconds.add_metric(labels, standby.replay_lag_seconds or 0.0)
+        except Exception:  # noqa: BLE001
+            logger.warning("standbys unknown", exc_info=True)
+        yield lag_bytes
+        yield lag_seconds
+        if settings.REDIS_SENTINELS:
+            master = GaugeMetricFamily(
+                "payhub_redis_master", "The Redis master Sentinel names (1)", labels=["address"]
+            )
+            try:
+                address = redis_client.master_address()
+                if address:
+                    master.add_metric([f"{address[0]}:{address[1]}"], 1)
+            except Exception:  # noqa: BLE001 - no sentinel answered
+                logger.warning("redis master unknown", exc_info=True)
+            yield master
 
     def _database_backlogs(self, now) -> Iterator[Metric]:
         from outbox import services as outbox

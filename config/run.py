@@ -274,7 +274,7 @@ def _serve(
 
     if launcher.stopping:  # Ctrl-C while the settings started PostgreSQL
         return 0
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET, settings.DATA_DIR)
         if process is not None:
             redis.append(process)

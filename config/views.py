@@ -8,7 +8,7 @@ from typing import Any
 import django_rq
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,6 +20,9 @@ from accounts.identity.decorators import AuthenticatedHttpRequest, operator_requ
 from accounts.ledger import currency as iso4217
 from accounts.ledger.selectors import customer_balances_by_currency
 from batches.selectors import batches_waiting
+from common import redis_client
+from common.db import cluster
+from common.db.routing import replica_alias
 from config.charts import volume_chart
 from config.desk import actions_waiting_for
 from payments import actions as payment_actions
@@ -117,12 +120,41 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _check_database() -> str:
+    """ "ok" when the primary answers; a connection that reached a standby is not ok (the
+    hub writes on every request: the URL must lead to the primary)."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        if cluster.server().in_recovery:
+            return "error: connected to a standby, not the primary"
         return "ok"
     except Exception as error:  # noqa: BLE001 - any failure means unhealthy
         return f"error: {type(error).__name__}"
+
+
+def _cluster() -> dict[str, Any]:
+    """Where this process's connections lead, for the operator (not a readiness gate: a
+    late or absent standby only makes the back office's searches later or slower)."""
+    found: dict[str, Any] = {}
+    try:
+        found["database_primary"] = cluster.server().address
+    except Exception as error:  # noqa: BLE001
+        found["database_primary"] = f"error: {type(error).__name__}"
+    if replica_alias() != DEFAULT_DB_ALIAS:
+        try:
+            replica = cluster.server(replica_alias())
+            found["database_replica"] = {
+                "server": replica.address,
+                "role": replica.role,
+                "lag_seconds": round(cluster.lag_seconds(replica_alias()), 3),
+            }
+        except Exception as error:  # noqa: BLE001
+            found["database_replica"] = f"error: {type(error).__name__}"
+    if settings.REDIS_SENTINELS:
+        try:
+            master = redis_client.master_address()
+            found["redis_master"] = f"{master[0]}:{master[1]}" if master else None
+        except Exception as error:  # noqa: BLE001
+            found["redis_master"] = f"error: {type(error).__name__}"
+    return found
 
 
 def _check_redis() -> str:
@@ -155,9 +187,9 @@ def _check_migrations() -> str:
     return "ok"
 
 
-def _answer(checks: dict[str, str]) -> JsonResponse:
+def _answer(checks: dict[str, str], about: dict[str, Any] | None = None) -> JsonResponse:
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
+    return JsonResponse({"ok": healthy, **checks, **(about or {})}, status=200 if healthy else 503)
 
 
 @never_cache
@@ -168,15 +200,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness, for a load balancer to send traffic: the database and Redis answer and
-    every migration is applied; else 503 naming what is missing."""
+    """Readiness, for a load balancer to send traffic: the primary database and Redis
+    answer and every migration is applied; else 503 naming what is missing. Also says
+    where the connections lead: the primary, the replica and its lag, the Redis master."""
     database = _check_database()
     return _answer(
         {
             "database": database,
             "redis": _check_redis(),
             "migrations": _check_migrations() if database == "ok" else "unknown: no database",
-        }
+        },
+        _cluster(),
     )
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.ledger import money
 from accounts.models import Account, Hold, LedgerEntry, LedgerTransaction, Merchant
 from common.db import pgsql
+from common.db.routing import replica_alias
 from payments.models import BackOfficeAction, Payment, WebhookAttempt, WebhookDelivery
 
 
@@ -95,7 +96,12 @@ class DaySummary:
 def payments_day_summary(*, day: date) -> DaySummary:
     """Count and amount per currency of the payments created on `day`, and the success rate."""
     start, end = day_bounds(day)
-    today = Payment.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    # A report: the standby's copy will do (common.db.routing).
+    today = (
+        Payment.objects.using(replica_alias())
+        .filter(created_at__gte=start, created_at__lt=end)
+        .order_by()
+    )
     volumes = [
         CurrencyVolume(currency=row["currency"], count=row["count"], amount=row["amount"] or 0)
         for row in today.values("currency")
@@ -124,7 +130,8 @@ def currencies_by_activity(*, today: date, days: int = 30) -> list[tuple[str, in
     """(currency, number of payments) over the `days` days up to `today`, busiest first."""
     start, end = day_bounds(today - timedelta(days=days - 1), today)
     rows = (
-        Payment.objects.filter(created_at__gte=start, created_at__lt=end)
+        Payment.objects.using(replica_alias())
+        .filter(created_at__gte=start, created_at__lt=end)
         .values_list("currency")
         .annotate(count=Count("id"))
         .order_by("-count", "currency")
@@ -154,7 +161,8 @@ def daily_volume(*, currency: str, today: date, days: int = 30) -> list[DayPoint
     first = today - timedelta(days=days - 1)
     start, end = day_bounds(first, today)
     rows = (
-        Payment.objects.filter(currency=currency, created_at__gte=start, created_at__lt=end)
+        Payment.objects.using(replica_alias())
+        .filter(currency=currency, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day")
         .annotate(
@@ -310,7 +318,11 @@ def payments_search(
     units; dates are calendar days of TIME_ZONE, both ends included. Unordered: the
     caller pages it (newest first) or exports it.
     """
-    payments = Payment.objects.select_related("merchant", "debtor_account", "creditor_account")
+    # A search may be as late as the standby (common.db.routing): each result's page reads
+    # the primary.
+    payments = Payment.objects.using(replica_alias()).select_related(
+        "merchant", "debtor_account", "creditor_account"
+    )
     if payment_id is not None and payment_id != "":
         prefix = id_prefix_q(str(payment_id))
         payments = payments.filter(prefix) if prefix is not None else payments.none()

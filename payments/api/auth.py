@@ -25,6 +25,7 @@ from rest_framework import authentication, exceptions, permissions, throttling
 
 from accounts.identity.audit import client_ip
 from accounts.models import Merchant
+from common import redis_client
 from common.db import pgsql
 from payments.models import MerchantAPIKey
 
@@ -171,7 +172,7 @@ class IsMerchant(permissions.BasePermission):
 @cache
 def _redis() -> redis.Redis:
     """This process's client for the throttle's counters (short timeouts: a guard, not a need)."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return redis_client.client(socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 class APIKeyRateThrottle(throttling.SimpleRateThrottle):

@@ -1,7 +1,8 @@
 """One error shape for every API failure: {"code", "detail"} plus "errors" for fields.
 
-Covers DRF's exceptions, the ledger's errors, Django's 404 and anything
-unhandled (a 500 that never shows a traceback).
+Covers DRF's exceptions, the ledger's errors, Django's 404, a lost database connection
+(a 503 to retry with the Idempotency-Key) and anything unhandled (a 500 that never shows
+a traceback).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -92,6 +94,21 @@ def exception_handler(exc, context):
             code = codes if isinstance(codes, str) else "error"
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
 
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The connection was lost (the primary died, a failover is under way) or the
+        # transaction was rolled back by the server: nothing of it was applied, unless the
+        # connection broke during the COMMIT itself. A retry with the same Idempotency-Key
+        # is answered from the first attempt if that one committed, and is made if not.
+        logger.warning("the database failed a request", exc_info=exc)
+        return Response(
+            error_body(
+                "database_unavailable",
+                "the database could not complete the request (it may be failing over); "
+                "retry it with the same Idempotency-Key, which makes the payment at most once",
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
     logger.exception("unhandled error in the API", exc_info=exc)
     return Response(
         error_body("server_error", "something went wrong on our side; the request may be retried"),
