@@ -7,8 +7,8 @@ from django.conf import settings
 from rq import cron
 
 from batches.jobs import resume_stalled_batches, start_due_batches
-from compliance.jobs import schedule_daily_screening
 from clearing.jobs import purge_seen_signatures
+from compliance.jobs import schedule_daily_screening
 from outbox.jobs import purge_outbox, sweep_outbox
 from payments.jobs import (
     deliver_due_webhooks,

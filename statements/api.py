@@ -89,13 +89,16 @@ class StatementView(APIView):
         ],
         responses={
             (200, "application/json"): OpenApiResponse(
-                response=StatementJsonSerializer, description="format=json (the default): one page of entries and next_cursor"
+                response=StatementJsonSerializer,
+                description="format=json (the default): one page of entries and next_cursor",
             ),
             (200, "application/xml"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="format=camt.053; refused (400) past STATEMENT_MAX_ENTRIES entries"
+                response=OpenApiTypes.BINARY,
+                description="format=camt.053; refused (400) past STATEMENT_MAX_ENTRIES entries",
             ),
             (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="format=csv; refused (400) past STATEMENT_MAX_ENTRIES entries"
+                response=OpenApiTypes.BINARY,
+                description="format=csv; refused (400) past STATEMENT_MAX_ENTRIES entries",
             ),
             400: ERRORS[400],
             401: ERRORS[401],
