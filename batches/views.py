@@ -226,7 +226,7 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpRespo
         "approvals_needed": approvals_needed,
         "may_decide": selectors.may_decide(batch, user),
         "may_cancel": batch.uploaded_by_id == user.pk and batch.status in CANCELLABLE,
-        "is_uploader": batch.uploaded_by_id == user.pk,
+        "is_uploader": user.person_id in selectors.initiators(batch),
         "is_approver": may_approve(user),
         "barred_until": selectors.approval_barred_until(user),
         "reject_form": BatchRejectForm(),
