@@ -86,7 +86,7 @@ def _record(
         Decision.objects.filter(kind=KIND, subject_id=str(batch.pk), person=signed.person).exists()
         or batch.approvals.filter(approver=approver).exists()
     ):
-        raise InvalidState("you have already decided on this batch: another approver must decide")
+        raise InvalidState("you have already approved this batch: another approver must decide")
     gate.record(
         signed=signed,
         user=approver,

@@ -263,7 +263,7 @@ def test_a_chunk_knows_when_a_real_time_payment_waited_for_its_locks(desk):
 def test_sized_chunks_pay_every_row_once(desk, monkeypatch):
     batch = executing(desk, 130)
     sizes: list = []
-    real = services._execute_chunk
+    real = execution._execute_chunk
 
     def recording(batch_id, size):
         sizes.append(size)

@@ -106,7 +106,9 @@ def test_the_page_says_why_two_approvers_are_needed_and_a_merchant_may_differ(de
         second_approval_above=20_000, second_approval_row_above=5_000
     )
     page = client.get(f"/batches/{big.pk}/").content.decode()
-    assert "needs 2 approvers: a row of 6,000.03 EUR is above 5,000.00 EUR" in page
+    # Exposure per payee: one payee receives 6,000.03 EUR from the debtor that day.
+    assert "needs 2 approvers: one payee receives 6,000.03 EUR from" in page
+    assert "above 5,000.00 EUR" in page
 
     Merchant.objects.filter(pk=desk.merchant.pk).update(second_approval_row_above=7_000)
     page = client.get(f"/batches/{big.pk}/").content.decode()
