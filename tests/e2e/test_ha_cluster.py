@@ -69,6 +69,9 @@ def hub_env(network: Network, scratch: Path) -> dict[str, dict[str, str]]:
             "REDIS_SENTINELS": ha_cluster.sentinels(network),
             "REDIS_SENTINEL_MASTER": ha_cluster.REDIS_MASTER_NAME,
             "SECRET_KEY": "ha-cluster-test-secret-key-" + "x" * 30,
+            # The keys outside the database, the same on every host (a file under each
+            # host's DATA_DIR would seal, MAC and chain with a key of its own).
+            "FIELD_ENCRYPTION_KEYS": "aGEtY2x1c3Rlci1maWVsZC1lbmNyeXB0aW9uLWtleSE=",
             "ALLOWED_HOSTS": ",".join(network.address(h) for h in ("web1", "web2")),
             "API_THROTTLE_RATE": "100000/second",
             "LOG_LEVEL": "WARNING",
