@@ -29,6 +29,7 @@ from accounts.ledger.admin import (
     amount_range_filter,
     money_field,
 )
+from accounts.ledger.errors import LedgerError
 from accounts.models import Merchant
 from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
 from common.admin_filters import date_range_filter
@@ -292,16 +293,40 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         "name",
         "merchant",
         "created",
+        "approval",
         "last_used_at",
         "expiry_date",
         "revoked",
     )
-    list_filter = ("revoked", ("created", admin.DateFieldListFilter))
+    list_filter = (
+        "revoked",
+        ("approved_at", admin.EmptyFieldListFilter),
+        ("created", admin.DateFieldListFilter),
+    )
     search_fields = ("=prefix", "name", "merchant__name", "=merchant__id")
     search_help_text = "A key's prefix (exact), part of its label or of its merchant's name."
     list_select_related = ("merchant",)
-    fields = ("merchant", "name", "expiry_date", "prefix", "created", "last_used_at", "revoked")
-    readonly_fields = ("prefix", "created", "last_used_at", "revoked")
+    fields = (
+        "merchant",
+        "name",
+        "expiry_date",
+        "prefix",
+        "created",
+        "created_by",
+        "approved_by",
+        "approved_at",
+        "last_used_at",
+        "revoked",
+    )
+    readonly_fields = (
+        "prefix",
+        "created",
+        "created_by",
+        "approved_by",
+        "approved_at",
+        "last_used_at",
+        "revoked",
+    )
     autocomplete_fields = ("merchant",)
     actions = ["revoke_keys"]
 
@@ -325,8 +350,46 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         obj.prefix = api_key.prefix
         self.message_user(
             request,
-            f"The API key is {key} — copy it now: it is stored hashed and will not be shown again.",
+            f"The API key is {key} — copy it now: it is stored hashed and will not be shown again."
+            " It works once another admin approves it (a key moves the merchant's money).",
             messages.WARNING,
+        )
+
+    @admin.display(description="approval")
+    def approval(self, api_key: MerchantAPIKey) -> str:
+        if api_key.approved_at is not None:
+            return f"approved {api_key.approved_at:%Y-%m-%d %H:%M}"
+        if api_key.revoked:
+            return "—"
+        url = reverse("admin:payments_merchantapikey_approve", args=[api_key.pk])
+        return format_html('<a href="{}">Approve…</a>', url)
+
+    def get_urls(self):
+        approve = path(
+            "<int:key_id>/approve/",
+            self.admin_site.admin_view(self.approve_view),
+            name="payments_merchantapikey_approve",
+        )
+        return [approve, *super().get_urls()]
+
+    def approve_view(self, request: HttpRequest, key_id: int):
+        api_key = get_object_or_404(MerchantAPIKey, pk=key_id)
+        if request.method == "POST":
+            try:
+                services.api_key_approve(
+                    prefix=api_key.prefix,
+                    actor=Actor.from_request(request),
+                    otp_token=request.POST.get("otp_token", ""),
+                )
+            except LedgerError as error:
+                messages.error(request, f"Not approved: {error.detail}.")
+            else:
+                messages.success(request, f"Approved: the key {api_key.prefix} works now.")
+                return redirect("admin:payments_merchantapikey_changelist")
+        return TemplateResponse(
+            request,
+            "admin/payments/merchantapikey/approve.html",
+            {**self.admin_site.each_context(request), "api_key": api_key, "title": "Approve a key"},
         )
 
     @admin.action(description="Revoke the selected keys")

@@ -26,6 +26,12 @@ class MerchantAPIKey(AbstractAPIKey):
     created_by = models.ForeignKey(
         "accounts.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A key made by a person works only once another person approved it through the gate
+    # (four eyes: a key moves the merchant's money); a command on the server approves its own.
+    approved_by = models.ForeignKey(
+        "accounts.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "merchant API key"

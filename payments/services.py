@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.identity import audit, gate
+from accounts.identity import audit, gate, roles
 from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
@@ -458,7 +458,13 @@ def api_key_create(
     # never theirs to approve (the gate compares persons through every channel).
     creator = gate.person_of(actor.user)
     api_key, key = MerchantAPIKey.objects.create_key(
-        merchant=merchant, name=name[:50] or "API key", expiry_date=expiry_date, created_by=creator
+        merchant=merchant,
+        name=name[:50] or "API key",
+        expiry_date=expiry_date,
+        created_by=creator,
+        # Made by a command on the server: in use at once. Made by a person: it waits for a
+        # second person's signed approval (`api_key_approve`), as any door to money does.
+        approved_at=timezone.now() if creator is None else None,
     )
     audit.record(
         actor=actor,
@@ -469,6 +475,51 @@ def api_key_create(
     )
     # create_key is typed for AbstractAPIKey; MerchantAPIKey's manager makes a MerchantAPIKey.
     return cast(MerchantAPIKey, api_key), key
+
+
+API_KEY_APPROVER = roles.ADMIN
+
+
+def api_key_approve(*, prefix: str, actor: Actor, otp_token: str) -> MerchantAPIKey:
+    """A second person (the admin role, not the key's creator) approves a key, signed."""
+    if actor.user is None:
+        raise gate.NotAllowed("a key is approved by a member of staff")
+    pending = MerchantAPIKey.objects.get(prefix=prefix)
+    initiators = {pending.created_by_id} if pending.created_by_id else set()
+    signed = gate.pass_gate(
+        user=actor.user,
+        role=API_KEY_APPROVER,
+        initiators=initiators,
+        otp_token=otp_token,
+        actor=actor,
+        subject=pending,
+        kind="api_key.approve",
+    )
+    with transaction.atomic(durable=True):
+        api_key = MerchantAPIKey.objects.select_for_update().get(pk=pending.pk)
+        if api_key.approved_at is not None or api_key.revoked:
+            raise InvalidState("this key is approved or revoked already")
+        gate.record(
+            signed=signed,
+            user=actor.user,
+            role=API_KEY_APPROVER,
+            kind="api_key",
+            verdict="approve",
+            subject=api_key,
+            initiator=api_key.created_by_id,
+            initiators=initiators,
+            actor=actor,
+        )
+        api_key.approved_by = signed.person
+        api_key.approved_at = timezone.now()
+        api_key.save(update_fields=["approved_by", "approved_at"])
+        audit.record(
+            actor=actor,
+            action=AuditAction.API_KEY_APPROVE,
+            target=api_key,
+            otp_time_step=signed.otp_time_step,
+        )
+    return api_key
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ class AuditAction(StrEnum):
     ACCOUNT_RENAME = "account.rename"
     ACCOUNT_STATEMENT = "account.statement"
     ACCOUNT_UNFREEZE = "account.unfreeze"
+    API_KEY_APPROVE = "api_key.approve"
     API_KEY_CREATE = "api_key.create"
     API_KEY_REVOKE = "api_key.revoke"
     AUTH_LOCKED_OUT = "auth.locked_out"

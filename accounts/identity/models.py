@@ -143,7 +143,7 @@ class Decision(models.Model):
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=40, db_index=True)
     subject_type = models.CharField(max_length=100)
-    subject_id = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=200)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="decisions")
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

@@ -47,11 +47,11 @@ class MerchantPrincipal:
 
 
 def _active_key(prefix: str) -> MerchantAPIKey | None:
-    """The unrevoked key with this prefix, its merchant loaded: once per API request."""
+    """The unrevoked, approved key with this prefix, its merchant loaded: once per API request."""
     rows = pgsql.execute(
         f"SELECT {pgsql.columns(MerchantAPIKey, 'k')}, {pgsql.columns(Merchant, 'm')} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         "FROM payments_merchantapikey k JOIN accounts_merchant m ON m.id = k.merchant_id "
-        "WHERE k.prefix = %s AND NOT k.revoked LIMIT 1",
+        "WHERE k.prefix = %s AND NOT k.revoked AND k.approved_at IS NOT NULL LIMIT 1",
         [prefix],
     )
     if not rows:

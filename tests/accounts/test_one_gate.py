@@ -338,3 +338,26 @@ def test_the_admin_asks_for_a_role_and_another_admin_approves_it_signed(client):
     otp_login(other, security)
     other.post(decide, signed(security))
     assert roles.has_role(target, roles.APPROVER)
+
+
+def test_an_api_key_made_by_a_person_works_only_once_another_admin_approves_it(shop):
+    from rest_framework.test import APIClient
+
+    insider = make_operator(roles.ADMIN, username="insider", is_staff=True, is_superuser=True)
+    api_key, key = payments.api_key_create(
+        merchant=shop.merchant, name="mine", actor=Actor.for_user(insider)
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/accounts/").status_code == 401  # not approved: no door yet
+
+    with pytest.raises(gate.NotAllowed, match="you initiated this"):
+        payments.api_key_approve(
+            prefix=api_key.prefix, actor=Actor.for_user(insider), otp_token=fresh_code(insider)
+        )
+    assert client.get("/api/v1/accounts/").status_code == 401
+    other = make_operator(roles.ADMIN, username="other-admin")
+    payments.api_key_approve(
+        prefix=api_key.prefix, actor=Actor.for_user(other), otp_token=fresh_code(other)
+    )
+    assert client.get("/api/v1/accounts/").status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.crypto import KeyGenerator, concatenate
 
@@ -171,6 +172,7 @@ class Command(JsonCommand):
                 hashed_key=hashed,
                 merchant=merchant,
                 name="demo",
+                approved_at=timezone.now(),  # made by a command on the server: in use at once
             )
         return DEMO_API_KEY
 
