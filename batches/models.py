@@ -146,6 +146,8 @@ class Batch(models.Model):
         MerchantAPIKey, null=True, blank=True, on_delete=models.PROTECT, related_name="batches"
     )
     decision_reason = models.CharField(max_length=500, blank=True)
+    # The merchant had opted out of Verification of Payee for batches when this one came.
+    vop_opted_out = models.BooleanField(default=False, db_default=False)
     validated_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -193,6 +195,8 @@ class BatchItem(models.Model):
         INVALID = "invalid", "Invalid"
         PAID = "paid", "Paid"
         FAILED = "failed", "Failed"
+        # Sent to another bank (a pacs.008), its answer not known yet: not final.
+        PENDING = "pending", "Pending (sent to another bank)"
 
     id = models.BigAutoField(primary_key=True)
     # No index of its own: the unique (batch, row) constraint's index serves.
@@ -236,6 +240,16 @@ class BatchItem(models.Model):
     creditor_agent_bic = models.CharField(max_length=500, blank=True)
     ultimate_debtor = models.CharField(max_length=500, blank=True)
     ultimate_creditor = models.CharField(max_length=500, blank=True)
+    # Postal addresses as read from the file, structured or hybrid (iso20022 PostalAddress24
+    # keys: street, building_number, postcode, town, country, address_lines...); null: none.
+    debtor_address = models.JSONField(null=True, blank=True)
+    creditor_address = models.JSONField(null=True, blank=True)
+    ultimate_debtor_address = models.JSONField(null=True, blank=True)
+    ultimate_creditor_address = models.JSONField(null=True, blank=True)
+    # Verification of Payee at validation: {"result": MTCH|CMTC|NMTC|NOAP, "matched_name"}.
+    verification = models.JSONField(null=True, blank=True)
+    # A row paid through the network: {"peer_bic", "uetr", "status", "reason_code"}.
+    clearing = models.JSONField(null=True, blank=True)
     # No index of its own: rows are always read within one batch (the (batch, row) index).
     # An index on a column of four values, over every batch's rows, only tempted the planner
     # into a bitmap of all the table's valid rows where the first page of one batch was asked.

@@ -132,6 +132,9 @@ class Payment(models.Model):
         max_length=11, blank=True, default="", db_default="", help_text="the creditor's bank BIC"
     )
     creditor_address = models.JSONField(null=True, blank=True)
+    debtor_address = models.JSONField(null=True, blank=True)
+    # Verification of Payee: {"result": MTCH|CMTC|NMTC|NOAP, "matched_name"}.
+    verification = models.JSONField(null=True, blank=True)
     uetr = models.UUIDField(null=True, blank=True, help_text="the transfer's UETR between banks")
     # {"scheme", "peer_bic", "message_id", "uetr", "status", "reason_code"}: CONTRACT.md.
     clearing = models.JSONField(null=True, blank=True)

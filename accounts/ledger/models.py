@@ -39,6 +39,8 @@ class Merchant(models.Model):
         blank=True,
         help_text="A batch row above this needs two approvers (empty: the hub's default).",
     )
+    # Verification of Payee skipped for batches (a business customer's opt-out, IPR Art. 5c).
+    vop_batch_opt_out = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -74,6 +76,9 @@ class Account(models.Model):
     overdraft_limit = models.BigIntegerField(
         default=0, editable=False, help_text="Only system accounts may go below zero."
     )
+    # Instant payment limits in minor units (IPR Art. 5a(6)); null: none.
+    instant_limit_per_payment = models.BigIntegerField(null=True, blank=True, editable=False)
+    instant_limit_per_day = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
