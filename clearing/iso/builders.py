@@ -15,19 +15,13 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from accounts.ledger import money
+from iso20022 import addresses
 
 PACS008 = "pacs.008.001.08"
 PACS002 = "pacs.002.001.10"
+
+
 # Structured address elements in the schema's order (PostalAddress24).
-ADDRESS_ORDER = [
-    ("street", "StrtNm"),
-    ("building_number", "BldgNb"),
-    ("postcode", "PstCd"),
-    ("town", "TwnNm"),
-    ("country", "Ctry"),
-]
-
-
 def new_msg_id() -> str:
     return uuid.uuid4().hex  # 32 characters: within Max35Text
 
@@ -67,8 +61,8 @@ def _agent(E: ElementMaker, tag: str, bic: str) -> etree._Element:
 
 
 def _address(E: ElementMaker, address: dict[str, Any]) -> list[etree._Element]:
-    parts = [E(tag, str(address[key])) for key, tag in ADDRESS_ORDER if address.get(key)]
-    lines = [E.AdrLine(str(line)) for line in (address.get("address_lines") or [])[:2]]
+    parts = [E(tag, str(address[key])) for key, tag, _n in addresses.ELEMENTS if address.get(key)]
+    lines = [E.AdrLine(str(line)) for line in (address.get(addresses.LINES) or [])[:2]]
     return [E.PstlAdr(*parts, *lines)] if parts or lines else []
 
 

@@ -12,6 +12,7 @@ from accounts.ledger import currency as iso4217
 from accounts.ledger import money
 from accounts.ledger.errors import LedgerError
 from accounts.models import Account, LedgerEntry
+from iso20022 import addresses
 from payments import external, selectors
 from payments.api.errors import APIError
 from payments.models import Payment, Refund
@@ -340,15 +341,13 @@ class PaymentCreateSerializer(serializers.Serializer):
             ]
         if errors:
             raise serializers.ValidationError(errors)
-        address = attrs.get("creditor_address") or {}
-        if attrs["creditor_bank"] is not None and not (
-            address.get("town") and address.get("country")
-        ):
+        problem = addresses.network_problem(attrs.get("creditor_address"))
+        if attrs["creditor_bank"] is not None and problem:
             raise APIError(
                 status_code=400,
                 code="BE04",
-                detail="a transfer to another bank needs the creditor's town and country (BE04)",
-                errors={"creditor_address": ["town and country are required"]},
+                detail=f"a transfer to another bank needs the creditor's town and country: {problem} (BE04)",
+                errors={"creditor_address": [problem]},
             )
         return attrs
 
