@@ -221,13 +221,18 @@ def heartbeat(outbox_id: int, *, every: float | None = None) -> Iterator[None]:
     def beat() -> None:
         from django.db import connection as thread_connection
 
+        # A beat that fails (the database restarting, a failover) is logged and the next one
+        # tries again on a new connection: one lost beat must neither kill the job nor stop
+        # the beating, or the sweep would take a job that is still running for a dead one.
         try:
             while not stop.wait(interval):
-                OutboxJob.objects.filter(pk=outbox_id, done_at__isnull=True).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception:  # noqa: BLE001 - a missed beat must not kill the job
-            logger.exception("outbox heartbeat of job %s failed", outbox_id)
+                try:
+                    OutboxJob.objects.filter(pk=outbox_id, done_at__isnull=True).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # noqa: BLE001 - a missed beat must not kill the job
+                    logger.exception("outbox heartbeat of job %s failed", outbox_id)
+                    thread_connection.close()
         finally:
             thread_connection.close()
 

@@ -120,3 +120,33 @@ def test_the_heartbeat_is_written_from_its_own_thread_while_the_job_runs():
             beaten.wait(0.01)
 
     assert beaten.is_set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_goes_on_beating_after_a_beat_that_failed(monkeypatch):
+    from outbox import services as outbox_services
+
+    with transaction.atomic():
+        row = outbox.schedule(key="beat-again", job="x", args=[], queue="default")
+    failures = []
+
+    class FailingOnce:
+        @staticmethod
+        def now():
+            if not failures:
+                failures.append(1)
+                raise ConnectionError("the database went away")
+            return timezone.now()
+
+    monkeypatch.setattr(outbox_services, "timezone", FailingOnce)
+    beaten = threading.Event()
+
+    with outbox.heartbeat(row.pk, every=0.01):
+        for _ in range(500):
+            if OutboxJob.objects.get(pk=row.pk).heartbeat_at is not None:
+                beaten.set()
+                break
+            beaten.wait(0.01)
+
+    assert failures == [1]
+    assert beaten.is_set()
