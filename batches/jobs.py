@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.core.mail import send_mass_mail
-
 from batches import services
+from outbox import mail
 
 
 def validate_batch(batch_id: str) -> str:
@@ -18,8 +17,8 @@ def execute_batch(batch_id: str) -> str:
 
 
 def send_mails(messages: list[list]) -> int:
-    """Mails written by batches.notifications: (subject, body, sender, recipients) each."""
-    return send_mass_mail([tuple(message) for message in messages])
+    """Jobs recorded before mail moved to outbox.mail still name this path."""
+    return mail.send_mails(messages)
 
 
 def mail_maker(batch_id: str) -> None:

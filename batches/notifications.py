@@ -16,7 +16,7 @@ from accounts.ledger import money
 from accounts.models import User
 from batches import selectors
 from batches.models import Batch
-from outbox import services as outbox
+from outbox import mail
 
 
 def _link(batch: Batch) -> str:
@@ -85,4 +85,4 @@ def batch_decided(batch: Batch, *, decision: str, by: User, reason: str = "") ->
 
 def _send(*, key: str, messages: list[list]) -> None:
     """Record the mails as an outbox job in the current transaction (sent at least once)."""
-    outbox.schedule(key=key, job="batches.jobs.send_mails", args=[messages], queue="default")
+    mail.schedule(key=key, messages=messages)

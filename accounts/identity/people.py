@@ -9,6 +9,7 @@ password also removes the user's authenticators, so the next sign-in enrols anew
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.identity import audit, roles
 from accounts.identity.actions import AuditAction
 from accounts.identity.models import Person, User
+from outbox import mail
 
 # What the trail compares before and after a user is saved; never the password's hash.
 WATCHED = (
@@ -212,16 +214,16 @@ def _record_one(
 def _tell_user(user: User, subject: str) -> None:
     if not user.email:
         return
-    from django.core.mail import send_mail
-
     message = (
         f"{subject} on the payments hub. If this was not agreed with you, tell security now.\n"
         f"You may not approve batches for {settings.APPROVAL_COOLOFF_HOURS:g} hours.\n"
     )
-    email = user.email
-    transaction.on_commit(
-        lambda: send_mail(subject, message, None, [email], fail_silently=True), robust=True
-    )
+    # Through the outbox: sent once the change commits, and again if the worker dies first.
+    with transaction.atomic():
+        mail.schedule(
+            key=f"people.mail:{user.pk}:{uuid.uuid4().hex}",
+            messages=[[subject, message, None, [user.email]]],
+        )
 
 
 _groups = _relation_changed(AuditAction.USER_GROUPS, "groups")

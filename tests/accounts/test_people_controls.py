@@ -246,3 +246,19 @@ def test_changes_to_people_outside_any_request_are_audited_with_the_process(chec
     # No event anywhere carries a password hash or a TOTP key.
     dumped = str(list(AuditEvent.objects.values("before", "after", "detail")))
     assert olga.password not in dumped and checker.password not in dumped
+
+
+def test_a_password_reset_by_someone_else_mails_the_user_through_the_outbox(checker, mailoutbox):
+    from outbox import services as outbox
+    from outbox.models import OutboxJob
+
+    checker.email = "checker@example.com"
+    checker.save()
+    checker.set_password(NEW_PASSWORD)
+    checker.save()
+
+    job = OutboxJob.objects.get(job="outbox.mail.send_mails", key__startswith="people.mail:")
+    assert mailoutbox == []  # recorded with the change, sent by the worker
+    outbox.run(job.pk)
+    assert [mail.to for mail in mailoutbox] == [["checker@example.com"]]
+    assert "reset by someone else" in mailoutbox[0].subject
