@@ -317,3 +317,22 @@ def test_the_statement_csvs_balance_rows_have_every_column(desk: Desk):
     assert opening["type"] == "OPBD" and opening["kind"] == "balance"
     closing = dict(zip(rows[0], rows[-2], strict=True))
     assert closing["type"] == "CLBD" and closing["balance_after"] == "50000.00"
+
+
+def test_a_batch_the_checker_already_decided_no_longer_waits_for_them(desk: Desk):
+    from accounts.identity.models import Decision
+    from batches import selectors
+
+    first, second = desk.awaiting("10.00"), desk.awaiting("11.00")
+    assert list(selectors.waiting_for(user=desk.checker)) == [first, second]
+    Decision.objects.create(
+        kind="batch",
+        subject_type="batches.batch",
+        subject_id=str(first.pk),
+        verdict=Decision.Verdict.APPROVE,
+        person=desk.checker.person,
+        user=desk.checker,
+        otp_time_step=1,
+    )
+
+    assert list(selectors.waiting_for(user=desk.checker)) == [second]
