@@ -21,11 +21,10 @@ from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger.errors import InvalidState
 from accounts.models import Merchant
-from clearing import returns, services
+from clearing import documents, returns, services
 from clearing.inbound import Refusal, _lock_key
-from clearing.iso import builders, readers, validation
+from clearing.iso import builders, readers
 from clearing.models import Message, Peer
-from outbox import services as outbox
 from payments import webhooks
 from payments.models import Payment
 
@@ -34,15 +33,6 @@ RECALL_REASONS = ("DUPL", "TECH", "FRAD", "CUST")
 REFUSAL_REASONS = frozenset(
     {"CUST", "LEGL", "AC04", "AM04", "NOAS", "NOOR", "ARDT", "ARPL", "AGNT"}
 )
-
-
-def _queue(message: Message) -> None:
-    outbox.schedule(
-        key=f"clearing.send:{message.pk}",
-        job=returns.DELIVER_JOB,
-        args=[message.pk],
-        queue="default",
-    )
 
 
 def _emit(payment: Payment, event: str) -> None:
@@ -90,22 +80,18 @@ def payment_recall(*, payment_id: UUID, merchant: Merchant, reason: str, actor: 
             reason_code=reason,
         )
     )
-    validation.validate(body, expect=builders.CAMT056)
-    message = Message.objects.create(
-        direction=Message.Direction.OUTBOUND,
-        peer=peer,
+    documents.send_later(
         kind=builders.CAMT056,
-        msg_id=msg_id,
-        uetr=payment.uetr,
-        status=Message.Status.PENDING,
-        reason_code=reason,
         body=body,
+        msg_id=msg_id,
+        peer=peer,
         payment=payment,
+        uetr=payment.uetr,
+        reason=reason,
     )
     payment.recall = {"status": "requested", "reason": reason}
     payment.save(update_fields=["recall", "updated_at"])
     audit.record(actor=actor, action=AuditAction.CLEARING_RECALL, target=payment, reason=reason)
-    _queue(message)
     return payment
 
 
@@ -193,19 +179,15 @@ def clearing_recall_answer(
                 reason_code=reason,
             )
         )
-        validation.validate(body, expect=builders.CAMT029)
-        message = Message.objects.create(
-            direction=Message.Direction.OUTBOUND,
-            peer=peer,
+        documents.send_later(
             kind=builders.CAMT029,
-            msg_id=msg_id,
-            uetr=payment.uetr,
-            status=Message.Status.PENDING,
-            reason_code=reason,
             body=body,
+            msg_id=msg_id,
+            peer=peer,
             payment=payment,
+            uetr=payment.uetr,
+            reason=reason,
         )
-        _queue(message)
         recall.update(status="refused", refusal_reason=reason)
     payment.recall = recall
     payment.save(update_fields=["recall", "updated_at"])
