@@ -138,7 +138,12 @@ def recall_received(*, peer: Peer, root: etree._Element, body: bytes) -> None:
 
 @transaction.atomic
 def clearing_recall_answer(
-    *, payment_id: UUID, accept: bool, reason: str = "", actor: Actor
+    *,
+    payment_id: UUID,
+    accept: bool,
+    reason: str = "",
+    actor: Actor,
+    backoffice_action: str | None = None,
 ) -> Payment:
     """The back office answers a recall of a received transfer: accept (a pacs.004, FOCR) or
     refuse (a camt.029 with `reason`)."""
@@ -151,7 +156,9 @@ def clearing_recall_answer(
     if recall.get("status") != "requested":
         raise services.ClearingError("invalid_state", "this transfer has no recall to answer")
     if accept:
-        payment = returns.clearing_return_send(payment_id=payment.pk, reason="FOCR", actor=actor)
+        payment = returns.clearing_return_send(
+            payment_id=payment.pk, reason="FOCR", actor=actor, backoffice_action=backoffice_action
+        )
         recall.update(status="accepted")
     else:
         reason = reason.strip().upper()
@@ -197,6 +204,7 @@ def clearing_recall_answer(
         target=payment,
         accepted=accept,
         reason=reason,
+        backoffice_action=backoffice_action,
     )
     return payment
 

@@ -56,7 +56,9 @@ RETURN_REASONS = frozenset(
 
 
 @transaction.atomic
-def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Payment:
+def clearing_return_send(
+    *, payment_id: UUID, reason: str, actor: Actor, backoffice_action: str | None = None
+) -> Payment:
     """Return a completed incoming transfer to the bank that sent it (in full)."""
     reason = reason.strip().upper()
     if reason not in RETURN_REASONS:
@@ -114,6 +116,7 @@ def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Paym
         target=payment,
         reason=reason,
         message=msg_id,
+        backoffice_action=backoffice_action,
     )
     webhooks.emit(
         merchant=payment.merchant,
