@@ -16,16 +16,18 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account
+from common.sealed import SealedTextField
 from payments.models import Payment
 
 
 class HubKey(models.Model):
-    """The hub's Ed25519 signing key: the public half as is, the private half encrypted with
-    a key kept outside the database (clearing/keys.py). One active row."""
+    """The hub's Ed25519 signing key: the public half as is, the private half (base64 of its
+    32 raw bytes) sealed with the keyring like every secret at rest (common/sealed.py), so
+    `rotate_keys` re-seals it. One active row."""
 
     id = models.BigAutoField(primary_key=True)
     public_key = models.BinaryField(max_length=32, editable=False)
-    encrypted_private_key = models.BinaryField(editable=False)
+    private_key = SealedTextField(editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -458,10 +458,7 @@ SANCTIONS_PAYEE_SOURCES = ["batches.selectors.external_payees"]
 # --- Interbank clearing (clearing/, CONTRACT.md "Interbank clearing") -----------------------
 HUB_BIC = os.environ.get("HUB_BIC", "PYHBDEFFXXX")  # the demo hub's BIC
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
-# The key that encrypts the hub's Ed25519 signing key at rest: a Fernet key from the
-# environment, else one generated once into this file (never in the database).
-CLEARING_KEY_ENCRYPTION_KEY = os.environ.get("CLEARING_KEY_ENCRYPTION_KEY", "")
-CLEARING_KEY_FILE = Path(os.environ.get("CLEARING_KEY_FILE", DATA_DIR / "clearing_key"))
+# The hub's Ed25519 signing key is sealed at rest with the keyring (FIELD_ENCRYPTION_KEYS).
 # SCT Inst: a receiver never credits a transfer later than this after its acceptance (AB05).
 CLEARING_SETTLEMENT_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_SETTLEMENT_TIMEOUT", 10))
 CLEARING_SIGNATURE_MAX_AGE_SECONDS = int(os.environ.get("CLEARING_SIGNATURE_MAX_AGE", 300))
