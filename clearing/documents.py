@@ -7,13 +7,19 @@ Transfers (pacs.008) have their own path (outbound.py): their answer settles a p
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from clearing import services, transport
-from clearing.iso import validation
+from clearing.inbound import Refusal
+from clearing.iso import builders, validation
 from clearing.models import Message, Peer
 from outbox import services as outbox
 from payments.models import Payment
+
+logger = logging.getLogger(__name__)
 
 DELIVER_JOB = "clearing.jobs.deliver_document"
 
@@ -65,8 +71,43 @@ def deliver(message_id: int) -> str:
             raise transport.TransportError(
                 f"{message.peer.bic} answered {answer.status}: {answer.body[:300]!r}"
             )
+        problem = _take_answer(message, answer) if answer.status == 200 else ""
     except transport.TransportError as error:
         Message.objects.filter(pk=message.pk).update(last_error=str(error)[:500])
         raise
-    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT, last_error="")
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT, last_error=problem)
     return "delivered"
+
+
+def _answer_of(kind: str) -> tuple[str, Callable[..., Any]] | None:
+    """The document that answers this kind in the response's body, and what applies it."""
+    from clearing import recalls
+
+    if kind == builders.CAMT056:
+        return builders.CAMT029, recalls.refusal_received
+    return None
+
+
+def _take_answer(message: Message, answer: transport.Answer) -> str:
+    """Apply the answering document of a 200 (a camt.029 for a camt.056). One that is not a
+    valid document of the kind expected is no answer: the document is posted again (the
+    peer answers a resend the same). One the hub cannot apply is kept as the error."""
+    expected = _answer_of(message.kind)
+    if expected is None or not answer.body:
+        return ""
+    kind, apply = expected
+    try:
+        _kind, root, _document = validation.validate(answer.body, expect=kind)
+    except validation.InvalidDocument as error:
+        raise transport.TransportError(f"the answer is not a valid {kind}: {error}") from error
+    try:
+        apply(peer=message.peer, root=root, body=answer.body)
+    except Refusal as refusal:
+        logger.warning(
+            "clearing: %s's answer to %s not applied: %s",
+            message.peer.bic,
+            message.msg_id,
+            refusal.detail,
+        )
+        return f"answer not applied: {refusal.detail}"[:500]
+    return ""

@@ -67,9 +67,8 @@ def receive(
         from clearing import recalls
 
         if kind == builders.CAMT056:
-            recalls.recall_received(peer=peer, root=root, body=body)
-        else:
-            recalls.refusal_received(peer=peer, root=root, body=body)
+            return 200, recalls.recall_received(peer=peer, root=root, body=body)
+        recalls.refusal_received(peer=peer, root=root, body=body)
         return 202, None
     raise Refusal(422, "unsupported_message", f"{kind} is not taken by this hub yet")
 
