@@ -22,6 +22,7 @@ from accounts.ledger.errors import LedgerError
 from accounts.models import Account
 from clearing import services
 from clearing.iso import builders, readers, validation
+from clearing.iso.status_request import PACS028
 from clearing.models import Message, Peer
 from payments import webhooks
 from payments.models import Payment
@@ -70,6 +71,10 @@ def receive(
             return 200, recalls.recall_received(peer=peer, root=root, body=body)
         recalls.refusal_received(peer=peer, root=root, body=body)
         return 202, None
+    if kind == PACS028:
+        from clearing import status_requests
+
+        return 200, status_requests.status_request_received(peer=peer, root=root, body=body)
     raise Refusal(422, "unsupported_message", f"{kind} is not taken by this hub yet")
 
 

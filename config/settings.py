@@ -466,3 +466,5 @@ CLEARING_HTTP_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_HTTP_TIMEOUT", 5)
 CLEARING_MAX_BODY_BYTES = int(os.environ.get("CLEARING_MAX_BODY_BYTES", 256 * 1024))
 # Resends of a pacs.008 without an answer: after 1 s, then the outbox's backoff.
 CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))
+# A transfer still unanswered this long after it was sent is asked about (pacs.028) instead.
+CLEARING_STATUS_REQUEST_SECONDS = float(os.environ.get("CLEARING_STATUS_REQUEST_SECONDS", 20))
