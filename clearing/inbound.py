@@ -262,11 +262,9 @@ def _record_payment(
     amount: int,
     txn_id: int,
     message_id: str,
-) -> Payment | None:
-    """The merchant's view of a received transfer (an account without a merchant has none:
-    its statement shows the credit)."""
-    if account.merchant_id is None:
-        return None
+) -> Payment:
+    """The record of a received transfer: the merchant's view of it, and the back office's
+    (an account without a merchant gets one too, with no merchant: it can be returned)."""
     payment = Payment.objects.create(
         merchant_id=account.merchant_id,
         debtor_account=clearing,
@@ -295,7 +293,7 @@ def _record_payment(
         ),
     )
     merchant = payment.merchant
-    if not merchant.webhook_url:
+    if merchant is None or not merchant.webhook_url:
         return payment  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=merchant,

@@ -301,7 +301,7 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
 
 
 def _emit(payment: Payment, event: str) -> None:
-    if not payment.merchant.webhook_url:
+    if payment.merchant is None or not payment.merchant.webhook_url:
         return  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=payment.merchant,

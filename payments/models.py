@@ -59,8 +59,15 @@ class Payment(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by payment_merchant_newest (merchant, -created_at, -id).
+    # None only for a transfer another bank paid into an account no merchant owns (the back
+    # office sees it, and can return it).
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="payments", db_index=False
+        Merchant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     # Indexed by payment_debtor_creditor (debtor, creditor): by debtor, and by pair.
     debtor_account = models.ForeignKey(

@@ -11,6 +11,7 @@ from accounts.identity.audit import Actor
 from accounts.identity.models import AuditEvent, Decision
 from accounts.ledger.errors import InvalidState, LedgerError
 from accounts.models import Account, LedgerTransaction
+from clearing.iso import builders
 from clearing.models import Message
 from payments import actions
 from payments.models import BackOfficeAction, Payment
@@ -178,3 +179,21 @@ def test_the_admin_returns_a_received_transfer(peer, shop, client, settings):
     assert response.status_code == 302
     assert Payment.objects.get(pk=payment.pk).status == "returned"
     assert BackOfficeAction.objects.get().reason_code == "AC04"
+
+
+def test_a_transfer_into_an_account_without_a_merchant_is_recorded_and_returnable(
+    peer, other_account, clerk, settings
+):
+    settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 1000
+    transfer = peer.transfer(other_account.number, amount=4000)
+    assert peer.post(builders.pacs008(transfer)).status_code == 200
+    payment = Payment.objects.get(uetr=transfer.uetr)
+    assert payment.merchant_id is None and payment.direction == "incoming"
+    assert (payment.status, payment.creditor_account_id) == ("completed", other_account.pk)
+    assert _balance(other_account) == 4000
+
+    action = _ask(clerk, payment, reason_code="AC04")
+    assert action.status == BackOfficeAction.Status.DONE
+    assert Payment.objects.get(pk=payment.pk).status == "returned"
+    assert _balance(other_account) == 0
+    assert Message.objects.filter(kind="pacs.004.001.09", payment=payment).count() == 1
