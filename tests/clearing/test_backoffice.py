@@ -197,3 +197,20 @@ def test_a_transfer_into_an_account_without_a_merchant_is_recorded_and_returnabl
     assert Payment.objects.get(pk=payment.pk).status == "returned"
     assert _balance(other_account) == 0
     assert Message.objects.filter(kind="pacs.004.001.09", payment=payment).count() == 1
+
+
+def test_an_approved_return_the_account_cannot_pay_fails_and_moves_nothing(
+    peer, shop, clerk, approver, settings
+):
+    settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 10
+    payment = _received(peer, shop, amount=2500)
+    action = _ask(clerk, payment)
+    Account.objects.filter(pk=shop.account.pk).update(balance=1000)  # spent (a test shortcut)
+    done = actions.backoffice_action_approve(
+        action_id=action.pk, actor=Actor.for_user(approver), otp_token=fresh_code(approver)
+    )
+    assert done.status == BackOfficeAction.Status.FAILED and done.outcome
+    assert Payment.objects.get(pk=payment.pk).status == "completed"
+    assert _balance(shop.account) == 1000
+    assert not Message.objects.filter(kind="pacs.004.001.09").exists()
+    assert AuditEvent.objects.filter(action="backoffice_action.fail").exists()
