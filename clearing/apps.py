@@ -8,7 +8,7 @@ class ClearingConfig(AppConfig):
 
     def ready(self) -> None:
         # payments knows nothing of clearing: the API asks its hook, which this fills.
-        from clearing import outbound, recalls
+        from clearing import desk, outbound, recalls
         from payments import external
 
         external.register(
@@ -16,3 +16,4 @@ class ClearingConfig(AppConfig):
                 serves=outbound.peer_serving, send=outbound.api_send, recall=recalls.payment_recall
             )
         )
+        external.register_desk(external.Desk(check=desk.check, carry_out=desk.carry_out))

@@ -22,6 +22,7 @@ from accounts.ledger.errors import LedgerError
 from accounts.models import Account
 from clearing import services
 from clearing.iso import builders, readers, validation
+from clearing.iso.status_request import PACS028
 from clearing.models import Message, Peer
 from payments import webhooks
 from payments.models import Payment
@@ -67,10 +68,13 @@ def receive(
         from clearing import recalls
 
         if kind == builders.CAMT056:
-            recalls.recall_received(peer=peer, root=root, body=body)
-        else:
-            recalls.refusal_received(peer=peer, root=root, body=body)
+            return 200, recalls.recall_received(peer=peer, root=root, body=body)
+        recalls.refusal_received(peer=peer, root=root, body=body)
         return 202, None
+    if kind == PACS028:
+        from clearing import status_requests
+
+        return 200, status_requests.status_request_received(peer=peer, root=root, body=body)
     raise Refusal(422, "unsupported_message", f"{kind} is not taken by this hub yet")
 
 
@@ -258,11 +262,9 @@ def _record_payment(
     amount: int,
     txn_id: int,
     message_id: str,
-) -> Payment | None:
-    """The merchant's view of a received transfer (an account without a merchant has none:
-    its statement shows the credit)."""
-    if account.merchant_id is None:
-        return None
+) -> Payment:
+    """The record of a received transfer: the merchant's view of it, and the back office's
+    (an account without a merchant gets one too, with no merchant: it can be returned)."""
     payment = Payment.objects.create(
         merchant_id=account.merchant_id,
         debtor_account=clearing,
@@ -291,7 +293,7 @@ def _record_payment(
         ),
     )
     merchant = payment.merchant
-    if not merchant.webhook_url:
+    if merchant is None or not merchant.webhook_url:
         return payment  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=merchant,

@@ -10,9 +10,9 @@ def deliver_transfer(message_id: int) -> str:
 
 
 def deliver_document(message_id: int) -> str:
-    from clearing import returns
+    from clearing import documents
 
-    return returns.document_deliver(message_id)
+    return documents.deliver(message_id)
 
 
 def purge_seen_signatures() -> int:

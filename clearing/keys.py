@@ -1,46 +1,23 @@
 """The hub's Ed25519 signing identity: generated on first use, kept in the database with its
-private half encrypted (Fernet) under a key that is NOT in the database.
-
-The encryption key comes from CLEARING_KEY_ENCRYPTION_KEY, else from CLEARING_KEY_FILE
-(generated once, mode 0600, under DATA_DIR). This module is the only one that sees either;
-a general "secrets at rest" helper (issue 18) can replace `_fernet` alone.
+private half sealed by the keyring (common/sealed.py: AES-GCM under FIELD_ENCRYPTION_KEYS or
+the key file, never in the database), so `manage.py rotate_keys` re-seals it with every
+other secret. This module is the only one that opens it.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from clearing.models import HubKey
+from common.sealed import SealedError
 
 
 class KeyUnavailable(RuntimeError):
-    """The hub's signing key cannot be decrypted with the configured key."""
-
-
-def _fernet() -> Fernet:
-    configured = settings.CLEARING_KEY_ENCRYPTION_KEY
-    if configured:
-        return Fernet(configured.encode())
-    path = Path(settings.CLEARING_KEY_FILE)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once do not write two different keys.
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(Fernet.generate_key())
-    return Fernet(path.read_bytes().strip())
+    """The hub's signing key does not open with this server's keys."""
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -48,8 +25,8 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def hub_key() -> HubKey:
-    """The active key row, generated on first use."""
-    row = HubKey.objects.filter(active=True).first()
+    """The active key row (its private half left sealed in the database), made on first use."""
+    row = HubKey.objects.filter(active=True).defer("private_key").first()
     if row is not None:
         return row
     private = Ed25519PrivateKey.generate()
@@ -62,37 +39,39 @@ def hub_key() -> HubKey:
         with transaction.atomic():
             return HubKey.objects.create(
                 public_key=_raw_public(private.public_key()),
-                encrypted_private_key=_fernet().encrypt(raw_private),
+                private_key=base64.b64encode(raw_private).decode(),
             )
     except IntegrityError:  # another process made it first
-        return HubKey.objects.get(active=True)
+        return HubKey.objects.defer("private_key").get(active=True)
 
 
 def public_key_b64() -> str:
     return base64.b64encode(bytes(hub_key().public_key)).decode()
 
 
-# Decrypted once per process and key row (a signature per message otherwise pays a Fernet
-# decryption and a file read); a new active row (a rotation) is decrypted when first used.
-_decrypted: dict[tuple[int, bytes], Ed25519PrivateKey] = {}
+# Opened once per process and key row (a signature per message otherwise pays an unsealing);
+# a new active row is opened when first used. A rotation of the keyring re-seals the same
+# secret, so the row's key does not change.
+_opened: dict[int, Ed25519PrivateKey] = {}
 
 
 def private_key() -> Ed25519PrivateKey:
     row = hub_key()
-    cache_key = (row.pk, bytes(row.encrypted_private_key))
-    cached = _decrypted.get(cache_key)
+    cached = _opened.get(row.pk)
     if cached is not None:
         return cached
     try:
-        raw = _fernet().decrypt(cache_key[1])
-    except InvalidToken as error:
+        sealed_text = HubKey.objects.values_list("private_key", flat=True).get(pk=row.pk)
+        key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(sealed_text))
+    except (SealedError, ValueError) as error:
         raise KeyUnavailable(
-            "the hub's signing key cannot be decrypted: CLEARING_KEY_FILE or "
-            "CLEARING_KEY_ENCRYPTION_KEY is not the key it was encrypted with"
+            f"the hub's signing key cannot be opened: {error} "
+            "(FIELD_ENCRYPTION_KEYS or the key file is not the keyring it was sealed with)"
         ) from error
-    key = Ed25519PrivateKey.from_private_bytes(raw)
-    _decrypted.clear()
-    _decrypted[cache_key] = key
+    if _raw_public(key.public_key()) != bytes(row.public_key):
+        raise KeyUnavailable("the hub's signing key does not match its public half")
+    _opened.clear()
+    _opened[row.pk] = key
     return key
 
 

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account
+from common.sealed import SealedTextField
 from payments.models import Payment
 
 
 class HubKey(models.Model):
-    """The hub's Ed25519 signing key: the public half as is, the private half encrypted with
-    a key kept outside the database (clearing/keys.py). One active row."""
+    """The hub's Ed25519 signing key: the public half as is, the private half (base64 of its
+    32 raw bytes) sealed with the keyring like every secret at rest (common/sealed.py), so
+    `rotate_keys` re-seals it. One active row."""
 
     id = models.BigAutoField(primary_key=True)
     public_key = models.BinaryField(max_length=32, editable=False)
-    encrypted_private_key = models.BinaryField(editable=False)
+    private_key = SealedTextField(editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -60,6 +63,60 @@ class Peer(models.Model):
 
     def __str__(self) -> str:
         return self.bic
+
+
+class PeerChange(models.Model):
+    """A peer added or changed in the admin: a proposal, applied only once a second admin
+    approves it through the gate (a peer's key and URL decide whose messages are believed
+    and where money goes). `before` is the peer as the proposer saw it (None: a new peer)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting a second admin"
+        APPROVED = "approved", "Approved and applied"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.BigAutoField(primary_key=True)
+    bic = models.CharField(max_length=11)
+    url = models.CharField(max_length=300)
+    public_key = models.CharField(max_length=44)
+    iban_prefixes = ArrayField(models.CharField(max_length=30), default=list)
+    before = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bic"], condition=Q(status="pending"), name="peer_change_one_pending"
+            ),
+            models.CheckConstraint(
+                name="peer_change_four_eyes",
+                condition=Q(decided_by__isnull=True)
+                | Q(status="rejected")
+                | ~Q(decided_by=models.F("proposed_by")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bic} ({self.get_status_display()})"
+
+    def after(self) -> dict[str, object]:
+        return {
+            "bic": self.bic,
+            "url": self.url,
+            "public_key": self.public_key,
+            "iban_prefixes": list(self.iban_prefixes),
+            "active": True,
+        }
 
 
 class ClearingAccount(models.Model):

@@ -24,7 +24,7 @@ from lxml import etree
 
 from accounts.ledger import posting
 from accounts.models import Account, Merchant
-from clearing import services, transport
+from clearing import services, status_requests, transport
 from clearing.inbound import Refusal, clearing_info
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
@@ -190,9 +190,8 @@ def transfer_deliver(message_id: int) -> str:
         return f"settled already ({message.status})"
     Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
     try:
-        answer = transport.post(
-            peer=message.peer, body=bytes(message.body), sender_bic=services.hub_bic()
-        )
+        # The pacs.008, or a pacs.028 about it once it has waited long (status_requests.py).
+        answer = status_requests.post_transfer(message)
         if answer.status != 200:
             raise transport.TransportError(
                 f"{message.peer.bic} answered {answer.status}: {answer.body[:300]!r}"
@@ -302,7 +301,7 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
 
 
 def _emit(payment: Payment, event: str) -> None:
-    if not payment.merchant.webhook_url:
+    if payment.merchant is None or not payment.merchant.webhook_url:
         return  # nothing to deliver: spare the payload's queries
     webhooks.emit(
         merchant=payment.merchant,

@@ -22,11 +22,10 @@ from accounts.identity import audit
 from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
-from clearing import services, transport
+from clearing import documents, services
 from clearing.inbound import Refusal, _lock_key
-from clearing.iso import builders, readers, validation
+from clearing.iso import builders, readers
 from clearing.models import Message, Peer
-from outbox import services as outbox
 from payments import webhooks
 from payments.models import Payment
 
@@ -54,11 +53,12 @@ RETURN_REASONS = frozenset(
         "ERIN",
     }
 )
-DELIVER_JOB = "clearing.jobs.deliver_document"
 
 
 @transaction.atomic
-def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Payment:
+def clearing_return_send(
+    *, payment_id: UUID, reason: str, actor: Actor, backoffice_action: str | None = None
+) -> Payment:
     """Return a completed incoming transfer to the bank that sent it (in full)."""
     reason = reason.strip().upper()
     if reason not in RETURN_REASONS:
@@ -97,17 +97,14 @@ def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Paym
             reason_code=reason,
         )
     )
-    validation.validate(body, expect=builders.PACS004)
-    message = Message.objects.create(
-        direction=Message.Direction.OUTBOUND,
-        peer=peer,
+    documents.send_later(
         kind=builders.PACS004,
-        msg_id=msg_id,
-        uetr=payment.uetr,
-        status=Message.Status.PENDING,
-        reason_code=reason,
         body=body,
+        msg_id=msg_id,
+        peer=peer,
         payment=payment,
+        uetr=payment.uetr,
+        reason=reason,
         answers=original,
     )
     payment.status = Payment.Status.RETURNED
@@ -119,9 +116,7 @@ def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Paym
         target=payment,
         reason=reason,
         message=msg_id,
-    )
-    outbox.schedule(
-        key=f"clearing.send:{message.pk}", job=DELIVER_JOB, args=[message.pk], queue="default"
+        backoffice_action=backoffice_action,
     )
     webhooks.emit(
         merchant=payment.merchant,
@@ -130,28 +125,6 @@ def clearing_return_send(*, payment_id: UUID, reason: str, actor: Actor) -> Paym
         payment=payment,
     )
     return payment
-
-
-def document_deliver(message_id: int) -> str:
-    """The outbox job of a document that is not a transfer (a pacs.004): post it until the
-    peer takes it (200 or 202); it is idempotent there by its MsgId."""
-    message = Message.objects.select_related("peer").get(pk=message_id)
-    if message.status != Message.Status.PENDING:
-        return "delivered already"
-    Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
-    try:
-        answer = transport.post(
-            peer=message.peer, body=bytes(message.body), sender_bic=services.hub_bic()
-        )
-        if answer.status not in (200, 202):
-            raise transport.TransportError(
-                f"{message.peer.bic} answered {answer.status}: {answer.body[:300]!r}"
-            )
-    except transport.TransportError as error:
-        Message.objects.filter(pk=message.pk).update(last_error=str(error)[:500])
-        raise
-    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT, last_error="")
-    return "delivered"
 
 
 def return_received(*, peer: Peer, root: etree._Element, body: bytes) -> None:

@@ -92,7 +92,7 @@ def peer_save(
     prefixes = check_peer(bic=bic, url=url, public_key=public_key, iban_prefixes=iban_prefixes)
     bic = check_bic(bic)
     peer = Peer.objects.select_for_update().filter(bic=bic).first()
-    before = _snapshot(peer) if peer else None
+    before = snapshot(peer) if peer else None
     if peer is None:
         try:
             with transaction.atomic():
@@ -104,7 +104,7 @@ def peer_save(
                 )
         except IntegrityError:
             peer = Peer.objects.select_for_update().get(bic=bic)
-            before = _snapshot(peer)
+            before = snapshot(peer)
     peer.url = url.rstrip("/")
     peer.public_key = public_key.strip()
     peer.iban_prefixes = prefixes
@@ -117,12 +117,12 @@ def peer_save(
         else AuditAction.CLEARING_PEER_UPDATE,
         target=peer,
         before=before,
-        after=_snapshot(peer),
+        after=snapshot(peer),
     )
     return peer
 
 
-def _snapshot(peer: Peer) -> dict[str, object]:
+def snapshot(peer: Peer) -> dict[str, object]:
     return {
         "bic": peer.bic,
         "url": peer.url,

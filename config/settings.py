@@ -458,10 +458,7 @@ SANCTIONS_PAYEE_SOURCES = ["batches.selectors.external_payees"]
 # --- Interbank clearing (clearing/, CONTRACT.md "Interbank clearing") -----------------------
 HUB_BIC = os.environ.get("HUB_BIC", "PYHBDEFFXXX")  # the demo hub's BIC
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
-# The key that encrypts the hub's Ed25519 signing key at rest: a Fernet key from the
-# environment, else one generated once into this file (never in the database).
-CLEARING_KEY_ENCRYPTION_KEY = os.environ.get("CLEARING_KEY_ENCRYPTION_KEY", "")
-CLEARING_KEY_FILE = Path(os.environ.get("CLEARING_KEY_FILE", DATA_DIR / "clearing_key"))
+# The hub's Ed25519 signing key is sealed at rest with the keyring (FIELD_ENCRYPTION_KEYS).
 # SCT Inst: a receiver never credits a transfer later than this after its acceptance (AB05).
 CLEARING_SETTLEMENT_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_SETTLEMENT_TIMEOUT", 10))
 CLEARING_SIGNATURE_MAX_AGE_SECONDS = int(os.environ.get("CLEARING_SIGNATURE_MAX_AGE", 300))
@@ -469,3 +466,5 @@ CLEARING_HTTP_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_HTTP_TIMEOUT", 5)
 CLEARING_MAX_BODY_BYTES = int(os.environ.get("CLEARING_MAX_BODY_BYTES", 256 * 1024))
 # Resends of a pacs.008 without an answer: after 1 s, then the outbox's backoff.
 CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))
+# A transfer still unanswered this long after it was sent is asked about (pacs.028) instead.
+CLEARING_STATUS_REQUEST_SECONDS = float(os.environ.get("CLEARING_STATUS_REQUEST_SECONDS", 20))

@@ -26,13 +26,24 @@ from accounts.identity.audit import Actor
 from accounts.identity.models import User
 from accounts.ledger import money
 from accounts.ledger.errors import InvalidAmount, InvalidState, LedgerError
-from payments import services
+from payments import external, services
 from payments.models import BackOfficeAction, Payment, WebhookDelivery
 
 KIND = "backoffice"
 ASKING_ROLE = (roles.OPERATOR, roles.ADMIN)  # the payments staff and the back office
 DECIDING_ROLE = roles.APPROVER
-GIVES_BACK = (BackOfficeAction.Kind.REFUND, BackOfficeAction.Kind.REVERSE)
+GIVES_BACK = (
+    BackOfficeAction.Kind.REFUND,
+    BackOfficeAction.Kind.REVERSE,
+    BackOfficeAction.Kind.CLEARING_RETURN,
+    BackOfficeAction.Kind.RECALL_ACCEPT,
+)
+# Answers to another bank about a transfer it sent (carried out by clearing: external.desk).
+CLEARING = (
+    BackOfficeAction.Kind.CLEARING_RETURN,
+    BackOfficeAction.Kind.RECALL_ACCEPT,
+    BackOfficeAction.Kind.RECALL_REFUSE,
+)
 # One writer of a debtor account's day of back-office exposure at a time.
 EXPOSURE_LOCK = 0x6261636B  # "back"
 
@@ -105,12 +116,14 @@ def backoffice_action_request(
     payment_id: UUID | None = None,
     delivery_id: UUID | None = None,
     amount: int | None = None,
+    reason_code: str = "",
 ) -> BackOfficeAction:
     """Ask for a back-office action, signed. Carried out at once when the exposure it adds
     stays within the limit; otherwise it waits, `pending`, for a second person. A refusal
     raises and records nothing but the spent code.
 
-    `amount` (minor units) is for a refund only: all that is left when None.
+    `amount` (minor units) is for a refund only: all that is left when None. `reason_code`
+    is the ISO reason told the other bank, for a return or a recall's refusal.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -134,10 +147,12 @@ def backoffice_action_request(
         kind=f"{KIND}.{kind}",
     )
     with transaction.atomic(durable=True):
-        return _request(kind, reason, actor, signed, payment_id, delivery_id, amount)
+        return _request(kind, reason, actor, signed, payment_id, delivery_id, amount, reason_code)
 
 
-def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> BackOfficeAction:
+def _request(
+    kind, reason, actor, signed, payment_id, delivery_id, amount, reason_code=""
+) -> BackOfficeAction:
     payment: Payment | None = None
     delivery: WebhookDelivery | None = None
     currency = ""
@@ -150,7 +165,11 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
     else:
         payment = services.lock_payment(cast(UUID, payment_id))
         currency = payment.currency
-        if kind == BackOfficeAction.Kind.VOID:
+        if kind in CLEARING:
+            amount = payment.amount
+            reason_code = (reason_code or "").strip().upper()
+            _check_clearing(kind, payment, reason_code)
+        elif kind == BackOfficeAction.Kind.VOID:
             amount = payment.amount
         elif kind == BackOfficeAction.Kind.REVERSE or amount is None:
             amount = payment.refundable_amount
@@ -172,6 +191,7 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
         amount=amount,
         currency=currency,
         reason=reason[:500],
+        reason_code=reason_code if kind in CLEARING else "",
         requested_by=actor.user,
     )
     gate.record(
@@ -197,6 +217,7 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
         amount=money.to_major(amount, currency) if amount is not None else None,
         currency=currency,
         reason=reason,
+        reason_code=reason_code if kind in CLEARING else None,
         exposure={k: money.to_major(v, currency) for k, v in exposed.items()} if currency else None,
         otp_time_step=signed.otp_time_step,
     )
@@ -205,8 +226,23 @@ def _request(kind, reason, actor, signed, payment_id, delivery_id, amount) -> Ba
     return action
 
 
+def _check_clearing(kind: str, payment: Payment, reason_code: str) -> None:
+    """A return or a recall's answer: one at a time per transfer, and what clearing allows."""
+    if BackOfficeAction.objects.filter(
+        payment=payment, kind__in=CLEARING, status=BackOfficeAction.Status.PENDING
+    ).exists():
+        raise InvalidState("an answer about this transfer already waits for a second approver")
+    external.desk().check(kind, payment, reason_code)
+
+
 def _check_allowed(kind: str, payment: Payment, amount: int) -> None:
     """Refuse at once what the payment's state does not allow (checked again when done)."""
+    if kind in GIVES_BACK and payment.direction == Payment.Direction.INCOMING:
+        if kind not in CLEARING:
+            raise InvalidState(
+                "a transfer received from another bank is returned to that bank, not refunded"
+            )
+        return
     if kind == BackOfficeAction.Kind.VOID and payment.status != Payment.Status.AUTHORIZED:
         raise InvalidState(f"cannot void a {payment.status} payment")
     if kind in (BackOfficeAction.Kind.REFUND, BackOfficeAction.Kind.REVERSE):
@@ -326,7 +362,9 @@ def backoffice_action_reject(
 def _carry_out(action: BackOfficeAction, actor: Actor) -> None:
     """Do what the action says, through the payment services, and record it."""
     detail: dict[str, Any] = {"backoffice_action": str(action.pk), "reason": action.reason}
-    if action.kind == BackOfficeAction.Kind.WEBHOOK_RETRY:
+    if action.kind in CLEARING:
+        action.outcome = external.desk().carry_out(action, actor)[:500]
+    elif action.kind == BackOfficeAction.Kind.WEBHOOK_RETRY:
         assert action.webhook_delivery_id is not None
         delivery = services.webhook_delivery_retry(delivery_id=action.webhook_delivery_id)
         audit.record(

@@ -30,6 +30,7 @@ def request_action(request: HttpRequest, payment: Payment, data: dict[str, Any])
             payment_id=payment.pk if data["kind"] != BackOfficeAction.Kind.WEBHOOK_RETRY else None,
             delivery_id=data.get("delivery"),
             amount=data.get("amount_minor"),
+            reason_code=data.get("reason_code", ""),
             reason=data["reason"],
             actor=Actor.from_request(request),
             otp_token=data.get("otp_token", ""),

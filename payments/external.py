@@ -47,3 +47,29 @@ def recall(**kwargs: Any) -> Payment:
     if _network is None:
         raise RuntimeError("no clearing network is installed")
     return _network.recall(**kwargs)
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The back office's answers to other banks (returns, recalls), carried out by clearing.
+
+    Both raise a LedgerError (with its detail) for what the payment's state refuses."""
+
+    # Refuses what the payment's state or the ISO reason does not allow: (kind, payment, code).
+    check: Callable[[str, Payment, str], None]
+    # Does it in the caller's transaction: (action, actor) -> what was done, in words.
+    carry_out: Callable[[Any, Any], str]
+
+
+_desk: Desk | None = None
+
+
+def register_desk(desk: Desk) -> None:
+    global _desk
+    _desk = desk
+
+
+def desk() -> Desk:
+    if _desk is None:
+        raise RuntimeError("no clearing network is installed")
+    return _desk

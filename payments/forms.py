@@ -160,6 +160,9 @@ class PaymentSearchForm(forms.Form):
         }
 
 
+REASON_CODED = (BackOfficeAction.Kind.CLEARING_RETURN, BackOfficeAction.Kind.RECALL_REFUSE)
+
+
 class BackOfficeActionForm(forms.Form):
     """A clerk's action on a payment (or one of its webhook deliveries), with a reason."""
 
@@ -176,6 +179,14 @@ class BackOfficeActionForm(forms.Form):
         error_messages={"required": "Say why: an action needs a reason."},
         help_text="Why: it goes into the audit trail and to the approver.",
         widget=forms.TextInput(attrs={"size": 40}),
+    )
+    reason_code = forms.CharField(
+        label="ISO reason",
+        required=False,
+        max_length=4,
+        help_text="Told the other bank: a return's reason (AC04, MS03, FOCR...) or a "
+        "recall's refusal (CUST, LEGL, AC04, NOAS...).",
+        widget=forms.TextInput(attrs={"size": 4}),
     )
     delivery = forms.UUIDField(required=False, widget=forms.HiddenInput)
     otp_token = forms.CharField(
@@ -213,6 +224,9 @@ class BackOfficeActionForm(forms.Form):
                 data["amount_minor"] = money.to_minor(text, self.payment.currency)
             except InvalidAmount as error:
                 self.add_error("amount", error.detail)
+        data["reason_code"] = (data.get("reason_code") or "").strip().upper()
+        if data.get("kind") in REASON_CODED and not data["reason_code"]:
+            self.add_error("reason_code", "Give the ISO reason told the other bank.")
         if data.get("kind") == BackOfficeAction.Kind.WEBHOOK_RETRY and not data.get("delivery"):
             self.add_error(None, "Which delivery should be sent again?")
         return data

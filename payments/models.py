@@ -59,8 +59,15 @@ class Payment(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by payment_merchant_newest (merchant, -created_at, -id).
+    # None only for a transfer another bank paid into an account no merchant owns (the back
+    # office sees it, and can return it).
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="payments", db_index=False
+        Merchant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     # Indexed by payment_debtor_creditor (debtor, creditor): by debtor, and by pair.
     debtor_account = models.ForeignKey(
@@ -320,6 +327,10 @@ class BackOfficeAction(models.Model):
         VOID = "void", "Void an authorization"
         REVERSE = "reverse", "Reverse a batch payment"
         WEBHOOK_RETRY = "webhook_retry", "Retry a webhook delivery"
+        # Transfers received from another bank (carried out by the clearing app).
+        CLEARING_RETURN = "clearing_return", "Return a received transfer"
+        RECALL_ACCEPT = "recall_accept", "Accept a recall"
+        RECALL_REFUSE = "recall_refuse", "Refuse a recall"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting a second approval"
@@ -345,6 +356,12 @@ class BackOfficeAction(models.Model):
     )
     currency = models.CharField(max_length=3, blank=True, editable=False)
     reason = models.CharField(max_length=500)
+    reason_code = models.CharField(
+        max_length=4,
+        blank=True,
+        editable=False,
+        help_text="the ISO reason told the other bank (a return, a recall's refusal)",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -52,14 +52,14 @@ def payment_data(payment: Payment) -> dict[str, Any]:
 
 def emit(
     *,
-    merchant: Merchant,
+    merchant: Merchant | None,
     event_type: str,
     data: dict[str, Any],
     payment: Payment | None = None,
 ) -> WebhookDelivery | None:
     """Record an event for the merchant's endpoint (about `payment`, if given); delivery
-    starts after commit."""
-    if not merchant.webhook_url:
+    starts after commit. No merchant (a transfer into an account no merchant owns): none."""
+    if merchant is None or not merchant.webhook_url:
         return None
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(

@@ -260,8 +260,15 @@ def camt056(recall: Recall) -> bytes:
     return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
 
 
-def camt029(answer: Recall) -> bytes:
-    """A recall refused: RJCR with the reason (an accepted recall is answered by a pacs.004)."""
+# The status of a recall (CancellationIndividualStatus1Code): refused, or pending its
+# investigation (the first answer to a camt.056; the final one follows).
+REFUSED = "RJCR"
+PENDING = "PDCR"
+
+
+def camt029(answer: Recall, status: str = REFUSED) -> bytes:
+    """A recall refused (RJCR with the reason) or pending (PDCR, no reason); an accepted
+    recall is answered by a pacs.004."""
     E = _maker(CAMT029)
     document = E.Document(
         E.RsltnOfInvstgtn(
@@ -272,15 +279,19 @@ def camt029(answer: Recall) -> bytes:
                 E.CreDtTm(timestamp(answer.created_at)),
             ),
             E.RslvdCase(E.Id(answer.case_id), _party_agent(E, "Cretr", answer.case_creator)),
-            E.Sts(E.Conf("RJCR")),
+            E.Sts(E.Conf(status)),
             E.CxlDtls(
                 E.TxInfAndSts(
                     E.CxlStsId(answer.msg_id),
                     E.OrgnlGrpInf(E.OrgnlMsgId(answer.original_msg_id), E.OrgnlMsgNmId(PACS008)),
                     E.OrgnlEndToEndId(answer.end_to_end_id or "NOTPROVIDED"),
                     E.OrgnlUETR(str(answer.uetr)),
-                    E.TxCxlSts("RJCR"),
-                    E.CxlStsRsnInf(E.Rsn(E.Cd(answer.reason_code))),
+                    E.TxCxlSts(status),
+                    *(
+                        [E.CxlStsRsnInf(E.Rsn(E.Cd(answer.reason_code)))]
+                        if answer.reason_code
+                        else []
+                    ),
                 )
             ),
         )

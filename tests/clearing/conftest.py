@@ -105,9 +105,7 @@ class PeerBank:
 
 
 @pytest.fixture
-def peer(db, settings, tmp_path):
-    settings.CLEARING_KEY_FILE = tmp_path / "clearing_key"
-    settings.CLEARING_KEY_ENCRYPTION_KEY = ""
+def peer(db):
     return PeerBank()
 
 

@@ -3,10 +3,12 @@ read-only and found by MsgId or UETR."""
 
 from __future__ import annotations
 
-from accounts.identity.models import AuditEvent
+from accounts.identity import roles
+from accounts.identity.models import AuditEvent, User
 from clearing.iso import builders
-from clearing.models import Message, Peer
+from clearing.models import Message, Peer, PeerChange
 from tests.clearing.conftest import public_b64
+from tests.helpers import grant
 
 
 def test_messages_are_listed_found_and_read_only(peer, shop, admin_client):
@@ -23,20 +25,29 @@ def test_messages_are_listed_found_and_read_only(peer, shop, admin_client):
     assert admin_client.get("/admin/clearing/clearingaccount/").status_code == 200
 
 
-def test_a_peer_saved_in_the_admin_is_audited(peer, admin_client):
-    response = admin_client.post(
-        "/admin/clearing/peer/add/",
-        {
-            "bic": "ADMNDEFFXXX",
-            "url": "http://10.1.1.1:8000",
-            "public_key": public_b64(peer.key),
-            "iban_prefixes": "DE12345678",
-        },
-    )
+def test_a_peer_saved_in_the_admin_is_only_proposed(peer, admin_client):
+    form = {
+        "bic": "ADMNDEFFXXX",
+        "url": "http://10.1.1.1:8000",
+        "public_key": public_b64(peer.key),
+        "iban_prefixes": "DE12345678",
+    }
+    # A superuser flag confers nothing: the admin role is granted to the person.
+    admin_client.post("/admin/clearing/peer/add/", form)
+    assert not PeerChange.objects.exists()
+    grant(User.objects.get(username="admin"), roles.ADMIN)
+    response = admin_client.post("/admin/clearing/peer/add/", form)
     assert response.status_code == 302, response.content[:2000]
-    saved = Peer.objects.get(bic="ADMNDEFFXXX")
-    assert saved.iban_prefixes == ["DE12345678"]
-    assert AuditEvent.objects.filter(action="clearing.peer_add", target_id=str(saved.pk)).exists()
+    assert response["Location"] == "/admin/clearing/peerchange/"
+    assert not Peer.objects.filter(bic="ADMNDEFFXXX").exists()  # not before a second admin
+    change = PeerChange.objects.get(bic="ADMNDEFFXXX")
+    assert change.status == "pending" and change.iban_prefixes == ["DE12345678"]
+    event = AuditEvent.objects.get(action="clearing.peer_propose", target_id=str(change.pk))
+    assert event.before is None and event.after["url"] == "http://10.1.1.1:8000"
+    listing = admin_client.get("/admin/clearing/peerchange/")
+    assert b"Approve or reject" in listing.content
+    page = admin_client.get(f"/admin/clearing/peerchange/{change.pk}/decide/")
+    assert page.status_code == 200 and b"10.1.1.1" in page.content
 
 
 def test_a_peer_the_service_refuses_is_shown_on_the_form(peer, admin_client):

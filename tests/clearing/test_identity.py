@@ -7,10 +7,14 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
+from accounts.identity import keys as key_rotation
+from accounts.identity.audit import Actor
 from accounts.identity.models import AuditEvent
 from clearing import keys, services
 from clearing.models import HubKey, Peer
+from common import keyring, sealed
 from tests.clearing.conftest import iban, public_b64
 
 
@@ -31,18 +35,40 @@ def test_identity_shows_the_public_half_only_and_keeps_it(peer, capsys, settings
     assert HubKey.objects.count() == 1
 
 
-def test_the_private_key_is_encrypted_with_a_key_outside_the_database(peer, settings):
+def test_the_private_key_is_sealed_by_the_keyring_and_rotate_keys_covers_it(peer, settings):
     row = keys.hub_key()
     raw_private = keys.private_key().private_bytes_raw()
-    stored = bytes(row.encrypted_private_key)
-    assert raw_private not in stored
-    assert settings.CLEARING_KEY_FILE.exists()
-    assert settings.CLEARING_KEY_FILE.stat().st_mode & 0o077 == 0  # readable by the owner only
-    # Another encryption key cannot open it.
-    keys._decrypted.clear()
-    settings.CLEARING_KEY_FILE.write_bytes(b"x" * 43 + b"=")
-    with pytest.raises((keys.KeyUnavailable, ValueError)):
+    stored = _stored_private_key(row.pk)
+    assert sealed.is_sealed(stored)
+    assert (
+        base64.b64encode(raw_private).decode() not in stored and raw_private not in stored.encode()
+    )
+    public = keys.public_key_b64()
+
+    # rotate_keys re-seals it under the new key; the hub keeps its identity.
+    old = [key for key in settings.FIELD_ENCRYPTION_KEYS if key] or keyring.key_file_lines()
+    settings.FIELD_ENCRYPTION_KEYS = [keyring.new_key(), *old]
+    status = key_rotation.keys_status()
+    assert status["sealed_under_older_keys"].get("clearing.HubKey.private_key") == 1
+    key_rotation.keys_rotate(actor=Actor.system("tests"))
+    resealed = _stored_private_key(row.pk)
+    assert resealed != stored and sealed.sealed_under_current(resealed)
+    keys._opened.clear()
+    assert keys.private_key().private_bytes_raw() == raw_private
+    assert keys.public_key_b64() == public
+
+    # Another keyring cannot open it: refused with a clear error, never another identity.
+    keys._opened.clear()
+    settings.FIELD_ENCRYPTION_KEYS = [keyring.new_key()]
+    with pytest.raises(keys.KeyUnavailable):
         keys.private_key()
+    assert HubKey.objects.count() == 1
+
+
+def _stored_private_key(pk: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT private_key FROM clearing_hubkey WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
 
 
 def test_peer_add_prints_the_peer_and_updates_it_by_bic(peer, capsys):

@@ -121,9 +121,15 @@ def recalled(peer, shop):
             reason_code="DUPL",
         )
     )
-    assert peer.post(request).status_code == 202
-    assert peer.post(request).status_code == 202  # the same request again: taken once
+    first = peer.post(request)
+    assert first.status_code == 200  # answered at once: pending (camt.029 PDCR)
+    _kind, root, _doc = validation.validate(first.content, expect="camt.029.001.09")
+    answer = readers.camt029(root)
+    assert (answer.case_id, answer.status, answer.reason_code) == ("case-7", "PDCR", "")
+    again = peer.post(request)  # the same request again: the same answer, taken once
+    assert (again.status_code, again.content) == (200, first.content)
     assert Message.objects.filter(kind="camt.056.001.08", direction="in").count() == 1
+    assert Message.objects.filter(kind="camt.029.001.09", direction="out").count() == 1
     return Payment.objects.get(pk=payment.pk)
 
 
@@ -151,7 +157,7 @@ def test_the_back_office_refuses_a_recall(recalled, shop):
     )
     assert answered.status == "completed" and answered.recall["status"] == "refused"
     assert Account.objects.get(pk=shop.account.pk).balance == before
-    refusal = Message.objects.get(kind="camt.029.001.09")
+    refusal = Message.objects.get(kind="camt.029.001.09", reason_code="CUST")
     _kind, root, _doc = validation.validate(bytes(refusal.body), expect="camt.029.001.09")
     case = readers.camt029(root)
     assert (case.case_id, case.status, case.reason_code) == ("case-7", "RJCR", "CUST")

@@ -11,7 +11,7 @@ from accounts.identity.audit import Actor
 from accounts.identity.models import AuditEvent
 from accounts.ledger.errors import InsufficientFunds
 from accounts.models import Account
-from clearing import returns, services, transport
+from clearing import documents, returns, services, transport
 from clearing.iso import builders, validation
 from clearing.models import Message
 from outbox.models import OutboxJob
@@ -51,9 +51,9 @@ def test_the_back_office_returns_a_received_transfer(peer, shop, monkeypatch):
         return transport.Answer(status=202, body=b"", content_type="")
 
     monkeypatch.setattr(transport, "post", peer_takes)
-    assert returns.document_deliver(int(row.args[0])) == "delivered"
+    assert documents.deliver(int(row.args[0])) == "delivered"
     assert Message.objects.get(pk=sent.pk).status == "sent"
-    assert returns.document_deliver(int(row.args[0])) == "delivered already"
+    assert documents.deliver(int(row.args[0])) == "delivered already"
     assert len(calls) == 1
 
     # Returned once: a second return is refused and changes nothing.
