@@ -323,3 +323,37 @@ def may_decide(change: InstantLimitChange, user: object) -> bool:
         return False
     initiators = {change.requested_by_id} if change.requested_by_id else set()
     return not gate.refusal(user=user, role=CONFIRMING_ROLES, initiators=initiators)  # type: ignore[arg-type]
+
+
+def panel(account: Account, user: object) -> dict[str, object]:
+    """What the account page's instant limits panel shows."""
+    in_force = limits_of(account)
+    pending = in_force.pending
+
+    def shown(value: int | None) -> str:
+        return "none" if value is None else money.display(value, account.currency)
+
+    return {
+        "limit_per_payment": shown(in_force.per_payment),
+        "limit_per_day": shown(in_force.per_day),
+        "limit_pending": pending,
+        "limit_pending_values": [
+            (label, shown(value))
+            for label, sets, value in (
+                ("Per payment", pending.sets_per_payment, pending.per_payment),
+                ("Per day", pending.sets_per_day, pending.per_day),
+            )
+            if sets
+        ]
+        if pending
+        else [],
+        "limit_may_decide": bool(pending and may_decide(pending, user)),
+        "limit_inputs": {
+            "per_payment": ""
+            if in_force.per_payment is None
+            else money.to_major(in_force.per_payment, account.currency),
+            "per_day": ""
+            if in_force.per_day is None
+            else money.to_major(in_force.per_day, account.currency),
+        },
+    }
