@@ -25,7 +25,7 @@ from accounts.ledger.errors import (
     ZeroAmount,
 )
 from accounts.models import Account
-from batches import notifications, parsers
+from batches import notifications, parsers, payee_screening
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
 from batches.services import integrity
@@ -318,6 +318,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.flag_counts = flag_rows(
         batch, largest_rows=stored.outliers(), new_payees=stored.new_payees
     )
+    batch.flag_counts["sanctions"] = payee_screening.screen_payees(batch)
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()
