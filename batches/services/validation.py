@@ -318,7 +318,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.flag_counts = flag_rows(
         batch, largest_rows=stored.outliers(), new_payees=stored.new_payees
     )
-    batch.flag_counts["sanctions"] = payee_screening.screen_payees(batch)
+    if sanctions := payee_screening.screen_payees(batch):
+        batch.flag_counts["sanctions"] = sanctions
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()

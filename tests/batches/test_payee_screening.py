@@ -16,7 +16,7 @@ from compliance import index, screening
 from compliance import services as compliance
 from compliance.models import ScreeningAlert
 from tests.compliance.conftest import EU
-from tests.helpers import fresh_code, make_operator
+from tests.helpers import fresh_code, make_operator, otp_login, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def test_a_payee_paid_before_is_not_screened_at_validation(desk, eu_list):
 
     batch = validated(desk, ("PAYEE0000", "10.00", "Sovcomflot PJSC"))
 
-    assert batch.flag_counts["sanctions"] == 0
+    assert batch.flag_counts.get("sanctions", 0) == 0
     assert not ScreeningAlert.objects.exists()
     assert approve(batch, desk.checker).status == Batch.Status.EXECUTING
 
@@ -149,5 +149,19 @@ def test_a_payee_paid_before_is_not_screened_at_validation(desk, eu_list):
 def test_without_lists_nothing_is_screened(desk):
     batch = validated(desk, ("PAYEE0000", "10.00", "Sovcomflot PJSC"))
 
-    assert batch.flag_counts["sanctions"] == 0
+    assert batch.flag_counts.get("sanctions", 0) == 0
     assert approve(batch, desk.checker).status == Batch.Status.EXECUTING
+
+
+def test_the_batch_page_shows_the_flag_and_says_why_it_cannot_be_approved(desk, eu_list, client):
+    batch = validated(desk, ("PAYEE0000", "10.00", "Sovcomflot PJSC"))
+    otp_login(client, desk.checker)
+
+    page = client.get(f"/batches/{batch.pk}/").content.decode()
+    refused = client.post(f"/batches/{batch.pk}/approve/", signed(desk.checker), follow=True)
+
+    assert 'id="flag-sanctions">1<' in page
+    assert "possible sanctions match" in page
+    assert "may be on a sanctions list" in refused.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.AWAITING_APPROVAL
