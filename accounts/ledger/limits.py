@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.identity import audit, gate, roles
@@ -357,3 +358,16 @@ def panel(account: Account, user: object) -> dict[str, object]:
             else money.to_major(in_force.per_day, account.currency),
         },
     }
+
+
+def changes_waiting_for(user: Any) -> QuerySet[InstantLimitChange]:
+    """Higher limits this person may confirm: pending, asked by someone else (the
+    Approvals page and its count; the gate checks everything again on the decision)."""
+    if not any(roles.has_role(user, role) for role in CONFIRMING_ROLES):
+        return InstantLimitChange.objects.none()
+    waiting = InstantLimitChange.objects.filter(status=InstantLimitChange.Status.PENDING)
+    if user.person_id is not None:
+        waiting = waiting.exclude(requested_by_id=user.person_id)
+    if user.merchant_id is not None:
+        waiting = waiting.filter(account__merchant_id=user.merchant_id)
+    return waiting.select_related("account", "account__merchant").order_by("requested_at")

@@ -113,3 +113,16 @@ def test_the_back_office_confirms_in_the_admin(limited):
     limited.refresh_from_db()
     assert limited.instant_limit_per_day is None
     assert limited.instant_limit_per_payment == 5000  # untouched
+
+
+def test_the_approvals_page_lists_the_raise_for_another_approver_only(limited):
+    maker = make_operator(roles.OPERATOR, roles.APPROVER, username="maker")
+    maker_client = logged_in(maker)
+    ask(maker_client, maker, limited, per_payment="80.00", per_day="200.00")
+    checker = make_operator(roles.APPROVER, username="checker")
+
+    for_checker = logged_in(checker).get(reverse("approvals")).content.decode()
+    for_maker = maker_client.get(reverse("approvals")).content.decode()
+
+    assert 'id="limits-waiting"' in for_checker and limited.number in for_checker
+    assert 'id="limits-waiting"' not in for_maker
