@@ -106,6 +106,8 @@ def test_the_back_office_confirms_in_the_admin(limited):
     clerk = grant(UserFactory(username="clerk", is_staff=True), roles.ADMIN)
     client = logged_in(clerk)
     url = reverse("admin:accounts_instantlimitchange_decide", args=[change.pk])
+    listed = client.get(reverse("admin:accounts_instantlimitchange_changelist"))
+    assert listed.status_code == 200 and url in listed.content.decode()
     assert client.get(url).status_code == 200
 
     client.post(url, {"decision": "approve", "otp_token": fresh_code(clerk)})
