@@ -240,6 +240,7 @@ ROW_FLAGS = {
     "new_payee": BatchItem.FLAG_NEW_PAYEE,
     "largest": BatchItem.FLAG_LARGEST,
     "duplicate": BatchItem.FLAG_DUPLICATE,
+    "sanctions": BatchItem.FLAG_SANCTIONS,
 }
 ROW_ORDERINGS = {
     "row": ("row",),

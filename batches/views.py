@@ -277,6 +277,14 @@ def flags_explained(batch: Batch) -> list[dict[str, Any]]:
             "meaning": "the same creditor, amount and reference, or the same end-to-end id, as a "
             f"payment or a pending batch's row of the last {settings.BATCH_DUPLICATE_DAYS} days",
         },
+        {
+            "key": "sanctions",
+            "css": "sanctions",
+            "label": "possible sanctions match",
+            "count": counts.get("sanctions", 0),
+            "meaning": "the payee's name may be on a sanctions list: the batch waits until "
+            "a compliance officer decides the alert",
+        },
     ]
 
 

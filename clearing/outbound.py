@@ -30,7 +30,7 @@ from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
 from outbox import services as outbox
 from outbox.models import OutboxJob
-from payments import webhooks
+from payments import instant_limits, webhooks
 from payments.models import MerchantAPIKey, Payment
 from payments.services import ACCOUNT_STATE_FAILURES
 
@@ -129,6 +129,7 @@ def transfer_send(
         posting.check_transfer(
             debtor=locked[debtor.pk], creditor=locked[clearing.pk], amount=amount, currency=currency
         )
+        instant_limits.check(locked[debtor.pk], amount)  # AM14, under the lock
     except ACCOUNT_STATE_FAILURES as refusal:
         payment.status = Payment.Status.FAILED
         payment.failure_code = refusal.code

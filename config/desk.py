@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from accounts.identity.roles import APPROVER, has_role
+from accounts.ledger import limits as instant_limits
 from accounts.models import User
 from batches import selectors as batch_selectors
 from payments import actions as payment_actions
@@ -46,7 +47,11 @@ def actions_waiting_for(user: User):
 
 
 def waiting_count(user: User) -> int:
-    return batches_waiting_for(user).count() + actions_waiting_for(user).count()
+    return (
+        batches_waiting_for(user).count()
+        + actions_waiting_for(user).count()
+        + instant_limits.changes_waiting_for(user).count()
+    )
 
 
 def desk(request: HttpRequest) -> dict[str, object]:

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from accounts.identity.decorators import AuthenticatedHttpRequest, operator_required
 from accounts.ledger import currency as iso4217
+from accounts.ledger import limits as instant_limits
 from accounts.ledger.selectors import customer_balances_by_currency
 from batches.selectors import batches_waiting
 from common import redis_client
@@ -115,6 +116,7 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
             "actions_others": [action for action in pending if action.pk not in mine],
             "may_approve": payment_actions.may_approve(user),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+            "limits_waiting": instant_limits.changes_waiting_for(user),
         },
     )
 

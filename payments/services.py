@@ -17,6 +17,7 @@ from uuid import UUID
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.identity import audit, gate, roles
@@ -36,11 +37,18 @@ from accounts.ledger.errors import (
 )
 from accounts.models import Account, LedgerTransaction, Merchant
 from common.db import bulk, pgsql
-from payments import metrics, webhooks
+from payments import instant_limits, metrics, webhooks
+from payments.instant_limits import InstantLimitExceeded
 from payments.models import MerchantAPIKey, Payment, Refund, WebhookDelivery
 
 # Refusals caused by an account's state: recorded as a failed payment.
-ACCOUNT_STATE_FAILURES = (InsufficientFunds, AccountFrozen, AccountClosed, CurrencyMismatch)
+ACCOUNT_STATE_FAILURES = (
+    InsufficientFunds,
+    AccountFrozen,
+    AccountClosed,
+    CurrencyMismatch,
+    InstantLimitExceeded,
+)
 
 
 class RefundTooLarge(LedgerError):
@@ -128,6 +136,7 @@ def payment_authorize(
             )
         else:
             posting.check_hold(account=locked[debtor.pk], amount=amount, currency=currency)
+        instant_limits.check(locked[debtor.pk], amount, now=now)  # AM14, under the lock
     except ACCOUNT_STATE_FAILURES as refusal:
         payment.status = Payment.Status.FAILED
         payment.failure_code = refusal.code
@@ -278,6 +287,12 @@ def payments_create_for_batch(
         holds=holds,
         transaction_ids=transaction_ids,
         on_locked=on_locked,
+        # Instant limits (AM14), the day counted without this chunk's payments written above.
+        check=instant_limits.DayBudget(
+            exclude=Q(
+                batch_id=batch_id, batch_row__gte=min((o.batch_row for o in orders), default=0)
+            )
+        ).check,
     )
     results: list[tuple[UUID, LedgerError | None]] = []
     refused_rows = []

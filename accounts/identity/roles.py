@@ -27,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_ledgerentry",
         "accounts.view_hold",
         "accounts.view_auditevent",
+        # Instant limits: see the changes asked for, confirm a higher one (four eyes).
+        "accounts.view_instantlimitchange",
         # Sanctions screening: see lists and alerts, import a list, decide an alert (four eyes).
         "compliance.view_sanctionslist",
         "compliance.add_sanctionslist",

@@ -44,3 +44,39 @@ class AccountSearchForm(forms.Form):
             "kind": data.get("kind", ""),
             "merchant_id": merchant.pk if merchant else None,
         }
+
+
+class InstantLimitsForm(forms.Form):
+    """New instant limits of an account (major units; empty: no limit), signed."""
+
+    per_payment = forms.CharField(label="Per payment", required=False, max_length=30)
+    per_day = forms.CharField(label="Per day", required=False, max_length=30)
+    otp_token = forms.CharField(label="Authenticator code", max_length=10)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def _limit(self, name: str) -> int | None:
+        from accounts.ledger import money
+        from accounts.ledger.errors import LedgerError
+
+        text = (self.cleaned_data.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return money.to_minor(text, self.currency)
+        except LedgerError as error:
+            raise forms.ValidationError(f"{text}: {error.detail}") from None
+
+    def clean_per_payment(self) -> int | None:
+        return self._limit("per_payment")
+
+    def clean_per_day(self) -> int | None:
+        return self._limit("per_day")
+
+
+class InstantLimitDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Confirm"), ("reject", "Reject")])
+    reason = forms.CharField(required=False, max_length=500)
+    otp_token = forms.CharField(label="Authenticator code", max_length=10)

@@ -12,6 +12,7 @@ import uuid
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.ledger import currency as iso4217
 from common.sealed import SealedTextField
@@ -232,3 +233,78 @@ class Hold(models.Model):
 
         number = self.account.number if self.account_id else "?"
         return f"{money.display(self.amount, self.currency)} held on {number} ({self.status})"
+
+
+class InstantLimitChange(models.Model):
+    """A change of an account's instant limits (accounts/ledger/limits.py).
+
+    A lower limit is applied at once (kept here as `applied`, no second person needed); a
+    higher one, or none where there was one, waits `pending` for a second person through
+    the gate, never the person who asked. `sets_*` say which limits the change touches (a
+    limit's value may be null: none). One pending change per account; a new request
+    supersedes it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second person"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded by a later request"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="instant_limit_changes"
+    )
+    sets_per_payment = models.BooleanField(default=False)
+    per_payment = models.BigIntegerField(null=True, blank=True, help_text="minor units; none")
+    sets_per_day = models.BooleanField(default=False)
+    per_day = models.BigIntegerField(null=True, blank=True, help_text="minor units; none")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        "accounts.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the person who asked (for an API key, the person who created the key)",
+    )
+    requested_by_user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_via = models.CharField(max_length=200, help_text="the user or the API key")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        "accounts.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by_user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.ForeignKey(
+        "accounts.Decision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="pending"),
+                name="instant_limit_one_pending_per_account",
+            ),
+            # Four eyes: whoever asked never confirms (compared as persons).
+            models.CheckConstraint(
+                name="instant_limit_not_decided_by_requester",
+                condition=Q(decided_by__isnull=True)
+                | Q(requested_by__isnull=True)
+                | ~Q(decided_by=F("requested_by")),
+            ),
+            models.CheckConstraint(
+                name="instant_limit_positive",
+                condition=(Q(per_payment__isnull=True) | Q(per_payment__gt=0))
+                & (Q(per_day__isnull=True) | Q(per_day__gt=0)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"instant limits of {self.account} ({self.status})"

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.identity import audit
 from accounts.identity.decorators import operator_required
-from accounts.ledger import selectors
+from accounts.ledger import limits, selectors
 from accounts.ledger.forms import AccountSearchForm
 from accounts.ledger.models import Account
 from common.keyset import keyset_page
@@ -80,5 +80,6 @@ def account_detail(request: HttpRequest, account_id: UUID) -> HttpResponse:
             "statement": statement,
             "holds": selectors.account_active_holds(account=account),
             "audit_events": audit.audit_events_of(target=account),
+            **limits.panel(account, request.user),
         },
     )

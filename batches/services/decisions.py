@@ -17,7 +17,7 @@ from accounts.ledger.errors import (
     InvalidState,
 )
 from accounts.models import Merchant, User
-from batches import notifications, selectors
+from batches import notifications, payee_screening, selectors
 from batches.models import Approval, Batch
 from batches.services.base import (
     BatchError,
@@ -124,6 +124,8 @@ def batch_approve(
 ) -> Batch:
     """One approval through the gate; the last one needed holds the funds and starts it."""
     verdict = Approval.Decision.APPROVE
+    # Before the code is spent: an open sanctions alert on a payee holds the approval.
+    payee_screening.check_approvable(Batch.objects.get(pk=batch_id))
     _, signed, persons = _decide(
         batch_id=batch_id,
         approver=approver,

@@ -25,14 +25,14 @@ from accounts.ledger.errors import (
     ZeroAmount,
 )
 from accounts.models import Account
-from batches import notifications, parsers
+from batches import notifications, parsers, payee_screening
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
 from batches.services import integrity
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
-from payments import lookups
+from payments import instant_limits, lookups
 
 ROW_CHUNK = 5000
 ANALYZE_FROM_ROWS = 10_000
@@ -133,6 +133,7 @@ class _RowChecker:
         self.batch = batch
         self.seen_end_to_end: set[str] = set()
         self.debtors: dict[str, _Target | None] = {}
+        self.instant_limits = instant_limits.PerPaymentLimits()
         if batch.debtor_account_id:
             account = batch.debtor_account
             assert account is not None  # its id is set
@@ -192,6 +193,8 @@ class _RowChecker:
             return "AC06", f"the debtor account {debtor.number} is frozen"
         if debtor.status == Account.Status.CLOSED:
             return "AC04", f"the debtor account {debtor.number} is closed"
+        if limit_problem := self.instant_limits.problem(debtor.id, item.amount, row.currency):
+            return limit_problem
         if creditor is None:
             return "AC01", f"no account has number {row.creditor_account!r}"
         if creditor.status == Account.Status.CLOSED:
@@ -315,6 +318,8 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.flag_counts = flag_rows(
         batch, largest_rows=stored.outliers(), new_payees=stored.new_payees
     )
+    if sanctions := payee_screening.screen_payees(batch):
+        batch.flag_counts["sanctions"] = sanctions
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()

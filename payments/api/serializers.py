@@ -15,6 +15,7 @@ from accounts.models import Account, LedgerEntry
 from iso20022 import addresses
 from payments import external, selectors
 from payments.api.errors import APIError
+from payments.api.instant_limits import InstantLimitFields
 from payments.models import Payment, Refund
 
 
@@ -37,7 +38,7 @@ def major(minor: int, currency: str) -> str:
     return money.to_major(minor, currency)
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(InstantLimitFields, serializers.ModelSerializer):
     balance = serializers.SerializerMethodField()
     held = serializers.SerializerMethodField()
     available = serializers.SerializerMethodField()
@@ -54,6 +55,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "available",
             "status",
             "created_at",
+            *InstantLimitFields.Meta_fields,
         ]
 
     def get_balance(self, obj: Account) -> str:

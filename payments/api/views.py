@@ -19,6 +19,7 @@ from accounts.models import Account
 from payments import external, selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
+from payments.api.instant_limits import InstantLimitsMixin
 from payments.api.openapi import ERRORS, IDEMPOTENCY_KEY
 from payments.api.pagination import NewestIdCursorPagination, NumberCursorPagination
 from payments.idempotency import idempotent
@@ -36,8 +37,9 @@ if TYPE_CHECKING:
     retrieve=extend_schema(
         summary="One of your accounts", responses={200: serializers.AccountSerializer, **ERRORS}
     ),
+    partial_update=extend_schema(responses={200: serializers.AccountSerializer, **ERRORS}),
 )
-class AccountViewSet(viewsets.ReadOnlyModelViewSet):
+class AccountViewSet(InstantLimitsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.AccountSerializer
     pagination_class = NumberCursorPagination
 

@@ -413,6 +413,7 @@ def transfer_many(
     holds: Mapping[UUID, int] | None = None,
     transaction_ids: Sequence[int] | None = None,
     on_locked: Callable[[], object] | None = None,
+    check: Callable[[Account, int, str], object] | None = None,
 ) -> list[int | LedgerError]:
     """Post many transfers at once, in order, each on its own or refused on its own.
 
@@ -428,7 +429,8 @@ def transfer_many(
 
     `transaction_ids` (from `reserve_transaction_ids`, one per order; reserved here when
     not given) are the ids the accepted orders' transactions get; `on_locked` is called
-    once every lock is taken.
+    once every lock is taken. `check(debtor, amount, currency)`, called under the locks for
+    an order that passed the ledger's checks, refuses it by raising (instant limits).
     """
     if transaction_ids is not None and len(transaction_ids) != len(orders):
         raise LedgerError("one reserved transaction id per order")
@@ -463,6 +465,8 @@ def transfer_many(
                 check_transfer(
                     debtor=debtor, creditor=creditor, amount=order.amount, currency=order.currency
                 )
+            if check is not None:
+                check(debtor, order.amount, order.currency)
         except LedgerError as refusal:
             outcomes.append(refusal)
             left = hold.amount - hold.captured_amount - hold.released_amount if hold else 0
