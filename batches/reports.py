@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from batches.fields import ISO_ROW_FIELDS
 from batches.models import Batch, BatchItem
+from batches.parsers import postal
 from common.csvsafe import csv_lines
 from iso20022.pain002 import (
     DEFAULT_VERSION,
@@ -45,6 +46,7 @@ UPLOAD_COLUMNS = [
     "reference",
     "creditor_name",
     "end_to_end_id",
+    *postal.CSV_COLUMNS,
 ]
 
 
@@ -60,10 +62,17 @@ CSV_COLUMNS = [
     ),
     ("creditor_name", False, "the payee's name, shown to the approver"),
     ("end_to_end_id", False, "your id for the payment, echoed in the reports; unique in the file"),
+    *postal.CSV_DOCUMENTATION,
 ]
 SAMPLE_ROWS = [
-    ("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
-    ("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+    (
+        *("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
+        *("Keizersgracht", "126", "1015 CW", "Amsterdam", "NL", "", ""),
+    ),
+    (
+        *("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+        *("", "", "10115", "Berlin", "DE", "Hauptstrasse 1", "c/o Doe"),
+    ),
 ]
 
 
@@ -110,6 +119,7 @@ def failed_csv(batch: Batch) -> Iterator[str]:
                 item.reference,
                 item.creditor_name,
                 item.end_to_end_id,
+                *postal.to_csv(item.creditor_address),
             )
             for item in failed
         ),

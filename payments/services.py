@@ -18,6 +18,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.identity import audit, gate, roles
 from accounts.identity.actions import AuditAction
@@ -183,6 +184,8 @@ class BatchPaymentOrder:
     reference: str = ""
     end_to_end_id: str = ""
     payment_id: UUID | None = None  # the payment's id, when the caller needs it beforehand
+    debtor_address: dict | None = None  # iso20022.addresses dicts, kept on the payment
+    creditor_address: dict | None = None
 
 
 PAYMENT_COLUMNS = [
@@ -205,7 +208,13 @@ PAYMENT_COLUMNS = [
     "batch_row",
     "created_at",
     "updated_at",
+    "debtor_address",
+    "creditor_address",
 ]
+
+
+def _jsonb(value: dict | None) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
 
 
 @transaction.atomic
@@ -257,6 +266,8 @@ def payments_create_for_batch(
                 order.batch_row,
                 now,
                 now,
+                _jsonb(order.debtor_address),
+                _jsonb(order.creditor_address),
             )
             for payment_id, transaction_id, order in zip(
                 payment_ids, transaction_ids, orders, strict=True

@@ -34,9 +34,10 @@ def creditor_reference_is_valid(reference: str) -> bool:
 
 
 def problem(reference_type: str, reference: str) -> str:
-    """What is wrong with a structured reference, "" when nothing is (or there is none)."""
+    """What is wrong with a structured reference, "" when nothing is (or there is none: the
+    schema lets CdtrRefInf carry a type without a Ref, and no guide refuses it)."""
     if not reference:
-        return "CdtrRefInf has a type but no Ref" if reference_type else ""
+        return ""
     if reference_type == "QRR":
         if not qr_reference_is_valid(reference):
             return f"QR reference {reference[:40]!r} is not 27 digits with a valid check digit"
