@@ -46,7 +46,6 @@ UPLOAD_COLUMNS = [
     "reference",
     "creditor_name",
     "end_to_end_id",
-    *postal.CSV_COLUMNS,
 ]
 
 
@@ -77,7 +76,7 @@ SAMPLE_ROWS = [
 
 
 def sample_csv() -> Iterator[str]:
-    return csv_lines(UPLOAD_COLUMNS, SAMPLE_ROWS)
+    return csv_lines([*UPLOAD_COLUMNS, *postal.CSV_COLUMNS], SAMPLE_ROWS)
 
 
 def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
@@ -107,10 +106,13 @@ def result_csv(batch: Batch) -> Iterator[str]:
 
 
 def failed_csv(batch: Batch) -> Iterator[str]:
-    """The invalid and failed rows, in the upload format, with the amount as it was sent."""
-    failed = _items(batch, status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED])
+    """The invalid and failed rows, in the upload format, with the amount as it was sent
+    (and the creditor_* address columns when one of the rows has an address)."""
+    statuses = [BatchItem.Status.INVALID, BatchItem.Status.FAILED]
+    failed = _items(batch, status__in=statuses)
+    addressed = batch.items.filter(status__in=statuses, creditor_address__isnull=False).exists()
     return csv_lines(
-        UPLOAD_COLUMNS,
+        [*UPLOAD_COLUMNS, *(postal.CSV_COLUMNS if addressed else ())],
         (
             (
                 item.creditor_account_number,
@@ -119,7 +121,7 @@ def failed_csv(batch: Batch) -> Iterator[str]:
                 item.reference,
                 item.creditor_name,
                 item.end_to_end_id,
-                *postal.to_csv(item.creditor_address),
+                *(postal.to_csv(item.creditor_address) if addressed else ()),
             )
             for item in failed
         ),

@@ -453,7 +453,8 @@ class _Reader:
                 if text:
                     remittance.append(text)
             elif name == "InstdAmt" or name == "EqvtAmt/Amt":
-                texts["amount"] = text
+                # xs:decimal may carry a "+" sign, which amounts in the hub never do.
+                texts["amount"] = text.removeprefix("+")
                 texts["currency"] = (field.get("Ccy") or "").strip()
                 texts["amount_kind"] = name
             elif name not in texts:

@@ -191,6 +191,21 @@ def test_the_tp_without_ref_file_validates_into_payable_rows(desk):
     ]
 
 
+def test_a_plus_sign_and_a_lower_case_bban_are_read_as_the_schema_allows():
+    content = (
+        (FILES / "addresses_09.xml")
+        .read_bytes()
+        .replace(b">40.00<", b">+40.00<")
+        .replace(b"<Othr><Id>PAYEE0001</Id></Othr>", b"<IBAN>GB29nwbk60161331926819</IBAN>")
+    )
+    assert schemas.schema("pain.001.001.09").validate(etree.fromstring(content))
+
+    rows = list(parse(io.BytesIO(content), max_rows=9))
+
+    assert (rows[3].amount, rows[3].creditor_account) == ("40.00", "GB29NWBK60161331926819")
+    assert rows[3].problem == ""
+
+
 # --- validation: BE04 -------------------------------------------------------------------------
 
 
