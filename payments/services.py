@@ -84,6 +84,7 @@ def payment_authorize(
     batch_id: UUID | None = None,
     batch_row: int | None = None,
     now: datetime | None = None,
+    creditor_address: dict | None = None,
 ) -> Payment:
     """Hold the amount on the debtor account (and capture it at once when `capture`).
 
@@ -113,6 +114,7 @@ def payment_authorize(
         batch_id=batch_id,
         batch_row=batch_row,
         authorization_code=_authorization_code(),
+        creditor_address=creditor_address or None,
     )
     # Lock both accounts now, in key order: the payment row's foreign keys are
     # checked at commit, and checks that took their locks in another order

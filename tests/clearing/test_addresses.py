@@ -85,3 +85,23 @@ def test_the_pacs008_writes_both_parties_addresses_and_validates(debtor_address)
         if key in debtor_address
     ]
     assert ("AdrLine", "Batiment B") in parts(root, "Cdtr")
+
+
+def test_an_on_us_payment_keeps_any_address_it_is_given(shop, other_account):
+    lines_only = {"address_lines": ["5 rue de la Republique", "13001 Marseille"]}
+
+    response = shop.client.post(
+        "/api/v1/payments/",
+        {
+            "debtor_account": shop.account.number,
+            "creditor_account": other_account.number,
+            "amount": "1.00",
+            "currency": "EUR",
+            "creditor_address": lines_only,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["creditor_address"] == lines_only
+    assert response.json()["debtor_address"] is None
