@@ -232,6 +232,42 @@ def test_an_unstructured_address_to_another_bank_is_refused_be04(desk, peer, ver
     assert all(item.ultimate_debtor_address == ULTIMATE_DEBTOR for item in items.values())
 
 
+def test_real_files_pass_the_address_rule_and_lose_it_without_town_and_country(desk):
+    """The corpus's German (.03, structured-style) and British (.09, hybrid) files, their
+    creditors' banks served by a peer: the rule lets them through; the British file with
+    its creditor's address cut to its AdrLine is refused BE04."""
+    key = Ed25519PrivateKey.generate().public_key()
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    clearing.peer_save(
+        bic="PEERDEFFXXX",
+        url="http://peer.test",
+        public_key=base64.b64encode(raw).decode(),
+        iban_prefixes=["DE261964", "DE157667", "GBOYKL"],
+        actor=Actor.system("tests"),
+    )
+    AccountFactory(merchant=desk.merchant, currency="EUR", number="DE09028457998082047609")
+    AccountFactory(merchant=desk.merchant, currency="GBP", number="GB07OUER60969382168086")
+    german = (FILES / "real/de.sepa.sct-salary.pain.001.001.03.xml").read_bytes()
+    british = (FILES / "real/gb.chaps.property-purchase.pain.001.001.09.xml").read_bytes()
+
+    for content in (german, british):
+        batch = validated(desk, content, "real.xml")
+        items = list(batch.items.order_by("row"))
+        # Past every check before the creditor account's: the address rule let them through
+        # (the clearing rules decide the rest: until they take such rows, AC01).
+        assert items and all(item.error_code in ("", "AC01") for item in items), [
+            item.error_message for item in items
+        ]
+        assert all(item.creditor_address["town"] for item in items)
+    cut = british.replace(b"<PstCd>RG1 2AB</PstCd>", b"").replace(b"<TwnNm>Reading</TwnNm>", b"")
+    cut = cut.replace(b"<Ctry>GB</Ctry>\n            <AdrLine>2 High", b"<AdrLine>2 High")
+    cut = cut.replace(b"<MsgId>", b"<MsgId>CUT-")
+    assert schemas.schema("pain.001.001.09").validate(etree.fromstring(cut))
+    (refused,) = validated(desk, cut, "cut.xml").items.all()
+    assert refused.creditor_address == {"address_lines": ["2 High Street"]}
+    assert (refused.error_code, refused.status) == ("BE04", "invalid")
+
+
 def test_without_a_peer_the_address_rule_does_not_apply(desk):
     batch = validated(desk, today_file("addresses_09.xml"), "addresses.xml")
 
