@@ -215,6 +215,7 @@ _STATUS_FIELDS = (
     "creditor_name",
     "creditor_account_number",
     "payment_id",
+    "creditor_address",
     *ISO_ROW_FIELDS,
 )
 _ISO_FROM = len(_STATUS_FIELDS) - len(ISO_ROW_FIELDS)
@@ -228,7 +229,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
         (
             item_status, error_code, error_message, end_to_end_id, block, amount_text, currency,
             execution_date, execution_datetime, reference, debtor, creditor_name,
-            creditor_account, payment_id,
+            creditor_account, payment_id, creditor_address,
         ) = values[:_ISO_FROM]  # fmt: skip
         status = _transaction_status(batch, item_status)
         settled = status != "RJCT"
@@ -247,6 +248,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
             creditor_name=creditor_name,
             creditor_account=creditor_account,
             account_servicer_reference=payment_id.hex if payment_id else "",
+            creditor_address=creditor_address,
             **dict(zip(ISO_ROW_FIELDS, values[_ISO_FROM:], strict=True)),
         )
 

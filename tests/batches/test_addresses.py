@@ -29,6 +29,7 @@ from iso20022 import schemas
 from payments import services as payment_services
 from payments.models import Payment
 from statements import exports
+from tests.batches.test_pain002 import check_valid
 from tests.factories import AccountFactory
 from tests.helpers import fresh_code, otp_login
 
@@ -273,6 +274,30 @@ def test_without_a_peer_the_address_rule_does_not_apply(desk):
 
     codes = {item.end_to_end_id: item.error_code for item in batch.items.all()}
     assert codes["ADDR-E2E-UNSTRUCTURED"] == "AC01"  # nobody serves the IBAN: unknown
+
+
+@pytest.mark.parametrize("version", ["pain.002.001.10", "pain.002.001.03"])
+def test_the_pain002_echoes_the_creditor_address_of_a_refused_row(desk, peer, version):
+    batch = validated(desk, today_file("addresses_09.xml"), "addresses.xml")
+    out = io.BytesIO()
+
+    reports.write_result_xml(batch, out, version=version)
+
+    root = check_valid(out.getvalue(), version)  # the official XSD, or pyiso20022's classes
+    ns = {"p": f"urn:iso:std:iso:20022:tech:xsd:{version}"}
+    pty = "/p:Pty" if version.endswith("10") else ""
+    (refused,) = root.xpath(
+        ".//p:TxInfAndSts[p:OrgnlEndToEndId='ADDR-E2E-UNSTRUCTURED']", namespaces=ns
+    )
+    assert refused.findtext(".//p:StsRsnInf/p:Rsn/p:Cd", namespaces=ns) == "BE04"
+    lines = refused.xpath(f"p:OrgnlTxRef/p:Cdtr{pty}/p:PstlAdr/p:AdrLine/text()", namespaces=ns)
+    assert lines == UNSTRUCTURED["address_lines"]
+    (structured,) = root.xpath(
+        f".//p:TxInfAndSts[p:OrgnlEndToEndId='ADDR-E2E-STRUCTURED']/p:OrgnlTxRef/p:Cdtr{pty}"
+        "/p:PstlAdr/p:TwnNm/text()",
+        namespaces=ns,
+    )
+    assert structured == "Paris"
 
 
 CSV_HEADER = (
