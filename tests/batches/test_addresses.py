@@ -320,6 +320,7 @@ def test_csv_address_columns(desk, peer):
         f"{EXTERNAL[1]},14.00,EUR,r5,C5,Dupont,Rue de Rivoli,10,75001,,FR,,",
         "PAYEE0003,15.00,EUR,r6,C6,Bad,Hauptstrasse,1,10115,Berlin,Germany,,",
         "PAYEE0004,16.00,EUR,r7,C7,None,,,,,,,",
+        'PAYEE0004,17.00,EUR,r8,C8,Esc,"Quai \\N d\'Orsay\t""7""",,75007,Paris,FR,Straße\\,',
     )
 
     batch = services.batch_validate(batch_id=desk.upload(content).id)
@@ -343,6 +344,14 @@ def test_csv_address_columns(desk, peer):
         "a transfer to another bank: the creditor's postal address is incomplete: town missing",
     )
     # A part the schema would refuse is refused on any row, saying which.
+    # COPY's escapes (backslash, tab, \\N) and non-ASCII go in and come back as written.
+    assert items["C8"].creditor_address == {
+        "street": 'Quai \\N d\'Orsay\t"7"',
+        "postcode": "75007",
+        "town": "Paris",
+        "country": "FR",
+        "address_lines": ["Straße\\"],
+    }
     assert codes["C6"][0] == "BE04"
     assert "country 'GERMANY' is not an ISO 3166 two-letter code" in codes["C6"][1]
 
