@@ -538,8 +538,11 @@ class _Reader:
             return
         texts["CdtrRefInf/Ref"] = reference
         kind = element.find(self.path("Tp", "CdOrPrtry"))
-        if kind is not None and len(kind):
-            texts["CdtrRefInf/Tp"] = (kind[0].text or "").strip()
+        # Its one element, Cd or Prtry (a comment beside it is not the type).
+        children = kind if kind is not None else ()
+        chosen = next((child for child in children if isinstance(child.tag, str)), None)
+        if chosen is not None:
+            texts["CdtrRefInf/Tp"] = (chosen.text or "").strip()
 
 
 def _check_block(block: _Block) -> None:

@@ -178,6 +178,21 @@ def test_a_reference_type_without_a_reference_is_accepted():
     )
 
 
+def test_a_comment_beside_the_reference_type_is_not_the_type():
+    content = (
+        (FILES / "sps_tp_without_ref.xml")
+        .read_bytes()
+        .replace(
+            b"<CdOrPrtry>\n                  <Cd>SCOR", b"<CdOrPrtry><!-- ISO 11649 --><Cd>SCOR"
+        )
+    )
+    assert content.count(b"<!-- ISO 11649 -->") == 2
+
+    rows = list(parse(io.BytesIO(content), max_rows=9))
+
+    assert rows[1].creditor_reference_type == "SCOR"
+
+
 def test_the_tp_without_ref_file_validates_into_payable_rows(desk):
     AccountFactory(merchant=desk.merchant, currency="CHF", number="CH9865371906857213108")
     for number in ("CH3059010197641085953", "CH7201909996508230257"):
