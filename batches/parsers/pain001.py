@@ -446,7 +446,8 @@ class _Reader:
                 found[name] = postal.read(field)
                 continue
             if name == "CdtrRefInf":
-                self._creditor_reference(field, texts)
+                if "CdtrRefInf/Ref" not in texts:  # the first with a Ref counts
+                    texts.update(references.read(field))
                 continue
             text = (field.text or "").strip()
             if name == "Ustrd":
@@ -526,23 +527,6 @@ class _Reader:
             problem="; ".join(problems),
         )
         return row, parse_decimal(amount)
-
-    def _creditor_reference(self, element: etree._Element, texts: dict[str, str]) -> None:
-        """The first Strd/CdtrRefInf with a Ref, read with its own type. The schema makes
-        both Tp and Ref optional: a type without a reference (SPS and EPC files carry them)
-        says nothing to check or to echo, and is passed over."""
-        if "CdtrRefInf/Ref" in texts:
-            return
-        reference = (element.findtext(self.path("Ref")) or "").strip()
-        if not reference:
-            return
-        texts["CdtrRefInf/Ref"] = reference
-        kind = element.find(self.path("Tp", "CdOrPrtry"))
-        # Its one element, Cd or Prtry (a comment beside it is not the type).
-        children = kind if kind is not None else ()
-        chosen = next((child for child in children if isinstance(child.tag, str)), None)
-        if chosen is not None:
-            texts["CdtrRefInf/Tp"] = (chosen.text or "").strip()
 
 
 def _check_block(block: _Block) -> None:
