@@ -15,6 +15,7 @@ from django.db.models import Q
 from accounts.ledger import money
 from accounts.models import Account, Hold, Merchant
 from batches.storage import batch_file_storage
+from iso20022 import addresses
 from payments.models import MerchantAPIKey, Payment
 
 
@@ -317,6 +318,11 @@ class BatchItem(models.Model):
     @property
     def is_sanctions_hit(self) -> bool:
         return bool(self.flags & self.FLAG_SANCTIONS)
+
+    @property
+    def creditor_address_line(self) -> str:
+        """The creditor's address on one line, for the approver: "Hauptstr. 1, 10115 Berlin, DE"."""
+        return addresses.one_line(self.creditor_address)
 
     @property
     def amount_shown(self) -> str:

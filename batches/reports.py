@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from batches.fields import ISO_ROW_FIELDS
 from batches.models import Batch, BatchItem
+from batches.parsers import postal
 from common.csvsafe import csv_lines
 from iso20022.pain002 import (
     DEFAULT_VERSION,
@@ -60,15 +61,22 @@ CSV_COLUMNS = [
     ),
     ("creditor_name", False, "the payee's name, shown to the approver"),
     ("end_to_end_id", False, "your id for the payment, echoed in the reports; unique in the file"),
+    *postal.CSV_DOCUMENTATION,
 ]
 SAMPLE_ROWS = [
-    ("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
-    ("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+    (
+        *("PAYEE0001", "1250.00", "EUR", "Invoice 2026-117", "Initech BV", "E2E-2026-0001"),
+        *("Keizersgracht", "126", "1015 CW", "Amsterdam", "NL", "", ""),
+    ),
+    (
+        *("PAYEE0002", "99.90", "EUR", "Refund order 7731", "Jane Doe", "E2E-2026-0002"),
+        *("", "", "10115", "Berlin", "DE", "Hauptstrasse 1", "c/o Doe"),
+    ),
 ]
 
 
 def sample_csv() -> Iterator[str]:
-    return csv_lines(UPLOAD_COLUMNS, SAMPLE_ROWS)
+    return csv_lines([*UPLOAD_COLUMNS, *postal.CSV_COLUMNS], SAMPLE_ROWS)
 
 
 def _items(batch: Batch, **filters) -> Iterator[BatchItem]:
@@ -98,10 +106,13 @@ def result_csv(batch: Batch) -> Iterator[str]:
 
 
 def failed_csv(batch: Batch) -> Iterator[str]:
-    """The invalid and failed rows, in the upload format, with the amount as it was sent."""
-    failed = _items(batch, status__in=[BatchItem.Status.INVALID, BatchItem.Status.FAILED])
+    """The invalid and failed rows, in the upload format, with the amount as it was sent
+    (and the creditor_* address columns when one of the rows has an address)."""
+    statuses = [BatchItem.Status.INVALID, BatchItem.Status.FAILED]
+    failed = _items(batch, status__in=statuses)
+    addressed = batch.items.filter(status__in=statuses, creditor_address__isnull=False).exists()
     return csv_lines(
-        UPLOAD_COLUMNS,
+        [*UPLOAD_COLUMNS, *(postal.CSV_COLUMNS if addressed else ())],
         (
             (
                 item.creditor_account_number,
@@ -110,6 +121,7 @@ def failed_csv(batch: Batch) -> Iterator[str]:
                 item.reference,
                 item.creditor_name,
                 item.end_to_end_id,
+                *(postal.to_csv(item.creditor_address) if addressed else ()),
             )
             for item in failed
         ),
@@ -203,6 +215,7 @@ _STATUS_FIELDS = (
     "creditor_name",
     "creditor_account_number",
     "payment_id",
+    "creditor_address",
     *ISO_ROW_FIELDS,
 )
 _ISO_FROM = len(_STATUS_FIELDS) - len(ISO_ROW_FIELDS)
@@ -216,7 +229,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
         (
             item_status, error_code, error_message, end_to_end_id, block, amount_text, currency,
             execution_date, execution_datetime, reference, debtor, creditor_name,
-            creditor_account, payment_id,
+            creditor_account, payment_id, creditor_address,
         ) = values[:_ISO_FROM]  # fmt: skip
         status = _transaction_status(batch, item_status)
         settled = status != "RJCT"
@@ -235,6 +248,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
             creditor_name=creditor_name,
             creditor_account=creditor_account,
             account_servicer_reference=payment_id.hex if payment_id else "",
+            creditor_address=creditor_address,
             **dict(zip(ISO_ROW_FIELDS, values[_ISO_FROM:], strict=True)),
         )
 

@@ -65,6 +65,7 @@ def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Trans
         creditor_iban=payment.creditor_iban,
         creditor_address=payment.creditor_address or {},
         remittance=payment.reference,
+        debtor_address=payment.debtor_address or {},
     )
 
 

@@ -91,3 +91,24 @@ def network_problem(address: Mapping[str, Any] | None) -> str | None:
     if len(address.get(LINES) or []) > MAX_LINES:
         return f"a structured or hybrid address has at most {MAX_LINES} address lines"
     return None
+
+
+def one_line(address: Mapping[str, Any] | None) -> str:
+    """An address as an approver reads it: "Hauptstr. 1, 10115 Berlin, DE"; "" for none."""
+    if not address:
+        return ""
+    street = " ".join(
+        str(address[key]) for key in ("street", "building_number") if address.get(key)
+    )
+    town = " ".join(str(address[key]) for key in ("postcode", "town") if address.get(key))
+    parts = [
+        *(str(address[key]) for key in ("department", "sub_department") if address.get(key)),
+        street,
+        *(str(address[key]) for key in ("building_name", "floor", "room") if address.get(key)),
+        f"PO Box {address['post_box']}" if address.get("post_box") else "",
+        *(str(line) for line in address.get(LINES) or []),
+        town,
+        *(str(address[key]) for key in ("district", "country_subdivision") if address.get(key)),
+        str(address.get("country") or ""),
+    ]
+    return ", ".join(part for part in parts if part)

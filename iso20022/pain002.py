@@ -17,7 +17,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import BinaryIO
 
-from iso20022.markup import account_id_markup, creditor_reference_markup
+from iso20022.markup import account_id_markup, creditor_reference_markup, postal_address_markup
 from iso20022.xmlwriter import XmlWriter, attribute, escape
 
 VERSIONS = ("pain.002.001.10", "pain.002.001.03")
@@ -102,6 +102,7 @@ class TransactionStatus:
     creditor_account: str = ""
     ultimate_creditor: str = ""
     account_servicer_reference: str = ""  # the hub's payment id for the row, when paid
+    creditor_address: dict | None = None  # iso20022.addresses dict, echoed as Cdtr/PstlAdr
 
 
 def write_pain002(
@@ -259,8 +260,14 @@ class _Writer:
             ("UltmtCdtr", _text(transaction.ultimate_creditor, _NAME)),
         ]
         when = transaction.execution_datetime or transaction.execution_date
+        address = transaction.creditor_address
         if not (
-            has_amount or when or reference or creditor_reference or any(v for _, v in parties)
+            has_amount
+            or when
+            or reference
+            or creditor_reference
+            or address
+            or any(v for _, v in parties)
         ):
             return
         parts.append("<OrgnlTxRef>")
@@ -284,6 +291,9 @@ class _Writer:
                 parts.append(creditor_reference_markup(reference_type, creditor_reference))
             parts.append("</RmtInf>")
         for tag, value in parties:
+            if tag == "Cdtr" and (value or address):
+                parts.append(self.party(tag, value, address))
+                continue
             if not value:
                 continue
             if tag in ("DbtrAcct", "CdtrAcct"):
@@ -309,11 +319,14 @@ class _Writer:
         assert transaction.execution_date is not None
         return f"<ReqdExctnDt><Dt>{transaction.execution_date.isoformat()}</Dt></ReqdExctnDt>"
 
-    def party(self, tag: str, name: str) -> str:
-        # .10 wraps a party in a choice of party or agent (Party40Choice); .03 does not.
+    def party(self, tag: str, name: str, address: dict | None = None) -> str:
+        # .10 wraps a party in a choice of party or agent (Party40Choice); .03 does not. Its
+        # address as structured elements: PostalAddress24 in .10, PostalAddress6 in .03.
+        party = f"<Nm>{escape(name)}</Nm>" if name else ""
+        party += postal_address_markup(address, version6=not self.v10)
         if self.v10:
-            return f"<{tag}><Pty><Nm>{escape(name)}</Nm></Pty></{tag}>"
-        return f"<{tag}><Nm>{escape(name)}</Nm></{tag}>"
+            return f"<{tag}><Pty>{party}</Pty></{tag}>"
+        return f"<{tag}>{party}</{tag}>"
 
 
 def _decimal_text(value: Decimal | None) -> str | None:

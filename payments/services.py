@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.identity import audit, gate, roles
 from accounts.identity.actions import AuditAction
@@ -91,6 +92,7 @@ def payment_authorize(
     batch_id: UUID | None = None,
     batch_row: int | None = None,
     now: datetime | None = None,
+    creditor_address: dict | None = None,
 ) -> Payment:
     """Hold the amount on the debtor account (and capture it at once when `capture`).
 
@@ -120,6 +122,7 @@ def payment_authorize(
         batch_id=batch_id,
         batch_row=batch_row,
         authorization_code=_authorization_code(),
+        creditor_address=creditor_address or None,
     )
     # Lock both accounts now, in key order: the payment row's foreign keys are
     # checked at commit, and checks that took their locks in another order
@@ -192,6 +195,8 @@ class BatchPaymentOrder:
     reference: str = ""
     end_to_end_id: str = ""
     payment_id: UUID | None = None  # the payment's id, when the caller needs it beforehand
+    debtor_address: dict | None = None  # iso20022.addresses dicts, kept on the payment
+    creditor_address: dict | None = None
 
 
 PAYMENT_COLUMNS = [
@@ -214,7 +219,13 @@ PAYMENT_COLUMNS = [
     "batch_row",
     "created_at",
     "updated_at",
+    "debtor_address",
+    "creditor_address",
 ]
+
+
+def _jsonb(value: dict | None) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
 
 
 @transaction.atomic
@@ -266,6 +277,8 @@ def payments_create_for_batch(
                 order.batch_row,
                 now,
                 now,
+                _jsonb(order.debtor_address),
+                _jsonb(order.creditor_address),
             )
             for payment_id, transaction_id, order in zip(
                 payment_ids, transaction_ids, orders, strict=True

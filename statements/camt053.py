@@ -16,7 +16,7 @@ from uuid import UUID
 
 from accounts.ledger import money
 from accounts.models import Account
-from iso20022.markup import account_id_markup, creditor_reference_markup
+from iso20022.markup import account_id_markup, creditor_reference_markup, postal_address_markup
 from iso20022.xmlwriter import XmlWriter, attribute, escape
 from statements.selectors import Balances, BatchBooking, BlockTotal, Line, Period
 
@@ -216,6 +216,9 @@ class _Writer:
             or line.counterparty_name
             or line.ultimate_debtor
             or line.ultimate_creditor
+            or line.counterparty_address
+            or line.ultimate_debtor_address
+            or line.ultimate_creditor_address
         ):
             self.parties(parts, line, credit)
         if line.reference or line.creditor_reference:
@@ -242,24 +245,27 @@ class _Writer:
         parts.append("<RltdPties>")
         # On a credit the counterparty is the debtor, on a debit the creditor.
         if credit:
-            if line.counterparty_name:
-                self.party(parts, "Dbtr", line.counterparty_name)
+            if line.counterparty_name or line.counterparty_address:
+                self.party(parts, "Dbtr", line.counterparty_name, line.counterparty_address)
             if line.counterparty_account:
                 parts.append(f"<DbtrAcct>{account_id_markup(line.counterparty_account)}</DbtrAcct>")
-        if line.ultimate_debtor:
-            self.party(parts, "UltmtDbtr", line.ultimate_debtor)
+        if line.ultimate_debtor or line.ultimate_debtor_address:
+            self.party(parts, "UltmtDbtr", line.ultimate_debtor, line.ultimate_debtor_address)
         if not credit:
-            if line.counterparty_name:
-                self.party(parts, "Cdtr", line.counterparty_name)
+            if line.counterparty_name or line.counterparty_address:
+                self.party(parts, "Cdtr", line.counterparty_name, line.counterparty_address)
             if line.counterparty_account:
                 parts.append(f"<CdtrAcct>{account_id_markup(line.counterparty_account)}</CdtrAcct>")
-        if line.ultimate_creditor:
-            self.party(parts, "UltmtCdtr", line.ultimate_creditor)
+        if line.ultimate_creditor or line.ultimate_creditor_address:
+            self.party(parts, "UltmtCdtr", line.ultimate_creditor, line.ultimate_creditor_address)
         parts.append("</RltdPties>")
 
-    def party(self, parts: list[str], tag: str, name: str) -> None:
-        name = escape(name[:140])
+    def party(self, parts: list[str], tag: str, name: str, address: dict | None = None) -> None:
+        """A party with its name and its postal address as structured elements
+        (PostalAddress24 in .08, PostalAddress6 in .02); either may be absent."""
+        party = f"<Nm>{escape(name[:140])}</Nm>" if name else ""
+        party += postal_address_markup(address, version6=not self.v08)
         if self.v08:
-            parts.append(f"<{tag}><Pty><Nm>{name}</Nm></Pty></{tag}>")
+            parts.append(f"<{tag}><Pty>{party}</Pty></{tag}>")
         else:
-            parts.append(f"<{tag}><Nm>{name}</Nm></{tag}>")
+            parts.append(f"<{tag}>{party}</{tag}>")

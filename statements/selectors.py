@@ -8,6 +8,7 @@ nothing of payments, and a statement needs all three.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ from payments.models import Payment, Refund
 __all__ = ["Balances", "Period", "PeriodError", "balances", "period"]
 
 
-# Slots, not frozen: a frozen dataclass sets each of its 23 fields through
+# Slots, not frozen: a frozen dataclass sets each of its 26 fields through
 # object.__setattr__, and a statement makes 100,000 of them.
 @dataclass(slots=True)
 class Line:
@@ -54,6 +55,11 @@ class Line:
     creditor_reference_type: str
     ultimate_debtor: str
     ultimate_creditor: str
+    # Postal addresses (iso20022.addresses dicts) of the payment's other party (its debtor on
+    # a credit, its creditor on a debit) and of the batch row's ultimate parties.
+    counterparty_address: dict | None = None
+    ultimate_debtor_address: dict | None = None
+    ultimate_creditor_address: dict | None = None
 
 
 # The row `_line` reads, named as one ORM query over the joined tables would read it; `_rows`
@@ -96,8 +102,10 @@ _ITEM_FIELDS = (
     "ultimate_debtor",
     "ultimate_creditor",
     "creditor_name",
+    "ultimate_debtor_address",
+    "ultimate_creditor_address",
 )
-_NO_ITEM = ("", "", "", None, "", "", "", "", "", "")
+_NO_ITEM = ("", "", "", None, "", "", "", "", "", "", None, None)
 
 
 def _line(row: tuple, item: tuple) -> Line:
@@ -105,14 +113,17 @@ def _line(row: tuple, item: tuple) -> Line:
         entry_id, amount, currency, balance_after, booked_at, transaction_id, kind, reference,
         description, payment_id, end_to_end_id, batch_id, debtor_number, debtor_name,
         creditor_number, creditor_name, refunded_id, refunded_end_to_end_id,
-        refunded_debtor, refunded_creditor, _batch_row,
+        refunded_debtor, refunded_creditor, _batch_row, debtor_address, creditor_address,
     ) = row  # fmt: skip
     (
         message_id, payment_information_id, instruction_id, block, uetr, creditor_reference,
         creditor_reference_type, ultimate_debtor, ultimate_creditor, item_creditor_name,
+        ultimate_debtor_address, ultimate_creditor_address,
     ) = item  # fmt: skip
     credit = amount > 0
+    counterparty_address = None
     if payment_id is not None:
+        counterparty_address = _json(debtor_address if credit else creditor_address)
         counterparty = (debtor_number, debtor_name) if credit else (creditor_number, creditor_name)
         if not credit and item_creditor_name:
             counterparty = (creditor_number, item_creditor_name)
@@ -146,7 +157,18 @@ def _line(row: tuple, item: tuple) -> Line:
         creditor_reference_type=creditor_reference_type or "",
         ultimate_debtor=ultimate_debtor or "",
         ultimate_creditor=ultimate_creditor or "",
+        counterparty_address=counterparty_address,
+        ultimate_debtor_address=_json(ultimate_debtor_address),
+        ultimate_creditor_address=_json(ultimate_creditor_address),
     )
+
+
+def _json(value: Any) -> dict | None:
+    """A jsonb column as a raw cursor reads it (text), or as the ORM did (a dict)."""
+    if value is None or isinstance(value, dict):
+        return value
+    loaded = json.loads(value)
+    return loaded if isinstance(loaded, dict) else None
 
 
 def _entries(account: Account, span: Period):
@@ -206,6 +228,8 @@ _PAYMENT_FIELDS = (
     "debtor_account_id",
     "creditor_account_id",
     "batch_row",
+    "debtor_address",
+    "creditor_address",
 )
 
 
@@ -230,7 +254,8 @@ def _by_key(model: type[Model], key: str, fields: tuple[str, ...], keys: Iterabl
 
 
 def _payments(transaction_ids: list[int]) -> dict[int, tuple]:
-    """(id, end_to_end_id, batch_id, debtor, creditor, batch_row) by ledger transaction."""
+    """(id, end_to_end_id, batch_id, debtor, creditor, batch_row, debtor_address,
+    creditor_address) by ledger transaction."""
     return _by_key(Payment, "ledger_transaction", _PAYMENT_FIELDS[1:], transaction_ids)
 
 
@@ -265,9 +290,13 @@ def _rows(entries: list[tuple], payments: dict[int, tuple]) -> list[tuple]:
         transaction_id = entry[5]
         payment = payments.get(transaction_id)
         if payment is not None:
-            payment_id, end_to_end_id, batch_id, debtor_id, creditor_id, batch_row = payment
+            (
+                payment_id, end_to_end_id, batch_id, debtor_id, creditor_id, batch_row,
+                debtor_address, creditor_address,
+            ) = payment  # fmt: skip
         else:
             payment_id = end_to_end_id = batch_id = debtor_id = creditor_id = batch_row = None
+            debtor_address = creditor_address = None
         debtor = accounts.get(debtor_id, (None, None))
         creditor = accounts.get(creditor_id, (None, None))
         refunded_id = refunds.get(transaction_id)
@@ -292,6 +321,8 @@ def _rows(entries: list[tuple], payments: dict[int, tuple]) -> list[tuple]:
                 refunded_debtor,
                 refunded_creditor,
                 batch_row,
+                debtor_address,
+                creditor_address,
             )
         )
     return rows
@@ -423,10 +454,10 @@ _BATCH_LINES_SQL = """
 SELECT e.id, e.amount, e.currency, e.balance_after, e.created_at, e.transaction_id,
        t.kind, t.reference, t.description,
        p.id, p.end_to_end_id, p.batch_id, d.number, d.name, c.number, c.name,
-       NULL, NULL, NULL, NULL, p.batch_row,
+       NULL, NULL, NULL, NULL, p.batch_row, p.debtor_address, p.creditor_address,
        i.payment_information_id, i.instruction_id, i.block, i.uetr, i.creditor_reference,
        i.creditor_reference_type, i.ultimate_debtor, i.ultimate_creditor, i.creditor_name,
-       i.found
+       i.ultimate_debtor_address, i.ultimate_creditor_address, i.found
   FROM payments_payment AS p
   CROSS JOIN LATERAL (
        SELECT id, amount, currency, balance_after, created_at, transaction_id, account_id
@@ -444,6 +475,7 @@ SELECT e.id, e.amount, e.currency, e.balance_after, e.created_at, e.transaction_
   LEFT JOIN LATERAL (
        SELECT payment_information_id, instruction_id, block, uetr, creditor_reference,
               creditor_reference_type, ultimate_debtor, ultimate_creditor, creditor_name,
+              ultimate_debtor_address, ultimate_creditor_address,
               true AS found, batch_id, "row", status
          FROM batches_batchitem WHERE payment_id = p.id
        OFFSET 0) AS i ON i.batch_id = p.batch_id AND i."row" = p.batch_row AND i.status = 'paid'
@@ -469,8 +501,8 @@ def batch_lines(account: Account, span: Period, booking: BatchBooking) -> Iterat
         cursor.execute(_BATCH_LINES_SQL, params)
         while rows := cursor.fetchmany(_CHUNK):
             for row in rows:
-                item = (message_id or "", *row[21:30]) if row[30] else _NO_ITEM
-                yield _line(row[:21], item)
+                item = (message_id or "", *row[23:34]) if row[34] else _NO_ITEM
+                yield _line(row[:23], item)
 
 
 def is_batch_debit(line: Line) -> bool:

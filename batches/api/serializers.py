@@ -7,8 +7,10 @@ from rest_framework import serializers
 
 from accounts.ledger import money
 from batches import selectors
+from batches.addressing import ROW_FIELDS as ROW_ADDRESS_FIELDS
 from batches.fields import ISO_ROW_FIELDS
 from batches.models import Approval, Batch, BatchItem
+from payments.api.addresses import AddressField
 from payments.api.serializers import AccountNumberField
 
 
@@ -107,6 +109,10 @@ class BatchItemSerializer(serializers.ModelSerializer):
     error_code = serializers.SerializerMethodField()
     error_message = serializers.SerializerMethodField()
     payment = serializers.UUIDField(source="payment_id", allow_null=True)
+    debtor_address = AddressField(help_text="PmtInf/Dbtr/PstlAdr")
+    creditor_address = AddressField(help_text="Cdtr/PstlAdr, or the CSV's creditor_* columns")
+    ultimate_debtor_address = AddressField(help_text="UltmtDbtr/PstlAdr")
+    ultimate_creditor_address = AddressField(help_text="UltmtCdtr/PstlAdr")
 
     class Meta:
         model = BatchItem
@@ -121,6 +127,7 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "payment_information_id",
             *ISO_ROW_FIELDS,
             "debtor_account",
+            *ROW_ADDRESS_FIELDS,
             "execution_date",
             "execution_datetime",
             "status",

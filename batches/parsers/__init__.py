@@ -22,6 +22,7 @@ from .base import (
 )
 from .csv_format import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, CsvParser
 from .pain001 import Pain001Parser
+from .postal import CSV_COLUMNS as _ADDRESS_COLUMNS
 
 __all__ = [
     "PARSERS",
@@ -34,6 +35,7 @@ __all__ = [
     "parse",
 ]
 
+_OPTIONAL = [name for name in OPTIONAL_COLUMNS if name not in _ADDRESS_COLUMNS]
 # Asked in this order; the first whose sniff says yes gets the file.
 PARSERS: list[Parser] = [
     Pain001Parser("pain.001.001.03", execution_date_wrapped=False),
@@ -90,7 +92,8 @@ def _why_unclaimed(head: bytes) -> str:
     first_line = next((line for line in lines if line.strip()), "")
     return (
         f"the file is neither pain.001 nor a CSV with a header row naming"
-        f" {','.join(REQUIRED_COLUMNS)} (optional: {','.join(OPTIONAL_COLUMNS)});"
+        f" {','.join(REQUIRED_COLUMNS)} (optional: {','.join(_OPTIONAL)}, the creditor's"
+        f" address in creditor_street, creditor_town...);"
         f" its first line is {first_line.strip()[:80]!r}"
     )
 

@@ -25,7 +25,7 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _DECIMAL_MAX_LENGTH = 40
 
 
-# Slots, not frozen: a frozen dataclass sets each of its 21 fields through
+# Slots, not frozen: a frozen dataclass sets each of its 25 fields through
 # object.__setattr__ (a quarter of a second per 100,000 rows); nothing changes a row.
 @dataclass(slots=True)
 class ParsedRow:
@@ -54,6 +54,13 @@ class ParsedRow:
     creditor_agent_bic: str = ""  # CdtrAgt/FinInstnId/BIC (.03) or BICFI (.09)
     ultimate_debtor: str = ""  # UltmtDbtr/Nm of the transaction, else of its PmtInf
     ultimate_creditor: str = ""  # UltmtCdtr/Nm
+    # Postal addresses (iso20022.addresses dicts), None when the file gives none. pain.001:
+    # PmtInf/Dbtr/PstlAdr, Cdtr/PstlAdr, UltmtDbtr/PstlAdr (the transaction's, else its
+    # PmtInf's), UltmtCdtr/PstlAdr; CSV: the creditor_* and ultimate_creditor_* columns.
+    debtor_address: dict | None = None
+    creditor_address: dict | None = None
+    ultimate_debtor_address: dict | None = None
+    ultimate_creditor_address: dict | None = None
     problem: str = ""  # what is structurally wrong with this row alone; "" when nothing is
 
 

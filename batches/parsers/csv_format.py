@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
+from . import postal
 from .base import (
     MAX_VALUE_LENGTH,
     FileHeader,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 REQUIRED_COLUMNS = ("creditor_account", "amount", "currency", "reference")
-OPTIONAL_COLUMNS = ("creditor_name", "end_to_end_id")
+OPTIONAL_COLUMNS = ("creditor_name", "end_to_end_id", *postal.CSV_COLUMNS)
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 # Values a payment cannot be made without. An empty reference is allowed, as in pain.001.
 NON_EMPTY = ("creditor_account", "amount", "currency")
@@ -188,5 +189,6 @@ def _row(count: int, cells: list[str], columns: list[str], width: int) -> Parsed
         reference=values["reference"],
         creditor_name=values["creditor_name"],
         end_to_end_id=values["end_to_end_id"],
+        creditor_address=postal.from_csv(values),
         problem="; ".join(problems),
     )

@@ -19,7 +19,7 @@ from lxml import etree
 from iso20022 import schemas
 from iso20022.reading import Lines, Rejoined, prune, schema_error_line, secure_iterparse
 
-from . import references
+from . import postal, references
 from .base import (
     HEAD_SIZE,
     MAX_VALUE_LENGTH,
@@ -93,10 +93,9 @@ class Pain001Parser:
         try:
             for _event, element in secure_iterparse(io.BytesIO(head), (ns + "DbtrAcct",)):
                 return (
-                    element.findtext(f"{ns}Id/{ns}IBAN")
-                    or element.findtext(f"{ns}Id/{ns}Othr/{ns}Id")
-                    or ""
-                ).strip()[:MAX_VALUE_LENGTH]
+                    (element.findtext(f"{ns}Id/{ns}IBAN") or "").strip().upper()
+                    or (element.findtext(f"{ns}Id/{ns}Othr/{ns}Id") or "").strip()
+                )[:MAX_VALUE_LENGTH]
         except etree.XMLSyntaxError:
             return ""  # cut at `limit`, or malformed: the validation says which
         return ""
@@ -113,6 +112,8 @@ class _Block:
     execution_date: date
     execution_datetime: datetime | None
     ultimate_debtor: str
+    debtor_address: dict | None
+    ultimate_debtor_address: dict | None
     index: int
     declared_count: int | None
     declared_control_sum: Decimal | None
@@ -152,22 +153,23 @@ class _Reader:
                     "p:Amt/p:EqvtAmt/p:Amt",
                     "p:Amt/p:EqvtAmt/p:CcyOfTrf",
                     "p:UltmtDbtr/p:Nm",
+                    "p:UltmtDbtr/p:PstlAdr",
                     "p:CdtrAgt/p:FinInstnId/p:BIC",
                     "p:CdtrAgt/p:FinInstnId/p:BICFI",
                     "p:Cdtr/p:Nm",
+                    "p:Cdtr/p:PstlAdr",
                     "p:CdtrAcct/p:Id/p:IBAN",
                     "p:CdtrAcct/p:Id/p:Othr/p:Id",
                     "p:UltmtCdtr/p:Nm",
+                    "p:UltmtCdtr/p:PstlAdr",
                     "p:RmtInf/p:Ustrd",
-                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Cd",
-                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Tp/p:CdOrPrtry/p:Prtry",
-                    "p:RmtInf/p:Strd/p:CdtrRefInf/p:Ref",
+                    "p:RmtInf/p:Strd/p:CdtrRefInf",
                 )
             ),
             namespaces={"p": parser.namespace},
         )
-        # A selected element is named by its tag and its parent's tag: Nm occurs under Cdtr,
-        # UltmtDbtr and UltmtCdtr, Amt under EqvtAmt only.
+        # A selected element is named by its tag and its parent's tag: Nm and PstlAdr occur
+        # under Cdtr, UltmtDbtr and UltmtCdtr, Amt under EqvtAmt only.
         self.fields = {
             (ns + parent, ns + tag): name
             for parent, tag, name in (
@@ -178,16 +180,17 @@ class _Reader:
                 ("EqvtAmt", "Amt", "EqvtAmt/Amt"),
                 ("EqvtAmt", "CcyOfTrf", "EqvtAmt/CcyOfTrf"),
                 ("UltmtDbtr", "Nm", "UltmtDbtr/Nm"),
+                ("UltmtDbtr", "PstlAdr", "UltmtDbtr/PstlAdr"),
                 ("FinInstnId", "BIC", "CdtrAgt/BIC"),
                 ("FinInstnId", "BICFI", "CdtrAgt/BIC"),
                 ("Cdtr", "Nm", "Cdtr/Nm"),
+                ("Cdtr", "PstlAdr", "Cdtr/PstlAdr"),
                 ("Id", "IBAN", "CdtrAcct/IBAN"),
                 ("Othr", "Id", "CdtrAcct/Othr/Id"),
                 ("UltmtCdtr", "Nm", "UltmtCdtr/Nm"),
+                ("UltmtCdtr", "PstlAdr", "UltmtCdtr/PstlAdr"),
                 ("RmtInf", "Ustrd", "Ustrd"),
-                ("CdOrPrtry", "Cd", "CdtrRefInf/Tp"),
-                ("CdOrPrtry", "Prtry", "CdtrRefInf/Tp"),
-                ("CdtrRefInf", "Ref", "CdtrRefInf/Ref"),
+                ("Strd", "CdtrRefInf", "CdtrRefInf"),
             )
         }
         self.stream = stream
@@ -375,10 +378,8 @@ class _Reader:
         path = self.path
         label = self._label(element)
         debtor_account = (
-            element.findtext(path("DbtrAcct", "Id", "IBAN"))
-            or element.findtext(path("DbtrAcct", "Id", "Othr", "Id"))
-            or ""
-        ).strip()
+            element.findtext(path("DbtrAcct", "Id", "IBAN")) or ""
+        ).strip().upper() or (element.findtext(path("DbtrAcct", "Id", "Othr", "Id")) or "").strip()
         if not debtor_account:
             raise FileRejected("FF01", f"{label} has no DbtrAcct/Id/IBAN or DbtrAcct/Id/Othr/Id")
         declared_count = element.findtext(path("NbOfTxs"))
@@ -393,6 +394,8 @@ class _Reader:
             ultimate_debtor=(element.findtext(path("UltmtDbtr", "Nm")) or "").strip()[
                 :MAX_VALUE_LENGTH
             ],
+            debtor_address=postal.read(element.find(path("Dbtr", "PstlAdr"))),
+            ultimate_debtor_address=postal.read(element.find(path("UltmtDbtr", "PstlAdr"))),
             index=index,
             declared_count=(
                 None if declared_count is None else _count(declared_count, f"{label} NbOfTxs")
@@ -432,26 +435,36 @@ class _Reader:
     ) -> tuple[ParsedRow, Decimal | None]:
         texts: dict[str, str] = {}
         remittance: list[str] = []
+        found: dict[str, dict | None] = {}  # the PstlAdr of Cdtr, UltmtDbtr, UltmtCdtr
         fields = self.fields
         for field in self.select_fields(element):
             parent = field.getparent()
             name = fields.get((parent.tag if parent is not None else "", field.tag))
             if name is None:
                 continue
+            if name.endswith("PstlAdr"):
+                found[name] = postal.read(field)
+                continue
+            if name == "CdtrRefInf":
+                if "CdtrRefInf/Ref" not in texts:  # the first with a Ref counts
+                    texts.update(references.read(field))
+                continue
             text = (field.text or "").strip()
             if name == "Ustrd":
                 if text:
                     remittance.append(text)
             elif name == "InstdAmt" or name == "EqvtAmt/Amt":
-                texts["amount"] = text
+                # xs:decimal may carry a "+" sign, which amounts in the hub never do.
+                texts["amount"] = text.removeprefix("+")
                 texts["currency"] = (field.get("Ccy") or "").strip()
                 texts["amount_kind"] = name
-            elif name not in texts:  # the first Strd/CdtrRefInf with a reference counts
+            elif name not in texts:
                 texts[name] = text
         problems: list[str] = []
         equivalent = texts.get("amount_kind") == "EqvtAmt/Amt"
         values = {
-            "CdtrAcct": texts.get("CdtrAcct/IBAN") or texts.get("CdtrAcct/Othr/Id", ""),
+            # ISO 13616 IBANs are case-insensitive (the schema lets a BBAN be lower case).
+            "CdtrAcct": texts.get("CdtrAcct/IBAN", "").upper() or texts.get("CdtrAcct/Othr/Id", ""),
             "Amt": texts.get("amount", ""),
             "Amt/@Ccy": texts.get("currency", ""),
             "CcyOfTrf": texts.get("EqvtAmt/CcyOfTrf", "") if equivalent else "",
@@ -502,6 +515,15 @@ class _Reader:
             creditor_agent_bic=values["CdtrAgt/BIC"],
             ultimate_debtor=values["UltmtDbtr/Nm"],
             ultimate_creditor=values["UltmtCdtr/Nm"],
+            debtor_address=block.debtor_address,
+            creditor_address=found.get("Cdtr/PstlAdr"),
+            # The transaction's own ultimate debtor, address and all, else its PmtInf's.
+            ultimate_debtor_address=(
+                found.get("UltmtDbtr/PstlAdr")
+                if "UltmtDbtr/Nm" in texts or "UltmtDbtr/PstlAdr" in found
+                else block.ultimate_debtor_address
+            ),
+            ultimate_creditor_address=found.get("UltmtCdtr/PstlAdr"),
             problem="; ".join(problems),
         )
         return row, parse_decimal(amount)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from lxml import etree
+
 _QRR = re.compile(r"[0-9]{27}")
 _RF = re.compile(r"RF[0-9]{2}[0-9A-Za-z]{1,21}")
 # The table of the recursive modulo-10 algorithm (Swiss payment standards, QR-bill annex).
@@ -34,9 +36,10 @@ def creditor_reference_is_valid(reference: str) -> bool:
 
 
 def problem(reference_type: str, reference: str) -> str:
-    """What is wrong with a structured reference, "" when nothing is (or there is none)."""
+    """What is wrong with a structured reference, "" when nothing is (or there is none: the
+    schema lets CdtrRefInf carry a type without a Ref, and no guide refuses it)."""
     if not reference:
-        return "CdtrRefInf has a type but no Ref" if reference_type else ""
+        return ""
     if reference_type == "QRR":
         if not qr_reference_is_valid(reference):
             return f"QR reference {reference[:40]!r} is not 27 digits with a valid check digit"
@@ -44,3 +47,21 @@ def problem(reference_type: str, reference: str) -> str:
         # SCOR may also carry a national reference; an RF one always has check digits.
         return f"creditor reference {reference[:40]!r} fails the ISO 11649 check"
     return ""
+
+
+def read(element: etree._Element) -> dict[str, str]:
+    """A pain.001 `Strd/CdtrRefInf` as {"CdtrRefInf/Ref", "CdtrRefInf/Tp"}, or {} when it has
+    no Ref: the schema makes both Tp and Ref optional, and a type without a reference (SPS and
+    EPC files carry them) says nothing to check or to echo. Its type is its Tp/CdOrPrtry's one
+    element, Cd or Prtry (a comment beside it is not the type)."""
+    found: dict[str, str] = {}
+    for child in element:
+        name = child.tag.rpartition("}")[2] if isinstance(child.tag, str) else ""
+        if name == "Ref":
+            found["CdtrRefInf/Ref"] = (child.text or "").strip()
+        elif name == "Tp":
+            for part in child.iter():
+                if isinstance(part.tag, str) and part.tag.rpartition("}")[2] in ("Cd", "Prtry"):
+                    found["CdtrRefInf/Tp"] = (part.text or "").strip()
+                    break
+    return found if found.get("CdtrRefInf/Ref") else {}

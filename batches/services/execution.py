@@ -202,6 +202,8 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                 "currency",
                 "reference",
                 "end_to_end_id",
+                "debtor_address",
+                "creditor_address",
             )[:chunk_size]
         )
         if not items:
@@ -237,6 +239,8 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                     reference=reference,
                     end_to_end_id=end_to_end_id,
                     payment_id=payment_id,
+                    debtor_address=debtor_address,
+                    creditor_address=creditor_address,
                 )
                 for (
                     _,
@@ -247,6 +251,8 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                     currency,
                     reference,
                     end_to_end_id,
+                    debtor_address,
+                    creditor_address,
                 ), payment_id in zip(items, payment_ids, strict=True)
             ],
             on_locked=lambda: locked_at.append(time.monotonic()),

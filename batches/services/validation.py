@@ -25,7 +25,7 @@ from accounts.ledger.errors import (
     ZeroAmount,
 )
 from accounts.models import Account
-from batches import notifications, parsers, payee_screening
+from batches import addressing, notifications, parsers, payee_screening
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
 from batches.services import integrity
@@ -58,6 +58,7 @@ ITEM_COLUMNS = [
     "execution_datetime",
     "block",
     *ISO_ROW_FIELDS,
+    *addressing.ROW_FIELDS,
     "flags",
 ]
 
@@ -104,6 +105,7 @@ class _Checked:
             _aware(row.execution_datetime),
             row.block,
             *iso_values(row),
+            *addressing.copy_values(row),
             flags,
         )
 
@@ -134,6 +136,7 @@ class _RowChecker:
         self.seen_end_to_end: set[str] = set()
         self.debtors: dict[str, _Target | None] = {}
         self.instant_limits = instant_limits.PerPaymentLimits()
+        self.addresses = addressing.AddressRule()
         if batch.debtor_account_id:
             account = batch.debtor_account
             assert account is not None  # its id is set
@@ -195,6 +198,8 @@ class _RowChecker:
             return "AC04", f"the debtor account {debtor.number} is closed"
         if limit_problem := self.instant_limits.problem(debtor.id, item.amount, row.currency):
             return limit_problem
+        if refusal := self.addresses.refusal(row, held_here=creditor is not None):
+            return refusal
         if creditor is None:
             return "AC01", f"no account has number {row.creditor_account!r}"
         if creditor.status == Account.Status.CLOSED:

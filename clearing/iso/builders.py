@@ -49,6 +49,7 @@ class Transfer:
     creditor_iban: str
     creditor_address: dict[str, Any] = field(default_factory=dict)
     remittance: str = ""
+    debtor_address: dict[str, Any] = field(default_factory=dict)
 
 
 def _maker(kind: str) -> ElementMaker:
@@ -92,7 +93,10 @@ def pacs008(transfer: Transfer) -> bytes:
                 E.IntrBkSttlmDt(transfer.created_at.date().isoformat()),
                 E.AccptncDtTm(moment),
                 E.ChrgBr("SLEV"),
-                E.Dbtr(E.Nm(transfer.debtor_name[:140] or "NOTPROVIDED")),
+                E.Dbtr(
+                    E.Nm(transfer.debtor_name[:140] or "NOTPROVIDED"),
+                    *_address(E, transfer.debtor_address),
+                ),
                 E.DbtrAcct(E.Id(E.IBAN(transfer.debtor_iban))),
                 _agent(E, "DbtrAgt", transfer.debtor_agent),
                 _agent(E, "CdtrAgt", transfer.creditor_agent),

@@ -14,6 +14,7 @@ from accounts.ledger.errors import LedgerError
 from accounts.models import Account, LedgerEntry
 from iso20022 import addresses
 from payments import external, selectors
+from payments.api.addresses import AddressField
 from payments.api.errors import APIError
 from payments.api.instant_limits import InstantLimitFields
 from payments.models import Payment, Refund
@@ -111,6 +112,8 @@ class PaymentSerializer(serializers.ModelSerializer):
     failure_message = serializers.SerializerMethodField()
     authorization_code = serializers.SerializerMethodField()
     batch = serializers.UUIDField(source="batch_id", allow_null=True)
+    debtor_address = AddressField()
+    creditor_address = AddressField()
 
     class Meta:
         model = Payment
@@ -133,6 +136,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "direction",
             "debtor_name",
             "debtor_agent",
+            "debtor_address",
             "creditor_name",
             "creditor_agent",
             "creditor_address",
@@ -190,6 +194,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "direction": instance.direction,
             "debtor_name": instance.debtor_name,
             "debtor_agent": instance.debtor_agent,
+            "debtor_address": instance.debtor_address,
             "creditor_name": instance.creditor_name,
             "creditor_agent": instance.creditor_agent,
             "creditor_address": instance.creditor_address,

@@ -16,6 +16,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger.selectors import account_entries, accounts_of_merchant
 from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
+from iso20022 import addresses
 from payments import external, selectors, services
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
@@ -128,6 +129,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             end_to_end_id=data.validated_data["end_to_end_id"],
             capture=data.validated_data["capture"],
             api_key=request.auth,
+            creditor_address=addresses.clean(data.validated_data.get("creditor_address")),
         )
         return self._render(payment, status.HTTP_201_CREATED)
 

@@ -713,7 +713,8 @@ def test_a_parsed_file_streams_once():
         (
             b"12345,10.00,EUR,ref\n",
             "the file is neither pain.001 nor a CSV with a header row naming"
-            " creditor_account,amount,currency,reference (optional: creditor_name,end_to_end_id);"
+            " creditor_account,amount,currency,reference (optional: creditor_name,end_to_end_id,"
+            " the creditor's address in creditor_street, creditor_town...);"
             " its first line is '12345,10.00,EUR,ref'",
         ),
     ],
