@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.identity import roles
 from accounts.identity.audit import Actor
+from accounts.ledger import limits
 from accounts.models import AuditEvent, LedgerEntry, LedgerTransaction, User
 from outbox import services as outbox
 from payments import actions, services
@@ -73,6 +74,10 @@ def test_every_admin_change_page_shows_major_units_and_save_only_where_editable(
         actor=Actor.for_user(backoffice),
         otp_token=fresh_code(backoffice),
     )  # 7,654.32 EUR: waits for approval
+    # A raise of an instant limit waiting for its second person (12,345.67 EUR a payment).
+    limits.instant_limits_request(
+        account_id=world.debtor.pk, actor=Actor.system("tests"), per_payment=1_234_567
+    )
     with transaction.atomic():  # background work asked for, as an upload asks for it
         outbox.schedule(
             key="tests.outbox", job="accounts.ledger.jobs.verify_ledger", args=[], queue="default"
