@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,7 @@ from lxml import etree
 
 from accounts.ledger import posting
 from accounts.models import Account, Merchant
-from clearing import services, transport
+from clearing import services, settlement, transport
 from clearing.inbound import Refusal, clearing_info
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
@@ -48,10 +48,14 @@ def peer_serving(iban: str) -> str | None:
     return peer.bic if peer else None
 
 
-def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Transfer:
+def transfer_of(
+    payment: Payment, *, msg_id: str, peer: Peer, accepted_at: datetime | None = None
+) -> builders.Transfer:
+    """The pacs.008 of a payment; its acceptance time is the payment's creation unless given
+    (a batch row's transfer is accepted when it is first sent: clearing/batched.py)."""
     return builders.Transfer(
         msg_id=msg_id,
-        created_at=payment.created_at,
+        created_at=accepted_at or payment.created_at,
         uetr=payment.uetr,  # type: ignore[arg-type]
         end_to_end_id=payment.end_to_end_id,
         instruction_id=payment.id.hex[:35],
@@ -66,6 +70,36 @@ def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Trans
         creditor_address=payment.creditor_address or {},
         remittance=payment.reference,
     )
+
+
+def outgoing_fields(
+    *,
+    peer: Peer,
+    msg_id: str,
+    uetr: uuid.UUID,
+    debtor_name: str,
+    debtor_iban: str,
+    creditor_name: str,
+    creditor_iban: str,
+    creditor_address: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What makes a payment a transfer to another bank, pending its answer (the API's
+    `transfer_send` and a batch's rows, clearing/batched.py)."""
+    return {
+        "status": Payment.Status.PENDING,
+        "direction": Payment.Direction.OUTGOING,
+        "debtor_name": debtor_name[:140],
+        "debtor_iban": debtor_iban,
+        "debtor_agent": services.hub_bic(),
+        "creditor_name": creditor_name[:140],
+        "creditor_iban": creditor_iban,
+        "creditor_agent": peer.bic,
+        "creditor_address": creditor_address,
+        "uetr": uetr,
+        "clearing": clearing_info(
+            peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
+        ),
+    }
 
 
 @transaction.atomic
@@ -102,27 +136,24 @@ def transfer_send(
         creditor_account=clearing,
         amount=amount,
         currency=currency,
-        status=Payment.Status.PENDING,
         reference=reference[:140],
         end_to_end_id=(end_to_end_id or uetr.hex)[:35],
         api_key=api_key,
-        direction=Payment.Direction.OUTGOING,
-        debtor_name=(debtor.name or merchant.name)[:140],
-        debtor_iban=debtor.number,
-        debtor_agent=services.hub_bic(),
-        creditor_name=creditor_name[:140],
-        creditor_iban=iban,
-        creditor_agent=peer.bic,
-        creditor_address=creditor_address,
-        uetr=uetr,
-        clearing=clearing_info(
-            peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
+        **outgoing_fields(
+            peer=peer,
+            msg_id=msg_id,
+            uetr=uetr,
+            debtor_name=debtor.name or merchant.name,
+            debtor_iban=debtor.number,
+            creditor_name=creditor_name,
+            creditor_iban=iban,
+            creditor_address=creditor_address,
         ),
     )
     # The document is written and checked before the accounts are locked: every transfer
     # to this peer locks its clearing account, so the locked stretch stays short.
     payment.created_at = timezone.now()  # the acceptance time written in the pacs.008
-    body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
+    body = builders.pacs008(transfer_of(payment, msg_id=msg_id, peer=peer))
     validation.validate(body, expect=builders.PACS008)
     locked = posting.lock_accounts([debtor.pk, clearing.pk])
     try:
@@ -185,7 +216,12 @@ def api_send(**kwargs: Any) -> Payment:
 def transfer_deliver(message_id: int) -> str:
     """The outbox job: post the pacs.008 (freshly signed) and apply the peer's answer.
     Raises while there is no usable answer, so that the outbox tries again later."""
-    message = Message.objects.select_related("peer").get(pk=message_id)
+    return deliver(Message.objects.select_related("peer").get(pk=message_id))
+
+
+def deliver(message: Message) -> str:
+    """Post one stored pacs.008 and apply the answer (transfer_deliver, and the bounded
+    sender of a batch's transfers, clearing/batched.py). Raises when there is no answer."""
     if message.status != Message.Status.PENDING:
         return f"settled already ({message.status})"
     Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
@@ -264,12 +300,20 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     )
     assert payment.clearing is not None
     payment.clearing = {**payment.clearing, "status": report.status}
+    reason = "" if report.status == "ACSC" else report.reason_code or "NARR"
+    if payment.batch_id is not None:
+        # Before the money of a rejection moves: the batch's row, then the accounts, the
+        # order batch execution locks them in.
+        settlement.settled(
+            settlement.Settled(
+                payment=payment, status=report.status, reason_code=reason, peer_bic=peer.bic
+            )
+        )
     if report.status == "ACSC":
         payment.status = Payment.Status.COMPLETED
         sent.status = Message.Status.ACCEPTED
         event = "payment.completed"
     else:
-        reason = report.reason_code or "NARR"
         assert payment.ledger_transaction_id is not None
         posting.reverse(
             transaction_id=payment.ledger_transaction_id,
@@ -297,7 +341,8 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
         done_at=timezone.now()
     )
-    _emit(payment, event)
+    if payment.batch_id is None:  # a batch's rows are told by its own webhook at its end
+        _emit(payment, event)
     return True
 
 

@@ -469,3 +469,5 @@ CLEARING_HTTP_TIMEOUT_SECONDS = float(os.environ.get("CLEARING_HTTP_TIMEOUT", 5)
 CLEARING_MAX_BODY_BYTES = int(os.environ.get("CLEARING_MAX_BODY_BYTES", 256 * 1024))
 # Resends of a pacs.008 without an answer: after 1 s, then the outbox's backoff.
 CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))
+# A batch's transfers to one peer: at most this many posts in flight at once (all processes).
+CLEARING_MAX_IN_FLIGHT = int(os.environ.get("CLEARING_MAX_IN_FLIGHT", 16))
