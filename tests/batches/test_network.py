@@ -323,6 +323,36 @@ def test_execution_run_again_after_a_crash_sends_nothing_twice(desk, paris):
     assert clearing_services.position(peer=paris.peer, currency="EUR") == -2_500
 
 
+def test_a_chunk_that_dies_before_its_commit_leaves_nothing_sent_and_runs_again(
+    desk, paris, monkeypatch
+):
+    batch = approved(desk, [(paris.customer(n), "5.00") for n in range(1, 4)])
+    queue = batched.transfers_queue
+
+    def killed(**kwargs):
+        queue(**kwargs)  # the payments are debited, the Messages and the outbox row written...
+        raise RuntimeError("worker killed")  # ... and the worker dies before the commit
+
+    monkeypatch.setattr(batched, "transfers_queue", killed)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        services.batch_execute(batch_id=batch.id)
+
+    assert not Payment.objects.filter(batch_id=batch.id).exists()
+    assert not Message.objects.exists()
+    assert not OutboxJob.objects.filter(key__startswith="clearing.batch:").exists()
+    assert set(batch.items.values_list("status", flat=True)) == {BatchItem.Status.VALID}
+
+    monkeypatch.setattr(batched, "transfers_queue", queue)
+    services.batch_execute(batch_id=batch.id)
+    run_outbox()
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.COMPLETED
+    assert sorted(paris.received.values()) == [1, 1, 1]
+    desk.account.refresh_from_db()
+    assert (desk.account.balance, desk.account.held) == (5_000_000 - 1_500, 0)
+
+
 def test_a_late_answer_after_a_resend_changes_nothing(desk, paris):
     batch = approved(desk, [(paris.customer(1), "5.00")])
     services.batch_execute(batch_id=batch.id)
