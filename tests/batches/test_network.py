@@ -169,6 +169,18 @@ def test_rows_to_other_banks_are_valid_and_name_their_bank_an_iban_no_one_serves
     assert batch.total_amount == 3000  # what the approver signs: both valid rows
 
 
+def test_a_debtor_account_without_an_iban_cannot_pay_another_bank(desk, paris):
+    desk.account.number = "PAYROLL0001"
+    desk.account.save(update_fields=["number"])
+
+    batch = validated(desk, [(desk.payees[0].number, "10.00"), (paris.customer(1), "20.00")])
+
+    rows = rows_of(batch)
+    assert rows[1].status == BatchItem.Status.VALID
+    assert (rows[2].status, rows[2].error_code) == (BatchItem.Status.INVALID, "AC01")
+    assert "has no IBAN" in rows[2].error_message
+
+
 def test_the_batch_page_says_which_bank_a_row_goes_to(desk, paris, client):
     batch = validated(desk, [(desk.payees[0].number, "10.00"), (paris.customer(1), "20.00")])
     otp_login(client, desk.checker)
