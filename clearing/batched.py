@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -148,6 +148,22 @@ def issue(message: Message) -> None:
         message.refresh_from_db(fields=["body"])
 
 
+UNSENDABLE = "FF01"
+
+
+@transaction.atomic
+def refuse_unsendable(message_id: int, detail: str) -> None:
+    """A transfer whose pacs.008 cannot be written valid never leaves: it fails here with
+    FF01 and its debit is reversed, as a rejection would be. Only while no document was
+    ever stored for it (so nothing can have reached the peer)."""
+    sent = Message.objects.select_for_update(of=("self",)).select_related("peer").get(pk=message_id)
+    if sent.status != Message.Status.PENDING or len(sent.body):
+        return
+    logger.error("clearing: transfer %s cannot be written: %s", sent.uetr, detail)
+    outbound.settle(sent=sent, peer=sent.peer, status="RJCT", reason_code=UNSENDABLE)
+    Message.objects.filter(pk=sent.pk).update(last_error=f"not sent: {detail}"[:500])
+
+
 @contextmanager
 def in_flight_slot(peer: Peer, *, wait_seconds: float = SLOT_WAIT_SECONDS) -> Iterator[bool]:
     """One of the peer's CLEARING_MAX_IN_FLIGHT sending slots, held by this connection's
@@ -233,7 +249,11 @@ class _Round:
                 try:
                     message = Message.objects.select_related("peer").get(pk=message_id)
                     if message.status == Message.Status.PENDING and not len(message.body):
-                        issue(message)
+                        try:
+                            issue(message)
+                        except validation.InvalidDocument as error:
+                            refuse_unsendable(message.pk, str(error))
+                            continue  # our document, not the peer: no failure of the peer's
                     outbound.deliver(message)
                 except (transport.TransportError, validation.InvalidDocument) as error:
                     self._outcome(error)

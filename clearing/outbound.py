@@ -293,23 +293,31 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
                 sent.status,
             )
         return True
+    settle(sent=sent, peer=peer, status=report.status, reason_code=report.reason_code)
+    return True
+
+
+def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
+    """Apply a final verdict (ACSC, or RJCT with its reason) to a pending transfer whose
+    Message the caller has locked: the payment completes, or its debit is reversed."""
+    assert sent.payment_id is not None  # a transfer's Message names its payment
     payment = (
         Payment.objects.select_related("merchant")
         .select_for_update(of=("self",))
         .get(pk=sent.payment_id)
     )
     assert payment.clearing is not None
-    payment.clearing = {**payment.clearing, "status": report.status}
-    reason = "" if report.status == "ACSC" else report.reason_code or "NARR"
+    payment.clearing = {**payment.clearing, "status": status}
+    reason = "" if status == "ACSC" else reason_code or "NARR"
     if payment.batch_id is not None:
         # Before the money of a rejection moves: the batch's row, then the accounts, the
         # order batch execution locks them in.
         settlement.settled(
             settlement.Settled(
-                payment=payment, status=report.status, reason_code=reason, peer_bic=peer.bic
+                payment=payment, status=status, reason_code=reason, peer_bic=peer.bic
             )
         )
-    if report.status == "ACSC":
+    if status == "ACSC":
         payment.status = Payment.Status.COMPLETED
         sent.status = Message.Status.ACCEPTED
         event = "payment.completed"
@@ -343,7 +351,6 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     )
     if payment.batch_id is None:  # a batch's rows are told by its own webhook at its end
         _emit(payment, event)
-    return True
 
 
 def _emit(payment: Payment, event: str) -> None:

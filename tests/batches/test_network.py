@@ -365,6 +365,27 @@ def test_a_chunk_that_dies_before_its_commit_leaves_nothing_sent_and_runs_again(
     assert (desk.account.balance, desk.account.held) == (5_000_000 - 1_500, 0)
 
 
+def test_a_transfer_whose_document_cannot_be_written_fails_here_and_gives_the_money_back(
+    desk, paris
+):
+    batch = approved(desk, [(paris.customer(1), "5.00"), (paris.customer(2), "7.00")])
+    # A stored address the schema refuses (Ctry is two capital letters).
+    batch.items.filter(row=1).update(creditor_address={"town": "Paris", "country": "France"})
+    services.batch_execute(batch_id=batch.id)
+
+    run_outbox()
+
+    batch.refresh_from_db()
+    rows = rows_of(batch)
+    assert batch.status == Batch.Status.COMPLETED_WITH_ERRORS
+    assert (rows[1].status, rows[1].error_code) == (BatchItem.Status.FAILED, "FF01")
+    assert rows[2].status == BatchItem.Status.PAID
+    assert len(paris.received) == 1  # the first never left
+    desk.account.refresh_from_db()
+    assert (desk.account.balance, desk.account.held) == (5_000_000 - 700, 0)
+    assert ledger_verify()["ok"] is True
+
+
 def test_a_late_answer_after_a_resend_changes_nothing(desk, paris):
     batch = approved(desk, [(paris.customer(1), "5.00")])
     services.batch_execute(batch_id=batch.id)
