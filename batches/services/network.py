@@ -24,9 +24,10 @@ from accounts.ledger.errors import LedgerError
 from batches.models import Batch, BatchItem
 from batches.services.base import lock
 from clearing import batched, services, settlement
-from clearing.models import Peer
+from clearing.models import ClearingAccount, Peer
 from common.db import bulk
 from payments import metrics
+from payments.lookups import PAID_STATUSES
 from payments.models import Payment
 
 
@@ -51,6 +52,47 @@ def external_problem(debtor_number: str) -> tuple[str, str]:
             f"the debtor account {debtor_number} has no IBAN: it cannot pay another bank"
         )
     return "", ""
+
+
+class ExternalPayees:
+    """Which rows to other banks' customers pay an IBAN their debtor account has paid
+    before (else the approver sees "new payee"), learnt a validation chunk at a time: one
+    query per debtor account and peer, on the (debtor, creditor) index with the peer's
+    clearing accounts as the creditor."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[UUID, str], bool] = {}
+        self.accounts: dict[str, list[UUID]] = {}  # peer BIC -> its clearing accounts
+
+    def learn(self, rows: Iterable[tuple[UUID, str, str]]) -> None:
+        """(debtor account id, creditor account as written, peer BIC) of a chunk's rows."""
+        asked: dict[tuple[UUID, str], set[str]] = {}
+        for debtor, number, bic in rows:
+            iban = services.normalise_iban(number)
+            if (debtor, iban) not in self.known:
+                asked.setdefault((debtor, bic), set()).add(iban)
+        for (debtor, bic), ibans in asked.items():
+            if bic not in self.accounts:
+                self.accounts[bic] = list(
+                    ClearingAccount.objects.filter(peer__bic=bic).values_list(
+                        "account_id", flat=True
+                    )
+                )
+            paid = set(
+                Payment.objects.filter(
+                    debtor_account_id=debtor,
+                    creditor_account_id__in=self.accounts[bic],
+                    creditor_iban__in=ibans,
+                    status__in=PAID_STATUSES,
+                )
+                .values_list("creditor_iban", flat=True)
+                .distinct()
+            )
+            for iban in ibans:
+                self.known[(debtor, iban)] = iban in paid
+
+    def paid_before(self, debtor: UUID, number: str) -> bool:
+        return self.known.get((debtor, services.normalise_iban(number)), False)
 
 
 class ChunkRows:

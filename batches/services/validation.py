@@ -403,6 +403,7 @@ class _Stored:
         self.largest: dict[str, list[tuple[int, int]]] = {}
         self.amounts: dict[str, array[int]] = {}
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
+        self.external_payees = network.ExternalPayees()  # (debtor, IBAN at another bank)
 
     def valid_totals(self) -> list[dict]:
         payee_largest: dict[tuple[str, str], int] = {}
@@ -443,6 +444,11 @@ class _Stored:
     def add(self, chunk: list[parsers.ParsedRow]) -> None:
         checked = self.checker.check(chunk)
         self._learn_pairs(checked)
+        self.external_payees.learn(
+            (item.debtor.id, item.row.creditor_account, item.peer_bic)
+            for item in checked
+            if not item.code and item.debtor is not None and item.peer_bic
+        )
         keep = settings.BATCH_LARGEST_ROWS
         values = []
         for item in checked:
@@ -475,7 +481,11 @@ class _Stored:
             elif keep and (amount, -row.row) > heap[0]:
                 heapq.heapreplace(heap, (amount, -row.row))
             flags = 0
-            if creditor is not None and not self.paid_before[(debtor.id, creditor.id)]:
+            if (
+                not self.paid_before[(debtor.id, creditor.id)]
+                if creditor is not None
+                else not self.external_payees.paid_before(debtor.id, row.creditor_account)
+            ):
                 flags = BatchItem.FLAG_NEW_PAYEE
                 self.new_payees += 1
             values.append(item.values(self.batch_id, flags))

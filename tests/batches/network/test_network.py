@@ -62,6 +62,20 @@ def test_a_debtor_account_without_an_iban_cannot_pay_another_bank(desk, paris):
     assert "has no IBAN" in rows[2].error_message
 
 
+def test_a_payee_at_another_bank_is_new_until_the_debtor_has_paid_it(desk, paris):
+    first = approved(desk, [(paris.customer(1), "10.00")], msg_id="NET-A")
+    assert rows_of(first)[1].is_new_payee
+    services.batch_execute(batch_id=first.id)
+    run_outbox()
+
+    second = validated(desk, [(paris.customer(1), "11.00"), (paris.customer(2), "12.00")], "NET-B")
+
+    rows = rows_of(second)
+    assert not rows[1].is_new_payee  # paid by the first batch
+    assert rows[2].is_new_payee
+    assert second.flag_counts["new_payee"] == 1
+
+
 def test_the_batch_page_says_which_bank_a_row_goes_to(desk, paris, client):
     batch = validated(desk, [(desk.payees[0].number, "10.00"), (paris.customer(1), "20.00")])
     otp_login(client, desk.checker)
