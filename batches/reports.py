@@ -141,8 +141,8 @@ def group_status(batch: Batch) -> str:
 def _transaction_status(batch: Batch, item_status: str) -> str:
     if item_status == BatchItem.Status.PAID:
         return "ACSC"
-    if item_status == BatchItem.Status.VALID and not batch.is_final:
-        return "PDNG"
+    if item_status in (BatchItem.Status.VALID, BatchItem.Status.PENDING) and not batch.is_final:
+        return "PDNG"  # not paid yet, or sent to another bank whose answer has not come
     return "RJCT"
 
 

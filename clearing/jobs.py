@@ -9,6 +9,12 @@ def deliver_transfer(message_id: int) -> str:
     return outbound.transfer_deliver(message_id)
 
 
+def deliver_transfers(peer_id: int, message_ids: list[int]) -> str:
+    from clearing import batched
+
+    return batched.transfers_deliver(peer_id, message_ids)
+
+
 def deliver_document(message_id: int) -> str:
     from clearing import documents
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,7 @@ from lxml import etree
 
 from accounts.ledger import posting
 from accounts.models import Account, Merchant
-from clearing import services, status_requests, transport
+from clearing import services, settlement, status_requests, transport
 from clearing.inbound import Refusal, clearing_info
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
@@ -48,10 +48,14 @@ def peer_serving(iban: str) -> str | None:
     return peer.bic if peer else None
 
 
-def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Transfer:
+def transfer_of(
+    payment: Payment, *, msg_id: str, peer: Peer, accepted_at: datetime | None = None
+) -> builders.Transfer:
+    """The pacs.008 of a payment; its acceptance time is the payment's creation unless given
+    (a batch row's transfer is accepted when it is first sent: clearing/batched.py)."""
     return builders.Transfer(
         msg_id=msg_id,
-        created_at=payment.created_at,
+        created_at=accepted_at or payment.created_at,
         uetr=payment.uetr,  # type: ignore[arg-type]
         end_to_end_id=payment.end_to_end_id,
         instruction_id=payment.id.hex[:35],
@@ -67,6 +71,36 @@ def _transfer_of(payment: Payment, *, msg_id: str, peer: Peer) -> builders.Trans
         remittance=payment.reference,
         debtor_address=payment.debtor_address or {},
     )
+
+
+def outgoing_fields(
+    *,
+    peer: Peer,
+    msg_id: str,
+    uetr: uuid.UUID,
+    debtor_name: str,
+    debtor_iban: str,
+    creditor_name: str,
+    creditor_iban: str,
+    creditor_address: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What makes a payment a transfer to another bank, pending its answer (the API's
+    `transfer_send` and a batch's rows, clearing/batched.py)."""
+    return {
+        "status": Payment.Status.PENDING,
+        "direction": Payment.Direction.OUTGOING,
+        "debtor_name": debtor_name[:140],
+        "debtor_iban": debtor_iban,
+        "debtor_agent": services.hub_bic(),
+        "creditor_name": creditor_name[:140],
+        "creditor_iban": creditor_iban,
+        "creditor_agent": peer.bic,
+        "creditor_address": creditor_address,
+        "uetr": uetr,
+        "clearing": clearing_info(
+            peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
+        ),
+    }
 
 
 @transaction.atomic
@@ -103,27 +137,24 @@ def transfer_send(
         creditor_account=clearing,
         amount=amount,
         currency=currency,
-        status=Payment.Status.PENDING,
         reference=reference[:140],
         end_to_end_id=(end_to_end_id or uetr.hex)[:35],
         api_key=api_key,
-        direction=Payment.Direction.OUTGOING,
-        debtor_name=(debtor.name or merchant.name)[:140],
-        debtor_iban=debtor.number,
-        debtor_agent=services.hub_bic(),
-        creditor_name=creditor_name[:140],
-        creditor_iban=iban,
-        creditor_agent=peer.bic,
-        creditor_address=creditor_address,
-        uetr=uetr,
-        clearing=clearing_info(
-            peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None
+        **outgoing_fields(
+            peer=peer,
+            msg_id=msg_id,
+            uetr=uetr,
+            debtor_name=debtor.name or merchant.name,
+            debtor_iban=debtor.number,
+            creditor_name=creditor_name,
+            creditor_iban=iban,
+            creditor_address=creditor_address,
         ),
     )
     # The document is written and checked before the accounts are locked: every transfer
     # to this peer locks its clearing account, so the locked stretch stays short.
     payment.created_at = timezone.now()  # the acceptance time written in the pacs.008
-    body = builders.pacs008(_transfer_of(payment, msg_id=msg_id, peer=peer))
+    body = builders.pacs008(transfer_of(payment, msg_id=msg_id, peer=peer))
     validation.validate(body, expect=builders.PACS008)
     locked = posting.lock_accounts([debtor.pk, clearing.pk])
     try:
@@ -187,7 +218,12 @@ def api_send(**kwargs: Any) -> Payment:
 def transfer_deliver(message_id: int) -> str:
     """The outbox job: post the pacs.008 (freshly signed) and apply the peer's answer.
     Raises while there is no usable answer, so that the outbox tries again later."""
-    message = Message.objects.select_related("peer").get(pk=message_id)
+    return deliver(Message.objects.select_related("peer").get(pk=message_id))
+
+
+def deliver(message: Message) -> str:
+    """Post one stored pacs.008 and apply the answer (transfer_deliver, and the bounded
+    sender of a batch's transfers, clearing/batched.py). Raises when there is no answer."""
     if message.status != Message.Status.PENDING:
         return f"settled already ({message.status})"
     Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
@@ -258,19 +294,35 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
                 sent.status,
             )
         return True
+    settle(sent=sent, peer=peer, status=report.status, reason_code=report.reason_code)
+    return True
+
+
+def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
+    """Apply a final verdict (ACSC, or RJCT with its reason) to a pending transfer whose
+    Message the caller has locked: the payment completes, or its debit is reversed."""
+    assert sent.payment_id is not None  # a transfer's Message names its payment
     payment = (
         Payment.objects.select_related("merchant")
         .select_for_update(of=("self",))
         .get(pk=sent.payment_id)
     )
     assert payment.clearing is not None
-    payment.clearing = {**payment.clearing, "status": report.status}
-    if report.status == "ACSC":
+    payment.clearing = {**payment.clearing, "status": status}
+    reason = "" if status == "ACSC" else reason_code or "NARR"
+    if payment.batch_id is not None:
+        # Before the money of a rejection moves: the batch's row, then the accounts, the
+        # order batch execution locks them in.
+        settlement.settled(
+            settlement.Settled(
+                payment=payment, status=status, reason_code=reason, peer_bic=peer.bic
+            )
+        )
+    if status == "ACSC":
         payment.status = Payment.Status.COMPLETED
         sent.status = Message.Status.ACCEPTED
         event = "payment.completed"
     else:
-        reason = report.reason_code or "NARR"
         assert payment.ledger_transaction_id is not None
         posting.reverse(
             transaction_id=payment.ledger_transaction_id,
@@ -298,8 +350,8 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
         done_at=timezone.now()
     )
-    _emit(payment, event)
-    return True
+    if payment.batch_id is None:  # a batch's rows are told by its own webhook at its end
+        _emit(payment, event)
 
 
 def _emit(payment: Payment, event: str) -> None:

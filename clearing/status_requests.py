@@ -140,11 +140,15 @@ def post_transfer(message: Message) -> transport.Answer:
     CLEARING_STATUS_REQUEST_SECONDS since it was sent, a pacs.028 about it (the pacs.008
     again to a peer that answers 422: it does not take status requests)."""
     sender = services.hub_bic()
-    waited = timezone.now() - message.created_at
-    due = timedelta(seconds=settings.CLEARING_STATUS_REQUEST_SECONDS)
-    if message.attempts == 0 or waited < due:
+    if message.attempts == 0:
         return transport.post(peer=message.peer, body=bytes(message.body), sender_bic=sender)
+    # Waited since the pacs.008 was written (its CreDtTm, the acceptance time the receiver's
+    # time-out runs from), not since its row was made: a batch's transfer is written when it
+    # is first posted, which may be long after its chunk made it.
     transfer = readers.pacs008(validation.parse_xml(bytes(message.body)))
+    due = timedelta(seconds=settings.CLEARING_STATUS_REQUEST_SECONDS)
+    if timezone.now() - transfer.created_at < due:
+        return transport.post(peer=message.peer, body=bytes(message.body), sender_bic=sender)
     msg_id = builders.new_msg_id()
     body = pacs028(
         StatusRequest(

@@ -468,3 +468,5 @@ CLEARING_MAX_BODY_BYTES = int(os.environ.get("CLEARING_MAX_BODY_BYTES", 256 * 10
 CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))
 # A transfer still unanswered this long after it was sent is asked about (pacs.028) instead.
 CLEARING_STATUS_REQUEST_SECONDS = float(os.environ.get("CLEARING_STATUS_REQUEST_SECONDS", 20))
+# A batch's transfers to one peer: at most this many posts in flight at once (all processes).
+CLEARING_MAX_IN_FLIGHT = int(os.environ.get("CLEARING_MAX_IN_FLIGHT", 16))

@@ -23,7 +23,7 @@ from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.models import Hold
 from batches.models import Batch, BatchHold, BatchItem
-from batches.services import integrity
+from batches.services import integrity, network
 from batches.services.base import enqueue, lock, start_or_schedule
 from batches.services.holds import release_holds
 from common.db import bulk, pgsql
@@ -209,6 +209,8 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
         if not items:
             return None
         payment_ids = [uuid.uuid4() for _ in items]
+        # Rows to other banks' customers: paid into the peer's clearing account, then sent.
+        external = network.ChunkRows(batch, items)
         # Before any account is locked, every row is written as paid; a row refused under
         # the locks is turned failed below, in this same transaction.
         bulk.update(
@@ -233,7 +235,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                     batch_row=row,
                     # A valid row has a debtor (its own or the batch's) and an amount.
                     debtor_id=cast(UUID, debtor_id or batch.debtor_account_id),
-                    creditor_id=creditor_id,
+                    creditor_id=creditor_id or external.creditor(item_id),
                     amount=cast(int, amount),
                     currency=currency,
                     reference=reference,
@@ -243,7 +245,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                     creditor_address=creditor_address,
                 )
                 for (
-                    _,
+                    item_id,
                     row,
                     debtor_id,
                     creditor_id,
@@ -268,12 +270,16 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
         )
         # Counted from the outcomes of the rows this transaction changes, committed with
         # them: a crash rolls both back together, so the counts can never drift.
-        paid = sum(1 for _, refusal in results if refusal is None)
-        transaction.on_commit(lambda: _count_rows(paid, len(results) - paid))
+        pending = external.send(
+            [(item[0], *result) for item, result in zip(items, results, strict=True)]
+        )
+        paid = sum(1 for _, refusal in results if refusal is None) - pending
+        failed = len(results) - paid - pending
+        transaction.on_commit(lambda: _count_rows(paid, failed))
         Batch.objects.filter(pk=batch.pk).update(
             succeeded_count=F("succeeded_count") + paid,
-            failed_count=F("failed_count") + (len(results) - paid),
-            processed_count=F("processed_count") + len(results),
+            failed_count=F("failed_count") + failed,
+            processed_count=F("processed_count") + paid + failed,
             updated_at=timezone.now(),
         )
         contended = bool(locked_at) and bool(pgsql.execute(CONTENDED_SQL)[0][0])
@@ -303,11 +309,16 @@ def _store_progress(batch: Batch) -> None:
 
 @transaction.atomic(durable=True)
 def _finish(batch_id: UUID) -> Batch:
-    batch = lock(batch_id)
+    return finish_locked(lock(batch_id))
+
+
+def finish_locked(batch: Batch) -> Batch:
+    """End the batch (locked by the caller) once every row is final: here, or with the
+    peer's answer to its last row sent to another bank (network.row_settled)."""
     if batch.status != Batch.Status.EXECUTING:
         return batch
-    if batch.items.filter(status=BatchItem.Status.VALID).exists():
-        return batch  # another worker is still paying
+    if batch.items.filter(status__in=[BatchItem.Status.VALID, BatchItem.Status.PENDING]).exists():
+        return batch  # another worker is still paying, or another bank has yet to answer
     release_holds(batch)  # what failed rows did not give back already
     _store_progress(batch)
     if batch.succeeded_count == batch.item_count:

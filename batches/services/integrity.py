@@ -17,7 +17,8 @@ from uuid import UUID
 from batches.models import Batch, BatchItem
 
 
-def row_line(row: int, debtor: UUID, creditor: UUID, amount: int, currency: str) -> bytes:
+def row_line(row: int, debtor: UUID, creditor: UUID | str, amount: int, currency: str) -> bytes:
+    """`creditor`: the account's id, or a row to another bank's customer's IBAN as written."""
     return f"{row}|{debtor}|{creditor}|{amount}|{currency}\n".encode()
 
 
@@ -32,15 +33,31 @@ def stored_rows_digest(batch: Batch) -> str:
     default_debtor = batch.debtor_account_id
     rows = (
         batch.items.filter(
-            status__in=[BatchItem.Status.VALID, BatchItem.Status.PAID, BatchItem.Status.FAILED]
+            status__in=[
+                BatchItem.Status.VALID,
+                BatchItem.Status.PENDING,
+                BatchItem.Status.PAID,
+                BatchItem.Status.FAILED,
+            ]
         )
         .order_by("row")
-        .values_list("row", "debtor_account_id", "creditor_account_id", "amount", "currency")
+        .values_list(
+            "row",
+            "debtor_account_id",
+            "creditor_account_id",
+            "creditor_account_number",
+            "amount",
+            "currency",
+        )
     )
-    for row, debtor, creditor, amount, currency in rows.iterator(chunk_size=10_000):
+    for row, debtor, creditor, number, amount, currency in rows.iterator(chunk_size=10_000):
         digest.update(
             row_line(
-                row, cast(UUID, debtor or default_debtor), creditor, cast(int, amount), currency
+                row,
+                cast(UUID, debtor or default_debtor),
+                creditor or number,
+                cast(int, amount),
+                currency,
             )
         )
     return digest.hexdigest()

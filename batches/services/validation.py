@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import statistics
 from array import array
 from datetime import UTC, date, datetime
@@ -28,7 +29,7 @@ from accounts.models import Account
 from batches import addressing, notifications, parsers, payee_screening
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
-from batches.services import integrity
+from batches.services import integrity, network
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
@@ -60,6 +61,7 @@ ITEM_COLUMNS = [
     *ISO_ROW_FIELDS,
     *addressing.ROW_FIELDS,
     "flags",
+    "clearing",
 ]
 
 
@@ -73,12 +75,13 @@ class _Target:
 
 
 class _Checked:
-    __slots__ = ("row", "debtor", "creditor", "amount", "code", "message")
+    __slots__ = ("row", "debtor", "creditor", "peer_bic", "amount", "code", "message")
 
     def __init__(self, row: parsers.ParsedRow):
         self.row = row
         self.debtor: _Target | None = None
         self.creditor: _Target | None = None
+        self.peer_bic = ""  # the bank that serves a creditor account the hub does not hold
         self.amount: int | None = None
         self.code = ""
         self.message = ""
@@ -107,6 +110,7 @@ class _Checked:
             *iso_values(row),
             *addressing.copy_values(row),
             flags,
+            json.dumps({"peer_bic": self.peer_bic}) if self.peer_bic else None,
         )
 
 
@@ -153,6 +157,7 @@ class _RowChecker:
 
     def check(self, rows: list[parsers.ParsedRow]) -> list[_Checked]:
         creditors = _targets(number__in={row.creditor_account for row in rows})
+        peers = network.serving_peers({row.creditor_account for row in rows} - creditors.keys())
         checked = []
         for row in rows:
             item = _Checked(row)
@@ -160,6 +165,7 @@ class _RowChecker:
                 self.debtor(row.debtor_account) if row.debtor_account else self.default_debtor
             )
             item.creditor = creditors.get(row.creditor_account)
+            item.peer_bic = peers.get(row.creditor_account, "")
             item.code, item.message = self._problem(item)
             checked.append(item)
         return checked
@@ -201,7 +207,9 @@ class _RowChecker:
         if refusal := self.addresses.refusal(row, held_here=creditor is not None):
             return refusal
         if creditor is None:
-            return "AC01", f"no account has number {row.creditor_account!r}"
+            if item.peer_bic:  # another bank's customer: that bank checks the account
+                return network.external_problem(debtor.number)
+            return "AC01", network.unknown_creditor(row.creditor_account)
         if creditor.status == Account.Status.CLOSED:
             return "AC04", f"the creditor account {creditor.number} is closed"
         if creditor.status == Account.Status.FROZEN:
@@ -396,7 +404,7 @@ class _Stored:
         self.by_debtor: dict[tuple[str, str], list[int]] = {}
         # (debtor number, currency, creditor id) -> what the batch pays that payee: rows to
         # one payee count together towards the approval rule (no split under a threshold).
-        self.by_payee: dict[tuple[str, str, UUID], int] = {}
+        self.by_payee: dict[tuple[str, str, UUID | str], int] = {}
         self.latest_date: date | None = None
         self.canonical: list[str] = []
         # Per currency, (amount, -row) of the largest valid rows: a min-heap of
@@ -405,6 +413,7 @@ class _Stored:
         self.largest: dict[str, list[tuple[int, int]]] = {}
         self.amounts: dict[str, array[int]] = {}
         self.paid_before: dict[tuple[UUID, UUID], bool] = {}  # (debtor, creditor) pairs
+        self.external_payees = network.ExternalPayees()  # (debtor, IBAN at another bank)
 
     def valid_totals(self) -> list[dict]:
         payee_largest: dict[tuple[str, str], int] = {}
@@ -445,6 +454,11 @@ class _Stored:
     def add(self, chunk: list[parsers.ParsedRow]) -> None:
         checked = self.checker.check(chunk)
         self._learn_pairs(checked)
+        self.external_payees.learn(
+            (item.debtor.id, item.row.creditor_account, item.peer_bic)
+            for item in checked
+            if not item.code and item.debtor is not None and item.peer_bic
+        )
         keep = settings.BATCH_LARGEST_ROWS
         values = []
         for item in checked:
@@ -455,11 +469,13 @@ class _Stored:
                 continue
             row = item.row
             amount = cast(int, item.amount)
-            debtor, creditor = cast(_Target, item.debtor), cast(_Target, item.creditor)
+            debtor, creditor = cast(_Target, item.debtor), item.creditor
+            # A row to another bank's customer is known by its IBAN (network.py).
+            payee = creditor.id if creditor else row.creditor_account
             self.valid += 1
             self.totals[row.currency] = self.totals.get(row.currency, 0) + amount
-            payee = (debtor.number, row.currency, creditor.id)
-            self.by_payee[payee] = self.by_payee.get(payee, 0) + amount
+            key = (debtor.number, row.currency, payee)
+            self.by_payee[key] = self.by_payee.get(key, 0) + amount
             line = self.by_debtor.get((debtor.number, row.currency))
             if line is None:
                 self.by_debtor[(debtor.number, row.currency)] = [1, amount, amount]
@@ -475,12 +491,16 @@ class _Stored:
             elif keep and (amount, -row.row) > heap[0]:
                 heapq.heapreplace(heap, (amount, -row.row))
             flags = 0
-            if not self.paid_before[(debtor.id, creditor.id)]:
+            if (
+                not self.paid_before[(debtor.id, creditor.id)]
+                if creditor is not None
+                else not self.external_payees.paid_before(debtor.id, row.creditor_account)
+            ):
                 flags = BatchItem.FLAG_NEW_PAYEE
                 self.new_payees += 1
             values.append(item.values(self.batch_id, flags))
             self.approval_digest.update(
-                integrity.row_line(row.row, debtor.id, creditor.id, amount, row.currency)
+                integrity.row_line(row.row, debtor.id, payee, amount, row.currency)
             )
             if row.execution_date and (
                 self.latest_date is None or row.execution_date > self.latest_date

@@ -4,6 +4,10 @@ merchants' client on a third.
 
 - basic: a payment A -> B completes, B's customer is credited once, both statements show it;
   AC01, AC04, AC06 come back with nothing moved; the positions mirror; verify_ledger ok.
+- batch: a 1,000-row pain.001 at A to B's customers, some of whose accounts B refuses
+  (closed, frozen, unknown), is approved, executed by A's worker and sent through the
+  network; it completes with errors, its pain.002 says ACSC for each row B credited and RJCT
+  with B's reason for the others, and the positions mirror.
 - fault: while payments flow each way, B's host is cut off (its link down) for ~20 s and
   B's web process is killed and restarted; afterwards nothing is pending, every transfer has
   the same outcome on both hubs, the positions mirror and verify_ledger is ok on both.
@@ -272,7 +276,7 @@ class TwoHubs:
         self.start(
             hub,
             "worker",
-            [sys.executable, "manage.py", "rqworker", "default", "webhooks"],
+            [sys.executable, "manage.py", "rqworker", "default", "webhooks", "batches"],
             self.env(hub),
         )
         self.start(
@@ -449,4 +453,51 @@ def test_b_cut_off_and_restarted_while_payments_flow_both_ways(hubs):
         assert outcome["mismatches"] == [], (side, outcome)
         assert outcome["completed"] == outcome["credited"], (side, outcome)
         assert outcome["completed"] > 0, (side, outcome)
+    _mirror_and_verify(hubs)
+
+
+def test_c_a_batch_of_1000_rows_to_the_other_hubs_customers(hubs):
+    hubs, seeds = hubs
+    payees = [customer("b", 100 + n) for n in range(20)]
+    hubs.manage(
+        "b",
+        "shell",
+        "-c",
+        "from accounts.identity.audit import Actor\n"
+        "from accounts.ledger import services\n"
+        f"for number in {payees!r}:\n"
+        "    services.account_open(currency='EUR', number=number, actor=Actor.system('e2e'))\n",
+    )
+    refused = {10: ("closed", "AC04"), 20: ("frozen", "AC06"), 30: ("unknown", "AC01")}
+    special = {n: seeds["b"][name] for n, (name, _) in refused.items()}
+    run = (
+        "import json\nfrom tools import network_batch\n"
+        f"payees, special = {payees!r}, {special!r}\n"
+        "rows = [(special.get(i % 100) or payees[i % len(payees)], '1.00') for i in range(1000)]\n"
+        f"print(json.dumps(network_batch.run(debtor={seeds['a']['account']!r}, rows=rows,"
+        " msg_id='E2E-NET-1000', timeout=240)))"
+    )
+    result = hubs.manage("a", "shell", "-c", run)
+    print("batch:", json.dumps(result))
+    assert result["status"] == "completed_with_errors", result
+    assert (result["rows"], result["valid"], result["pending"]) == (1000, 1000, 0), result
+    assert (result["succeeded"], result["failed"]) == (970, 30), result
+    report = hubs.manage(
+        "a",
+        "shell",
+        "-c",
+        "import json\nfrom tools import network_batch\n"
+        f"print(json.dumps(network_batch.report({result['batch']!r})))",
+    )
+    assert report["group_status"] == "PART"
+    assert report["counts"] == {"ACSC": 970, "RJCT AC04": 10, "RJCT AC06": 10, "RJCT AC01": 10}
+    for index in range(1000):
+        name_reason = refused.get(index % 100)
+        expected = f"RJCT {name_reason[1]}" if name_reason else "ACSC"
+        assert report["transactions"][f"E2E-NET-1000-{index + 1}"] == expected, index
+    positions = {
+        hub: hubs.manage(hub, "clearing_position", "--bic", BANKS[other]["bic"])["position"]
+        for hub, other in (("a", "b"), ("b", "a"))
+    }
+    assert positions == {"a": "-970.00", "b": "970.00"}
     _mirror_and_verify(hubs)

@@ -70,8 +70,14 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=8)
         parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)
         parser.add_argument("--threads", type=int, default=4)
+        parser.add_argument(
+            "--batch-rows",
+            type=int,
+            default=0,
+            help="instead of instant payments: a batch of this many rows at A to B's customers",
+        )
 
-    def handle(self, *args, seconds, clients, workers, threads, **options):
+    def handle(self, *args, seconds, clients, workers, threads, batch_rows=0, **options):
         url = os.environ.get("DATABASE_URL")
         if not url:
             raise CommandError("bench_clearing needs DATABASE_URL (a PostgreSQL server)")
@@ -147,6 +153,8 @@ class Command(BaseCommand):
                 )
             for hub in HUBS:
                 wait_until_up(ports[hub], servers[hub])
+            if batch_rows:  # the batch mode: its own figure, no instant load (below)
+                return self._batch(envs, batch_rows, debtors[0], remote_payees)
             api = f"http://127.0.0.1:{ports['a']}/api/v1/payments/"
 
             def jobs(payees: list[str]) -> list[dict]:
@@ -233,3 +241,61 @@ class Command(BaseCommand):
         result = json.loads(output.stdout.strip().splitlines()[-1])
         result.pop("seconds", None)
         return result
+
+    # --- the batch mode (--batch-rows) ----------------------------------------------------
+
+    def _batch(self, envs: dict, rows: int, debtor: str, payees: list[str]) -> None:
+        """A batch of `rows` at A to B's customers (every 100th to an account B does not have:
+        RJCT AC01 there), executed by a worker of A's; rows/s from the last approval to the
+        batch's end. Prints one JSON object."""
+        unknown = number("b", 999)
+        self._manage(
+            envs["a"],
+            "shell",
+            "-c",
+            "import django_rq\nfor q in ('batches', 'default'): django_rq.get_queue(q).empty()",
+        )
+        helpers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", *command],
+                cwd=BASE_DIR,
+                env=envs["a"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for command in (("rqworker", "batches", "default"), ("rqcron", "config.cron"))
+        ]
+        try:
+            script = (
+                "import json\nfrom tools import network_batch\n"
+                f"payees = {payees!r}\n"
+                f"lines = [({unknown!r} if i % 100 == 99 else payees[i % len(payees)], '1.00')"
+                f" for i in range({rows})]\n"
+                f"print(json.dumps(network_batch.run(debtor={debtor!r}, rows=lines,"
+                f" msg_id='BENCH-NET-{os.getpid()}')))"
+            )
+            result = self._manage(envs["a"], "shell", "-c", script)
+        finally:
+            for helper in helpers:
+                helper.terminate()
+            for helper in helpers:
+                helper.wait(timeout=30)
+        positions = {
+            hub: self._manage(envs[hub], "clearing_position", "--bic", HUBS[other]["bic"])[
+                "position"
+            ]
+            for hub, other in (("a", "b"), ("b", "a"))
+        }
+        ledgers = {hub: self._manage(envs[hub], "verify_ledger", check=False)["ok"] for hub in HUBS}
+        self.stdout.write(
+            json.dumps(
+                {
+                    "batch_rows": rows,
+                    "max_in_flight": int(os.environ.get("CLEARING_MAX_IN_FLIGHT", 16)),
+                    **result,
+                    "positions": positions,
+                    "positions_mirror": Decimal(positions["a"]) == -Decimal(positions["b"]),
+                    "ledgers_ok": ledgers,
+                }
+            )
+        )
