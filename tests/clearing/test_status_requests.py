@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account
-from clearing import outbound, signing, transport
+from clearing import outbound, signing, status_requests, transport
 from clearing.iso import builders, readers, validation
 from clearing.iso.status_request import PACS028, StatusRequest, pacs028, read
 from clearing.models import Message
@@ -166,9 +166,16 @@ def _pending(peer, shop, monkeypatch, *, waited_seconds=30):
     body = _pay(shop, peer).json()
     assert body["status"] == "pending"
     sent = Message.objects.get(kind="pacs.008.001.08", direction="out", payment_id=body["id"])
-    Message.objects.filter(pk=sent.pk).update(
-        created_at=timezone.now() - datetime.timedelta(seconds=waited_seconds)
-    )
+    # The clock of the asking module moves on: the transfer's pacs.008 (its CreDtTm) is now
+    # `waited_seconds` old.
+    later = datetime.timedelta(seconds=waited_seconds)
+
+    class Later:
+        @staticmethod
+        def now():
+            return timezone.now() + later
+
+    monkeypatch.setattr(status_requests, "timezone", Later)
     row = OutboxJob.objects.get(key=f"clearing.send:{sent.pk}")
     fake.down = False
     return fake, body["id"], int(row.args[0])
