@@ -13,6 +13,9 @@ class ClearingConfig(AppConfig):
 
         external.register(
             external.Network(
-                serves=outbound.peer_serving, send=outbound.api_send, recall=recalls.payment_recall
+                serves=outbound.peer_serving,
+                send=outbound.api_send,
+                deliver=outbound.api_deliver,
+                recall=recalls.payment_recall,
             )
         )

@@ -170,15 +170,31 @@ def transfer_send(
 
 
 def api_send(**kwargs: Any) -> Payment:
-    """The merchant API's door (payments/external.py): send, then deliver at once from this
-    process, outside the transaction; whatever fails there the outbox does again."""
-    payment, outbox_id = transfer_send(**kwargs)
-    if outbox_id is not None:
+    """The merchant API's door (payments/external.py): debit and queue, in the caller's
+    transaction (the Idempotency-Key's record commits with it); api_deliver posts it."""
+    payment, _outbox_id = transfer_send(**kwargs)
+    return payment
+
+
+def api_deliver(payment: Payment) -> Payment:
+    """Deliver once at once, from this process, after the transaction that queued the
+    transfer has committed: a pacs.008 never leaves before its debit is durable (the peer
+    could credit a transfer this hub then rolled back), and the peer's clearing account
+    is not kept locked during the round trip. Whatever fails here the outbox does again."""
+    if payment.status != Payment.Status.PENDING or payment.direction != Payment.Direction.OUTGOING:
+        return payment
+    sent = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk
+    ).values_list("pk", flat=True)
+    row = OutboxJob.objects.filter(
+        key__in=[f"clearing.send:{pk}" for pk in sent], done_at__isnull=True
+    ).first()
+    if row is not None:
         try:
-            outbox.run(outbox_id)
+            outbox.run(row.pk)
         except Exception as error:  # noqa: BLE001 - recorded on the row; the sweep resends
             logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
-        payment.refresh_from_db()
+    payment.refresh_from_db()
     return payment
 
 
