@@ -68,3 +68,141 @@ def test_a_first_delivery_that_fails_leaves_the_payment_pending_and_answered(fak
     assert response.json()["status"] == "pending"
     assert IdempotencyRecord.objects.get(key="order-3").response_body["status"] == "pending"
     assert _balances(shop, peer) == (100_000 - 1250, 1250)
+
+
+def _documents() -> list[bytes]:
+    import uuid
+
+    from django.utils import timezone
+
+    from clearing.iso import builders
+
+    transfer = builders.Transfer(
+        msg_id=builders.new_msg_id(),
+        created_at=timezone.now(),
+        uetr=uuid.uuid4(),
+        end_to_end_id="E2E-1",
+        instruction_id="INSTR-1",
+        amount=1250,
+        currency="EUR",
+        debtor_agent="PYHBDEFFXXX",
+        creditor_agent="PEERFRPPXXX",
+        debtor_name="Shop",
+        debtor_iban="DE89370400440532013000",
+        creditor_name="Jean Dupont",
+        creditor_iban="FR7630006000011234567890189",
+        creditor_address={
+            "street": "Rue de Rivoli",
+            "building_number": "10",
+            "postcode": "75001",
+            "town": "Paris",
+            "country": "FR",
+        },
+        remittance="invoice 42",
+    )
+    status = builders.Status(
+        msg_id=builders.new_msg_id(),
+        created_at=timezone.now(),
+        sender="PEERFRPPXXX",
+        receiver="PYHBDEFFXXX",
+        original_msg_id=transfer.msg_id,
+        original_kind=builders.PACS008,
+        uetr=transfer.uetr,
+        end_to_end_id=transfer.end_to_end_id,
+        instruction_id=transfer.instruction_id,
+        accepted=False,
+        reason_code="AC04",
+    )
+    return [builders.pacs008(transfer), builders.pacs002(status)]
+
+
+def _mutants(body: bytes):
+    """The document with each element in turn moved after its next sibling, doubled,
+    dropped, given an unknown or an xsi attribute, an unknown child, or text after it."""
+    import copy
+
+    from lxml import etree
+
+    xsi = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
+    count = sum(1 for _ in etree.fromstring(body).iter())
+    for position in range(1, count):
+        for change in ("swap", "double", "drop", "attribute", "xsi", "child", "tail"):
+            root = etree.fromstring(body)
+            element = list(root.iter())[position]
+            parent = element.getparent()
+            if change == "swap":
+                after = element.getnext()
+                if after is None:
+                    continue
+                parent.remove(element)
+                after.addnext(element)
+            elif change == "double":
+                element.addnext(copy.deepcopy(element))
+            elif change == "drop":
+                parent.remove(element)
+            elif change == "attribute":
+                element.set("Extra", "1")
+            elif change == "xsi":
+                element.set(xsi, "urn:x x.xsd")
+            elif change == "child":
+                etree.SubElement(
+                    element,
+                    etree.QName(element).namespace
+                    and f"{{{etree.QName(element).namespace}}}Extra"
+                    or "Extra",
+                ).text = "1"
+            else:
+                element.tail = "text"
+            yield f"{change} {etree.QName(element).localname}", etree.tostring(root)
+
+
+def _valid_before(body: bytes) -> bool:
+    """The check as it was: bind, then write the bound document back and compare the
+    element names, in order, with the input's."""
+    from lxml import etree
+    from xsdata.formats.dataclass.parsers import XmlParser
+    from xsdata.formats.dataclass.serializers import XmlSerializer
+
+    from clearing.iso import validation
+
+    def names(root):
+        shape = []
+        for element in root.iter():
+            if len(element) and (element.text or "").strip():
+                return None
+            if (element.tail or "").strip() and element is not root:
+                return None
+            shape.append((element.tag, tuple(sorted(element.attrib))))
+        return shape
+
+    try:
+        root = validation.parse_xml(body)
+        kind = validation.kind_of(root)
+        expected = names(root)
+        if expected is None:
+            return False
+        parser = XmlParser(config=validation._PARSER_CONFIG, context=validation._CONTEXT)
+        document = parser.parse(root, validation.document_class(kind))
+        validation._check_facets(document, "")
+        written = XmlSerializer(context=validation._CONTEXT).render(document)
+        return names(etree.fromstring(written.encode())) == expected
+    except (validation.InvalidDocument, ValueError, TypeError, AttributeError, Warning):
+        return False
+
+
+def test_the_order_check_refuses_what_writing_the_document_back_refused(db):
+    from clearing.iso import validation
+
+    checked = 0
+    for body in _documents():
+        assert _valid_before(body)
+        validation.validate(body)
+        for change, mutant in _mutants(body):
+            try:
+                validation.validate(mutant)
+                valid_now = True
+            except validation.InvalidDocument:
+                valid_now = False
+            assert valid_now == _valid_before(mutant), change
+            checked += 1
+    assert checked > 400
