@@ -37,6 +37,15 @@ from payments.services import ACCOUNT_STATE_FAILURES
 logger = logging.getLogger(__name__)
 
 SEND_JOB = "clearing.jobs.deliver_transfer"
+# What an answer changes on the payment (status_apply).
+SETTLED_FIELDS = [
+    "status",
+    "captured_amount",
+    "failure_code",
+    "failure_message",
+    "clearing",
+    "updated_at",
+]
 
 
 def peer_serving(iban: str) -> str | None:
@@ -172,7 +181,8 @@ def transfer_send(
 def api_send(**kwargs: Any) -> Payment:
     """The merchant API's door (payments/external.py): debit and queue, in the caller's
     transaction (the Idempotency-Key's record commits with it); api_deliver posts it."""
-    payment, _outbox_id = transfer_send(**kwargs)
+    payment, outbox_id = transfer_send(**kwargs)
+    payment._clearing_outbox_id = outbox_id  # type: ignore[attr-defined]  # for api_deliver
     return payment
 
 
@@ -183,18 +193,25 @@ def api_deliver(payment: Payment) -> Payment:
     is not kept locked during the round trip. Whatever fails here the outbox does again."""
     if payment.status != Payment.Status.PENDING or payment.direction != Payment.Direction.OUTGOING:
         return payment
-    sent = Message.objects.filter(
-        direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk
-    ).values_list("pk", flat=True)
-    row = OutboxJob.objects.filter(
-        key__in=[f"clearing.send:{pk}" for pk in sent], done_at__isnull=True
-    ).first()
-    if row is not None:
+    row_id = getattr(payment, "_clearing_outbox_id", None)
+    if row_id is None:  # a payment api_send did not just return: find its row
+        sent = Message.objects.filter(
+            direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk
+        ).values_list("pk", flat=True)
+        row_id = (
+            OutboxJob.objects.filter(
+                key__in=[f"clearing.send:{pk}" for pk in sent], done_at__isnull=True
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if row_id is not None:
         try:
-            outbox.run(row.pk)
+            outbox.run(row_id)
         except Exception as error:  # noqa: BLE001 - recorded on the row; the sweep resends
             logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
-    payment.refresh_from_db()
+    # What status_apply changes (the accounts, already loaded, stay as they are).
+    payment.refresh_from_db(fields=SETTLED_FIELDS)
     return payment
 
 
@@ -299,16 +316,7 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
         sent.status = Message.Status.REJECTED
         sent.reason_code = reason
         event = "payment.failed"
-    payment.save(
-        update_fields=[
-            "status",
-            "captured_amount",
-            "failure_code",
-            "failure_message",
-            "clearing",
-            "updated_at",
-        ]
-    )
+    payment.save(update_fields=SETTLED_FIELDS)
     sent.save(update_fields=["status", "reason_code", "updated_at"])
     OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
         done_at=timezone.now()

@@ -206,3 +206,29 @@ def test_the_order_check_refuses_what_writing_the_document_back_refused(db):
             assert valid_now == _valid_before(mutant), change
             checked += 1
     assert checked > 400
+
+
+def test_a_transfer_received_costs_few_queries(peer, shop):
+    from django.test.utils import CaptureQueriesContext
+
+    from clearing.iso import builders
+
+    peer.post(builders.pacs008(peer.transfer(shop.account.number)))  # caches warmed
+    with CaptureQueriesContext(connection) as queries:
+        response = peer.post(builders.pacs008(peer.transfer(shop.account.number)))
+    assert response.status_code == 200
+    # Peer; savepoint, signature, release; savepoint, lock on the UETR, seen before or MsgId
+    # reused (one query), account with its merchant, clearing account; payment, pacs.008,
+    # pacs.002; release (the ledger's own statements are not Django's: not counted). 16 before.
+    assert len(queries.captured_queries) <= 13, [q["sql"][:80] for q in queries]
+
+
+def test_a_transfer_sent_costs_few_queries(fake, peer, shop):
+    from django.test.utils import CaptureQueriesContext
+
+    _pay(shop, peer, **{"Idempotency-Key": "warm"})
+    with CaptureQueriesContext(connection) as queries:
+        response = _pay(shop, peer, **{"Idempotency-Key": "counted"})
+    assert response.json()["status"] == "completed"
+    # The outbox row is known from the send and the payment's accounts stay loaded: 36 before.
+    assert len(queries.captured_queries) <= 33, [q["sql"][:80] for q in queries]
