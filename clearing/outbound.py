@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from lxml import etree
 
@@ -174,6 +175,7 @@ def transfer_send(
         args=[message.pk],
         queue="default",
         due_at=timezone.now() + timedelta(seconds=settings.CLEARING_RESEND_SECONDS),
+        new_key=True,  # the message was created just above
     )
     return payment, row.pk
 
@@ -193,22 +195,33 @@ def api_deliver(payment: Payment) -> Payment:
     is not kept locked during the round trip. Whatever fails here the outbox does again."""
     if payment.status != Payment.Status.PENDING or payment.direction != Payment.Direction.OUTGOING:
         return payment
+    message = (
+        Message.objects.select_related("peer")
+        .filter(direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk)
+        .first()
+    )
     row_id = getattr(payment, "_clearing_outbox_id", None)
-    if row_id is None:  # a payment api_send did not just return: find its row
-        sent = Message.objects.filter(
-            direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk
-        ).values_list("pk", flat=True)
+    if row_id is None and message is not None:  # not a payment api_send just returned
         row_id = (
-            OutboxJob.objects.filter(
-                key__in=[f"clearing.send:{pk}" for pk in sent], done_at__isnull=True
-            )
+            OutboxJob.objects.filter(key=f"clearing.send:{message.pk}", done_at__isnull=True)
             .values_list("pk", flat=True)
             .first()
         )
-    if row_id is not None:
+    # One UPDATE claims the row instead of the outbox's run (read, start, heartbeat thread,
+    # done): it is due again only once this post has had its time, so the sweep does not
+    # send it beside us; status_apply marks it done with the answer.
+    resend = settings.CLEARING_HTTP_TIMEOUT_SECONDS + settings.CLEARING_RESEND_SECONDS
+    claimed = (
+        row_id is not None
+        and OutboxJob.objects.filter(pk=row_id, done_at__isnull=True).update(
+            attempts=F("attempts") + 1, due_at=timezone.now() + timedelta(seconds=resend)
+        )
+        == 1
+    )
+    if claimed and message is not None:
         try:
-            outbox.run(row_id)
-        except Exception as error:  # noqa: BLE001 - recorded on the row; the sweep resends
+            _deliver(message)
+        except Exception as error:  # noqa: BLE001 - recorded on the message; the sweep resends
             logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
     # What status_apply changes (the accounts, already loaded, stay as they are).
     payment.refresh_from_db(fields=SETTLED_FIELDS)
@@ -218,7 +231,10 @@ def api_deliver(payment: Payment) -> Payment:
 def transfer_deliver(message_id: int) -> str:
     """The outbox job: post the pacs.008 (freshly signed) and apply the peer's answer.
     Raises while there is no usable answer, so that the outbox tries again later."""
-    message = Message.objects.select_related("peer").get(pk=message_id)
+    return _deliver(Message.objects.select_related("peer").get(pk=message_id))
+
+
+def _deliver(message: Message) -> str:
     if message.status != Message.Status.PENDING:
         return f"settled already ({message.status})"
     Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
@@ -262,21 +278,24 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     )
     if sent is None or sent.payment_id is None:
         return False
-    if not Message.objects.filter(
-        direction=Message.Direction.INBOUND, peer=peer, kind=builders.PACS002, msg_id=report.msg_id
-    ).exists():
-        Message.objects.create(
-            direction=Message.Direction.INBOUND,
-            peer=peer,
-            kind=builders.PACS002,
-            msg_id=report.msg_id,
-            uetr=report.uetr,
-            status=Message.Status.RECEIVED,
-            reason_code=report.reason_code,
-            body=body,
-            answers=sent,
-            payment_id=sent.payment_id,
-        )
+    # Kept once: the same answer again (a resend's) meets the unique MsgId and is skipped.
+    Message.objects.bulk_create(
+        [
+            Message(
+                direction=Message.Direction.INBOUND,
+                peer=peer,
+                kind=builders.PACS002,
+                msg_id=report.msg_id,
+                uetr=report.uetr,
+                status=Message.Status.RECEIVED,
+                reason_code=report.reason_code,
+                body=body,
+                answers=sent,
+                payment_id=sent.payment_id,
+            )
+        ],
+        ignore_conflicts=True,
+    )
     if report.status not in ("ACSC", "RJCT"):
         return True  # pending at the peer (ACSP, PDNG): ask again later
     if sent.status != Message.Status.PENDING:
