@@ -13,7 +13,10 @@ class ClearingConfig(AppConfig):
 
         external.register(
             external.Network(
-                serves=outbound.peer_serving, send=outbound.api_send, recall=recalls.payment_recall
+                serves=outbound.peer_serving,
+                send=outbound.api_send,
+                deliver=outbound.api_deliver,
+                recall=recalls.payment_recall,
             )
         )
         external.register_desk(external.Desk(check=desk.check, carry_out=desk.carry_out))

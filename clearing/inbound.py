@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
@@ -113,41 +114,29 @@ def receive_transfer(*, peer: Peer, root: etree._Element, body: bytes) -> bytes:
     with transaction.atomic():
         # One transfer at a time per UETR: a resend racing its original waits, then finds it.
         _lock_key(f"clearing.transfer:{peer.pk}:{transfer.uetr}")
-        seen = (
+        # One query for both: this UETR seen before, or its MsgId used for another.
+        before = list(
             Message.objects.filter(
+                Q(uetr=transfer.uetr) | Q(msg_id=transfer.msg_id),
                 direction=Message.Direction.INBOUND,
                 peer=peer,
                 kind=builders.PACS008,
-                uetr=transfer.uetr,
             )
             .order_by("id")
-            .first()
+            .values_list("pk", "uetr", "msg_id")
         )
+        seen = next((pk for pk, uetr, _msg_id in before if uetr == transfer.uetr), None)
         if seen is not None:
-            answer = seen.answered_by.order_by("id").first()
+            answer = Message.objects.filter(answers_id=seen).order_by("id").first()
             if answer is not None:
                 return bytes(answer.body)
-        if Message.objects.filter(
-            direction=Message.Direction.INBOUND,
-            peer=peer,
-            kind=builders.PACS008,
-            msg_id=transfer.msg_id,
-        ).exists():
+        if any(msg_id == transfer.msg_id for _pk, _uetr, msg_id in before):
             raise Refusal(409, "msg_id_reused", "this MsgId was used for another transfer")
         return _credit(peer=peer, transfer=transfer, body=body)
 
 
 def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> bytes:
     now = timezone.now()
-    message = Message.objects.create(
-        direction=Message.Direction.INBOUND,
-        peer=peer,
-        kind=builders.PACS008,
-        msg_id=transfer.msg_id,
-        uetr=transfer.uetr,
-        status=Message.Status.RECEIVED,
-        body=body,
-    )
     accepted_at = transfer.accepted_at or transfer.created_at
     timeout = timedelta(seconds=settings.CLEARING_SETTLEMENT_TIMEOUT_SECONDS)
     amount: int | None
@@ -156,9 +145,13 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
     except LedgerError:
         amount = None
     iban = services.normalise_iban(transfer.creditor_iban)
-    account = Account.objects.filter(number=iban, kind=Account.Kind.CUSTOMER).first()
+    account = (
+        Account.objects.select_related("merchant")
+        .filter(number=iban, kind=Account.Kind.CUSTOMER)
+        .first()
+    )
     payment: Payment | None = None
-    accepted = b""
+    accepted = (b"", "")
     if now > accepted_at + timeout:
         reason = "AB05"  # never credit after the sender may have given up
     else:
@@ -195,16 +188,27 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
                     txn_id=txn.pk,
                     message_id=transfer.msg_id,
                 )
-    answer = accepted if not reason else _answer(peer=peer, transfer=transfer, reason=reason)
-    message.status = Message.Status.REJECTED if reason else Message.Status.ACCEPTED
-    message.reason_code = reason
-    message.payment = payment
-    message.save(update_fields=["status", "reason_code", "payment", "updated_at"])
+    answer, answer_msg_id = (
+        accepted if not reason else _answer(peer=peer, transfer=transfer, reason=reason)
+    )
+    # Stored once its verdict is known, in the transaction that credits: its unique
+    # constraint (one pacs.008 per UETR and peer) stands behind the lock on the UETR.
+    message = Message.objects.create(
+        direction=Message.Direction.INBOUND,
+        peer=peer,
+        kind=builders.PACS008,
+        msg_id=transfer.msg_id,
+        uetr=transfer.uetr,
+        status=Message.Status.REJECTED if reason else Message.Status.ACCEPTED,
+        reason_code=reason,
+        body=body,
+        payment=payment,
+    )
     Message.objects.create(
         direction=Message.Direction.OUTBOUND,
         peer=peer,
         kind=builders.PACS002,
-        msg_id=readers.msg_id(validation.parse_xml(answer)),
+        msg_id=answer_msg_id,
         uetr=transfer.uetr,
         status=message.status,
         reason_code=reason,
@@ -219,11 +223,13 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
     return answer
 
 
-def _answer(*, peer: Peer, transfer: readers.IncomingTransfer, reason: str) -> bytes:
-    """The pacs.002 of this verdict (ACSC when `reason` is empty), checked against its schema."""
+def _answer(*, peer: Peer, transfer: readers.IncomingTransfer, reason: str) -> tuple[bytes, str]:
+    """The pacs.002 of this verdict (ACSC when `reason` is empty), checked against its
+    schema, and its MsgId."""
+    msg_id = builders.new_msg_id()
     answer = builders.pacs002(
         builders.Status(
-            msg_id=builders.new_msg_id(),
+            msg_id=msg_id,
             created_at=timezone.now(),
             sender=services.hub_bic(),
             receiver=peer.bic,
@@ -237,7 +243,7 @@ def _answer(*, peer: Peer, transfer: readers.IncomingTransfer, reason: str) -> b
         )
     )
     validation.validate(answer, expect=builders.PACS002)
-    return answer
+    return answer, msg_id
 
 
 def clearing_info(
@@ -265,8 +271,9 @@ def _record_payment(
 ) -> Payment:
     """The record of a received transfer: the merchant's view of it, and the back office's
     (an account without a merchant gets one too, with no merchant: it can be returned)."""
+    merchant = account.merchant  # loaded with the account; None: no merchant
     payment = Payment.objects.create(
-        merchant_id=account.merchant_id,
+        merchant=merchant,
         debtor_account=clearing,
         creditor_account=account,
         amount=amount,
@@ -292,7 +299,6 @@ def _record_payment(
             reason_code=None,
         ),
     )
-    merchant = payment.merchant
     if merchant is None or not merchant.webhook_url:
         return payment  # nothing to deliver: spare the payload's queries
     webhooks.emit(

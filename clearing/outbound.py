@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from lxml import etree
 
@@ -37,6 +38,15 @@ from payments.services import ACCOUNT_STATE_FAILURES
 logger = logging.getLogger(__name__)
 
 SEND_JOB = "clearing.jobs.deliver_transfer"
+# What an answer changes on the payment (status_apply).
+SETTLED_FIELDS = [
+    "status",
+    "captured_amount",
+    "failure_code",
+    "failure_message",
+    "clearing",
+    "updated_at",
+]
 
 
 def peer_serving(iban: str) -> str | None:
@@ -198,20 +208,56 @@ def transfer_send(
         args=[message.pk],
         queue="default",
         due_at=timezone.now() + timedelta(seconds=settings.CLEARING_RESEND_SECONDS),
+        new_key=True,  # the message was created just above
     )
     return payment, row.pk
 
 
 def api_send(**kwargs: Any) -> Payment:
-    """The merchant API's door (payments/external.py): send, then deliver at once from this
-    process, outside the transaction; whatever fails there the outbox does again."""
+    """The merchant API's door (payments/external.py): debit and queue, in the caller's
+    transaction (the Idempotency-Key's record commits with it); api_deliver posts it."""
     payment, outbox_id = transfer_send(**kwargs)
-    if outbox_id is not None:
+    payment._clearing_outbox_id = outbox_id  # type: ignore[attr-defined]  # for api_deliver
+    return payment
+
+
+def api_deliver(payment: Payment) -> Payment:
+    """Deliver once at once, from this process, after the transaction that queued the
+    transfer has committed: a pacs.008 never leaves before its debit is durable (the peer
+    could credit a transfer this hub then rolled back), and the peer's clearing account
+    is not kept locked during the round trip. Whatever fails here the outbox does again."""
+    if payment.status != Payment.Status.PENDING or payment.direction != Payment.Direction.OUTGOING:
+        return payment
+    message = (
+        Message.objects.select_related("peer")
+        .filter(direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk)
+        .first()
+    )
+    row_id = getattr(payment, "_clearing_outbox_id", None)
+    if row_id is None and message is not None:  # not a payment api_send just returned
+        row_id = (
+            OutboxJob.objects.filter(key=f"clearing.send:{message.pk}", done_at__isnull=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    # One UPDATE claims the row instead of the outbox's run (read, start, heartbeat thread,
+    # done): it is due again only once this post has had its time, so the sweep does not
+    # send it beside us; status_apply marks it done with the answer.
+    resend = settings.CLEARING_HTTP_TIMEOUT_SECONDS + settings.CLEARING_RESEND_SECONDS
+    claimed = (
+        row_id is not None
+        and OutboxJob.objects.filter(pk=row_id, done_at__isnull=True).update(
+            attempts=F("attempts") + 1, due_at=timezone.now() + timedelta(seconds=resend)
+        )
+        == 1
+    )
+    if claimed and message is not None:
         try:
-            outbox.run(outbox_id)
-        except Exception as error:  # noqa: BLE001 - recorded on the row; the sweep resends
+            deliver(message)
+        except Exception as error:  # noqa: BLE001 - recorded on the message; the sweep resends
             logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
-        payment.refresh_from_db()
+    # What status_apply changes (the accounts, already loaded, stay as they are).
+    payment.refresh_from_db(fields=SETTLED_FIELDS)
     return payment
 
 
@@ -266,21 +312,24 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     )
     if sent is None or sent.payment_id is None:
         return False
-    if not Message.objects.filter(
-        direction=Message.Direction.INBOUND, peer=peer, kind=builders.PACS002, msg_id=report.msg_id
-    ).exists():
-        Message.objects.create(
-            direction=Message.Direction.INBOUND,
-            peer=peer,
-            kind=builders.PACS002,
-            msg_id=report.msg_id,
-            uetr=report.uetr,
-            status=Message.Status.RECEIVED,
-            reason_code=report.reason_code,
-            body=body,
-            answers=sent,
-            payment_id=sent.payment_id,
-        )
+    # Kept once: the same answer again (a resend's) meets the unique MsgId and is skipped.
+    Message.objects.bulk_create(
+        [
+            Message(
+                direction=Message.Direction.INBOUND,
+                peer=peer,
+                kind=builders.PACS002,
+                msg_id=report.msg_id,
+                uetr=report.uetr,
+                status=Message.Status.RECEIVED,
+                reason_code=report.reason_code,
+                body=body,
+                answers=sent,
+                payment_id=sent.payment_id,
+            )
+        ],
+        ignore_conflicts=True,
+    )
     if report.status not in ("ACSC", "RJCT"):
         return True  # pending at the peer (ACSP, PDNG): ask again later
     if sent.status != Message.Status.PENDING:
@@ -336,16 +385,7 @@ def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
         sent.status = Message.Status.REJECTED
         sent.reason_code = reason
         event = "payment.failed"
-    payment.save(
-        update_fields=[
-            "status",
-            "captured_amount",
-            "failure_code",
-            "failure_message",
-            "clearing",
-            "updated_at",
-        ]
-    )
+    payment.save(update_fields=SETTLED_FIELDS)
     sent.save(update_fields=["status", "reason_code", "updated_at"])
     OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
         done_at=timezone.now()

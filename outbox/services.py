@@ -54,29 +54,41 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def schedule(
-    *, key: str, job: str, args: list[Any], queue: str, due_at: datetime | None = None
+    *,
+    key: str,
+    job: str,
+    args: list[Any],
+    queue: str,
+    due_at: datetime | None = None,
+    new_key: bool = False,
 ) -> OutboxJob:
     """Record work to do, in the caller's transaction; it is enqueued once that commits.
 
     Asking again for a key that is still pending returns the pending row: the work it
-    stands for has not started yet, or will see the new state when it runs again."""
+    stands for has not started yet, or will see the new state when it runs again.
+    `new_key`: the key names something the same transaction has just created, so no row
+    can have it: one INSERT, without the look-up and the savepoint."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox.schedule belongs inside the transaction of the change")
-    pending = OutboxJob.objects.filter(key=key, done_at__isnull=True).first()
-    if pending is not None:
-        return pending
-    try:
-        with transaction.atomic():
-            row = OutboxJob.objects.create(
-                key=key,
-                job=job,
-                args=args,
-                queue=queue,
-                due_at=due_at or timezone.now(),
-                request_id=str(structlog.contextvars.get_contextvars().get("request_id", ""))[:64],
-            )
-    except IntegrityError:  # the same key, asked for by a concurrent transaction
-        return OutboxJob.objects.get(key=key, done_at__isnull=True)
+    fields = {
+        "key": key,
+        "job": job,
+        "args": args,
+        "queue": queue,
+        "due_at": due_at or timezone.now(),
+        "request_id": str(structlog.contextvars.get_contextvars().get("request_id", ""))[:64],
+    }
+    if new_key:
+        row = OutboxJob.objects.create(**fields)
+    else:
+        pending = OutboxJob.objects.filter(key=key, done_at__isnull=True).first()
+        if pending is not None:
+            return pending
+        try:
+            with transaction.atomic():
+                row = OutboxJob.objects.create(**fields)
+        except IntegrityError:  # the same key, asked for by a concurrent transaction
+            return OutboxJob.objects.get(key=key, done_at__isnull=True)
     if row.due_at <= timezone.now():
         after_commit(_enqueue, row.pk, row.queue, row.enqueue_count)
     return row

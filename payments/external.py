@@ -19,8 +19,12 @@ from payments.models import Payment
 class Network:
     # The BIC of the bank serving this IBAN, or None.
     serves: Callable[[str], str | None]
-    # Sends a payment to another bank: keyword arguments of the API's request.
+    # Sends a payment to another bank (keyword arguments of the API's request): debits and
+    # queues it in the caller's transaction, and returns it pending.
     send: Callable[..., Payment]
+    # Posts a payment `send` queued, once the caller's transaction has committed: the payment
+    # as it is then (completed or failed on the other bank's answer, else still pending).
+    deliver: Callable[[Payment], Payment]
     # Asks the other bank for a completed transfer back (payment_id, merchant, reason, actor).
     recall: Callable[..., Payment]
 
@@ -41,6 +45,12 @@ def send(**kwargs: Any) -> Payment:
     if _network is None:
         raise RuntimeError("no clearing network is installed")
     return _network.send(**kwargs)
+
+
+def deliver(payment: Payment) -> Payment:
+    if _network is None:
+        raise RuntimeError("no clearing network is installed")
+    return _network.deliver(payment)
 
 
 def recall(**kwargs: Any) -> Payment:

@@ -4,6 +4,10 @@ The key's record is inserted in the same database transaction as the work it
 guards. A concurrent request with the same key blocks on the unique index
 until the first commits, then replays its response; if the first rolls back,
 the second proceeds as if it were first. So one key can never do the work twice.
+
+A response may carry `after_commit`, a callable giving the final response once that
+transaction has committed (a payment to another bank is posted only then): the record
+then keeps that final response, so a replay answers what the first client was told.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from payments.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
+AFTER_COMMIT = "after_commit"
 
 
 def fingerprint(request) -> str:
@@ -58,7 +63,9 @@ def idempotent(view_method):
     def wrapper(self, request, *args, **kwargs):
         key = request.headers.get(HEADER)
         if key is None:
-            return view_method(self, request, *args, **kwargs)
+            response = view_method(self, request, *args, **kwargs)
+            after_commit = getattr(response, AFTER_COMMIT, None)
+            return after_commit() if after_commit is not None else response
         if not key.strip() or len(key) > 255:
             raise APIError(
                 status_code=400,
@@ -77,14 +84,18 @@ def idempotent(view_method):
                     response_body={},
                 )
                 response = view_method(self, request, *args, **kwargs)
-                record.response_status = response.status_code
-                record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
-                record.save(update_fields=["response_status", "response_body"])
-                return response
+                _keep(record, response)
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
             if existing is None:
                 raise
+        else:
+            after_commit = getattr(response, AFTER_COMMIT, None)
+            if after_commit is None:
+                return response
+            response = after_commit()
+            _keep(record, response)
+            return response
         if existing.fingerprint != print_:
             raise APIError(
                 status_code=409,
@@ -96,6 +107,12 @@ def idempotent(view_method):
         )
 
     return wrapper
+
+
+def _keep(record: IdempotencyRecord, response) -> None:
+    record.response_status = response.status_code
+    record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+    record.save(update_fields=["response_status", "response_body"])
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

@@ -118,7 +118,12 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 end_to_end_id=data.validated_data["end_to_end_id"],
                 api_key=request.auth,
             )
-            return self._render(payment, status.HTTP_201_CREATED)
+            response = self._render(payment, status.HTTP_201_CREATED)
+            # Posted once the debit (and the Idempotency-Key's record) has committed.
+            response.after_commit = lambda: self._render(  # type: ignore[attr-defined]
+                external.deliver(payment), status.HTTP_201_CREATED
+            )
+            return response
         payment = services.payment_authorize(
             merchant=merchant,
             debtor=data.validated_data["debtor"],
