@@ -277,6 +277,7 @@ class BatchItem(models.Model):
     FLAG_NEW_PAYEE = 1  # this debtor never paid this creditor before
     FLAG_LARGEST = 2  # among the batch's largest rows
     FLAG_DUPLICATE = 4  # same creditor, amount and reference, or end-to-end id, as before
+    FLAG_VOP_MISMATCH = 8  # Verification of Payee: close match or no match (CMTC, NMTC)
 
     class Meta:
         ordering = ["batch", "row"]
@@ -312,6 +313,10 @@ class BatchItem(models.Model):
     @property
     def is_possible_duplicate(self) -> bool:
         return bool(self.flags & self.FLAG_DUPLICATE)
+
+    @property
+    def is_vop_mismatch(self) -> bool:
+        return bool(self.flags & self.FLAG_VOP_MISMATCH)
 
     @property
     def amount_shown(self) -> str:

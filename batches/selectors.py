@@ -237,6 +237,7 @@ ROW_FLAGS = {
     "new_payee": BatchItem.FLAG_NEW_PAYEE,
     "largest": BatchItem.FLAG_LARGEST,
     "duplicate": BatchItem.FLAG_DUPLICATE,
+    "vop_mismatch": BatchItem.FLAG_VOP_MISMATCH,
 }
 ROW_ORDERINGS = {
     "row": ("row",),

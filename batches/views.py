@@ -277,6 +277,14 @@ def flags_explained(batch: Batch) -> list[dict[str, Any]]:
             "meaning": "the same creditor, amount and reference, or the same end-to-end id, as a "
             f"payment or a pending batch's row of the last {settings.BATCH_DUPLICATE_DAYS} days",
         },
+        {
+            "key": "vop_mismatch",
+            "css": "vop-mismatch",
+            "label": "name mismatch",
+            "count": counts.get("vop_mismatch", 0),
+            "meaning": "Verification of Payee: the payee's bank says the name is a close match "
+            "(it gives the holder's name) or no match; approving needs your explicit confirmation",
+        },
     ]
 
 
@@ -319,6 +327,7 @@ def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResp
             approver=request.user,
             actor=Actor.from_request(request),
             otp_token=request.POST.get("otp_token", ""),
+            confirm_mismatches=request.POST.get("confirm_mismatches") == "yes",
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)

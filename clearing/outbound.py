@@ -81,6 +81,7 @@ def transfer_send(
     reference: str = "",
     end_to_end_id: str = "",
     api_key: MerchantAPIKey | None = None,
+    verification: dict | None = None,
 ) -> tuple[Payment, int | None]:
     """Debit the debtor into the serving peer's clearing account and queue the pacs.008.
 
@@ -114,6 +115,7 @@ def transfer_send(
         creditor_iban=iban,
         creditor_agent=peer.bic,
         creditor_address=creditor_address,
+        verification=verification,  # Verification of Payee, asked before sending
         uetr=uetr,
         clearing=clearing_info(
             peer_bic=peer.bic, message_id=msg_id, uetr=uetr, status="PDNG", reason_code=None

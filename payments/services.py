@@ -83,6 +83,7 @@ def payment_authorize(
     batch_id: UUID | None = None,
     batch_row: int | None = None,
     now: datetime | None = None,
+    verification: dict | None = None,
 ) -> Payment:
     """Hold the amount on the debtor account (and capture it at once when `capture`).
 
@@ -112,6 +113,7 @@ def payment_authorize(
         batch_id=batch_id,
         batch_row=batch_row,
         authorization_code=_authorization_code(),
+        verification=verification,
     )
     # Lock both accounts now, in key order: the payment row's foreign keys are
     # checked at commit, and checks that took their locks in another order

@@ -62,6 +62,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "duplicate_of",
+            "vop_opted_out",
             "created_at",
             "updated_at",
         ]
@@ -127,6 +128,7 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "payment",
+            "verification",
         ]
 
     def get_amount(self, obj: BatchItem) -> str:

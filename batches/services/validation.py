@@ -28,7 +28,7 @@ from accounts.models import Account
 from batches import notifications, parsers
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
-from batches.services import integrity
+from batches.services import integrity, payee_verification
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
@@ -315,6 +315,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     batch.flag_counts = flag_rows(
         batch, largest_rows=stored.outliers(), new_payees=stored.new_payees
     )
+    batch.flag_counts.update(payee_verification.verify_rows(batch))
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()

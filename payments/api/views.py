@@ -16,7 +16,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger.selectors import account_entries, accounts_of_merchant
 from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
-from payments import external, selectors, services
+from payments import external, selectors, services, verification
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
 from payments.api.openapi import ERRORS, IDEMPOTENCY_KEY
@@ -101,6 +101,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             data=request.data, context={"merchant": merchant}
         )
         data.is_valid(raise_exception=True)
+        checked = verification.for_payment(data.validated_data, merchant=merchant)
         if data.validated_data["creditor_bank"] is not None:
             # A creditor at another bank: the clearing network's door (payments/external.py).
             payment = external.send(
@@ -114,6 +115,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 reference=data.validated_data["reference"],
                 end_to_end_id=data.validated_data["end_to_end_id"],
                 api_key=request.auth,
+                verification=checked,
             )
             return self._render(payment, status.HTTP_201_CREATED)
         payment = services.payment_authorize(
@@ -126,6 +128,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             end_to_end_id=data.validated_data["end_to_end_id"],
             capture=data.validated_data["capture"],
             api_key=request.auth,
+            verification=checked,
         )
         return self._render(payment, status.HTTP_201_CREATED)
 
