@@ -12,6 +12,7 @@ that opted out of verification for batches gets none: the batch says so (`vop_op
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import F
@@ -79,3 +80,19 @@ def mismatches(batch: Batch) -> int:
         .filter(vop_bit__gt=0)
         .count()
     )
+
+
+_COPY = """
+UPDATE payments_payment AS payment
+   SET verification = item.verification
+  FROM batches_batchitem AS item
+ WHERE item.batch_id = %s AND item.payment_id = payment.id
+   AND payment.id = ANY(%s) AND item.verification IS NOT NULL
+"""
+
+
+def copy_to_payments(*, batch_id: UUID, payment_ids: list[UUID]) -> None:
+    """The rows' results onto the payments a chunk of execution just made: the result
+    travels with the payment (its JSON), as an API payment's does."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COPY, [batch_id, payment_ids])

@@ -11,7 +11,6 @@ import io
 import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from lxml import etree
 
 from accounts.identity import roles
 from accounts.identity.actions import AuditAction
@@ -23,6 +22,7 @@ from batches.services.decisions import MismatchesNotConfirmed
 from compliance.vop.models import PayeeVerification
 from payments.models import Payment
 from tests.batches.conftest import Desk
+from tests.batches.test_pain002 import check_valid, ns
 from tests.compliance.vop_helpers import InProcessPeerHub
 from tests.factories import AccountFactory, MerchantFactory, fund
 from tests.helpers import fresh_code, make_operator, otp_login, signed
@@ -210,24 +210,29 @@ def test_the_pain002_carries_each_rows_result(desk):
     )
     services.batch_execute(batch_id=batch.pk)
     batch.refresh_from_db()
-    out = io.BytesIO()
-    reports.write_result_xml(batch, out)
-    root = etree.fromstring(out.getvalue())
-    ns = {"p": root.nsmap[None]}
-    info = {
-        tx.findtext("p:OrgnlEndToEndId", namespaces=ns): tx.findtext(
-            "p:StsRsnInf/p:AddtlInf", namespaces=ns
-        )
-        for tx in root.iterfind(".//p:TxInfAndSts", ns)
-    }
-    assert info == {
-        "E1": "VOP MTCH name matches",
-        "E2": "VOP MTCH name matches",
-        "E3": "VOP CMTC close match, account holder: Anna Schmidt",
-        "E4": "VOP NMTC name does not match",
-        "E5": None,
-    }
-    assert Payment.objects.filter(batch_id=batch.pk).count() == 5
+    for version in ("pain.002.001.10", "pain.002.001.03"):
+        out = io.BytesIO()
+        reports.write_result_xml(batch, out, version=version)
+        root = check_valid(out.getvalue(), version)  # valid against each version's schema
+        info = {
+            tx.findtext("p:OrgnlEndToEndId", namespaces=ns(version)): tx.findtext(
+                "p:StsRsnInf/p:AddtlInf", namespaces=ns(version)
+            )
+            for tx in root.iterfind(".//p:TxInfAndSts", ns(version))
+        }
+        assert info == {
+            "E1": "VOP MTCH name matches",
+            "E2": "VOP MTCH name matches",
+            "E3": "VOP CMTC close match, account holder: Anna Schmidt",
+            "E4": "VOP NMTC name does not match",
+            "E5": None,
+        }
+    # Each row's payment carries its result too.
+    paid = dict(
+        Payment.objects.filter(batch_id=batch.pk).values_list("end_to_end_id", "verification")
+    )
+    assert paid["E3"] == {"result": "CMTC", "matched_name": "Anna Schmidt"}
+    assert paid["E5"] is None and len(paid) == 5
 
 
 def test_the_merchant_opts_out_and_back_in_audited_and_shown_on_every_batch(desk):
