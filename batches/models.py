@@ -279,6 +279,7 @@ class BatchItem(models.Model):
     FLAG_LARGEST = 2  # among the batch's largest rows
     FLAG_DUPLICATE = 4  # same creditor, amount and reference, or end-to-end id, as before
     FLAG_SANCTIONS = 8  # the payee's name may be on a sanctions list (an alert is open)
+    FLAG_VOP_MISMATCH = 16  # Verification of Payee: close match or no match (CMTC, NMTC)
 
     class Meta:
         ordering = ["batch", "row"]
@@ -323,6 +324,8 @@ class BatchItem(models.Model):
     def creditor_address_line(self) -> str:
         """The creditor's address on one line, for the approver: "Hauptstr. 1, 10115 Berlin, DE"."""
         return addresses.one_line(self.creditor_address)
+
+    FLAG_VOP_MISMATCH = 16  # Verification of Payee: close match or no match (CMTC, NMTC)
 
     @property
     def amount_shown(self) -> str:

@@ -216,6 +216,7 @@ _STATUS_FIELDS = (
     "creditor_account_number",
     "payment_id",
     "creditor_address",
+    "verification",
     *ISO_ROW_FIELDS,
 )
 _ISO_FROM = len(_STATUS_FIELDS) - len(ISO_ROW_FIELDS)
@@ -229,7 +230,7 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
         (
             item_status, error_code, error_message, end_to_end_id, block, amount_text, currency,
             execution_date, execution_datetime, reference, debtor, creditor_name,
-            creditor_account, payment_id, creditor_address,
+            creditor_account, payment_id, creditor_address, verification,
         ) = values[:_ISO_FROM]  # fmt: skip
         status = _transaction_status(batch, item_status)
         settled = status != "RJCT"
@@ -249,8 +250,30 @@ def _transaction_statuses(batch: Batch) -> Iterator[TransactionStatus]:
             creditor_account=creditor_account,
             account_servicer_reference=payment_id.hex if payment_id else "",
             creditor_address=creditor_address,
+            additional_info=verification_text(verification),
             **dict(zip(ISO_ROW_FIELDS, values[_ISO_FROM:], strict=True)),
         )
+
+
+def verification_text(verification: dict | None) -> str:
+    """A row's Verification of Payee result as the pain.002's AddtlInf says it."""
+    if not verification:
+        return ""
+    result = verification.get("result", "")
+    words = VERIFICATION_WORDS.get(result)
+    if words is None:
+        return ""
+    if result == "CMTC" and verification.get("matched_name"):
+        words += f": {verification['matched_name']}"
+    return f"VOP {result} {words}"
+
+
+VERIFICATION_WORDS = {
+    "MTCH": "name matches",
+    "CMTC": "close match, account holder",
+    "NMTC": "name does not match",
+    "NOAP": "verification not possible",
+}
 
 
 def _not_paid_reason(batch: Batch) -> str:

@@ -241,6 +241,7 @@ ROW_FLAGS = {
     "largest": BatchItem.FLAG_LARGEST,
     "duplicate": BatchItem.FLAG_DUPLICATE,
     "sanctions": BatchItem.FLAG_SANCTIONS,
+    "vop_mismatch": BatchItem.FLAG_VOP_MISMATCH,
 }
 ROW_ORDERINGS = {
     "row": ("row",),

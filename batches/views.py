@@ -285,6 +285,14 @@ def flags_explained(batch: Batch) -> list[dict[str, Any]]:
             "meaning": "the payee's name may be on a sanctions list: the batch waits until "
             "a compliance officer decides the alert",
         },
+        {
+            "key": "vop_mismatch",
+            "css": "vop-mismatch",
+            "label": "name mismatch",
+            "count": counts.get("vop_mismatch", 0),
+            "meaning": "Verification of Payee: the payee's bank says the name is a close match "
+            "(it gives the holder's name) or no match; approving needs your explicit confirmation",
+        },
     ]
 
 
@@ -327,6 +335,7 @@ def batch_approve(request: AuthenticatedHttpRequest, batch_id: UUID) -> HttpResp
             approver=request.user,
             actor=Actor.from_request(request),
             otp_token=request.POST.get("otp_token", ""),
+            confirm_mismatches=request.POST.get("confirm_mismatches") == "yes",
         )
     except services.NotAllowed as error:
         return _refused(request, batch, error.detail)

@@ -126,6 +126,7 @@ def transfer_send(
     reference: str = "",
     end_to_end_id: str = "",
     api_key: MerchantAPIKey | None = None,
+    verification: dict | None = None,
 ) -> tuple[Payment, int | None]:
     """Debit the debtor into the serving peer's clearing account and queue the pacs.008.
 
@@ -160,6 +161,7 @@ def transfer_send(
             creditor_iban=iban,
             creditor_address=creditor_address,
         ),
+        verification=verification,  # Verification of Payee, asked before sending
     )
     # The document is written and checked before the accounts are locked: every transfer
     # to this peer locks its clearing account, so the locked stretch stays short.

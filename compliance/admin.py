@@ -400,3 +400,7 @@ class ScreeningAlertAdmin(ReadOnlyAdmin):
                 "back_url": back,
             },
         )
+
+
+# Verification of Payee's record has its screen in its own package.
+from compliance.vop import admin as vop_admin  # noqa: E402, F401

@@ -9,3 +9,11 @@ class ComplianceConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "compliance"
+
+    def ready(self) -> None:
+        # payments knows nothing of compliance: an API payment's payee is verified through
+        # the hook this fills (payments/verification.py).
+        from compliance.vop import requester
+        from payments import verification
+
+        verification.register(requester.verify_for_payment)

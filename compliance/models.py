@@ -208,3 +208,7 @@ class Whitelist(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_type}:{self.subject_ref} is not {self.source} {self.reference}"
+
+
+# Verification of Payee keeps its record in its own package (compliance/vop/).
+from compliance.vop.models import PayeeVerification  # noqa: E402, F401

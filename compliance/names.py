@@ -22,7 +22,8 @@ name counts only its share of a longer name, so "Ali" alone never matches "Ali H
 
 `verify_payee(given, holder)` answers as the EPC VOP scheme does:
 - "MTCH" when the names are the same words after steps 1-3, in any order (case, accents,
-  punctuation and legal forms do not count; a different transliteration does);
+  punctuation and legal forms do not count, nor German umlauts written out, "Mueller" for
+  "Müller"; any other difference of transliteration does);
 - "CMTC" with the holder's name when the score is >= 80 (a typo, a missing middle name,
   a transliteration);
 - "NMTC" below 80, or when either name is empty after normalisation.
@@ -223,12 +224,27 @@ def score(a: str, b: str) -> float:
     return token_score(*compared(normalise(a), normalise(b)))
 
 
+# German umlauts written out are the same letters ("Mueller" is how "Müller" is typed).
+_UMLAUTS = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
+
+
+def _same_words(given: str, holder: str, a: Normalised, b: Normalised) -> bool:
+    if sorted(a.plain) == sorted(b.plain):
+        return True
+    if not any(ord(char) in _UMLAUTS for char in given + holder):
+        return False
+    written_out = (normalise(given.translate(_UMLAUTS)), normalise(holder.translate(_UMLAUTS)))
+    return sorted(written_out[0].plain) == sorted(written_out[1].plain)
+
+
 def verify_payee(given: str, holder: str) -> tuple[str, str | None]:
     """("MTCH"|"CMTC"|"NMTC", the holder's name with CMTC only) for a name given with an IBAN."""
     a, b = normalise(given), normalise(holder)
     if not a.tokens or not b.tokens:
         return "NMTC", None
-    if sorted(a.plain) == sorted(b.plain):
+    if _same_words(given, holder, a, b):
         return "MTCH", None
     value = token_score(*compared(a, b))
     if value >= CLOSE_MATCH_THRESHOLD:

@@ -470,3 +470,10 @@ CLEARING_RESEND_SECONDS = float(os.environ.get("CLEARING_RESEND_SECONDS", 1))
 CLEARING_STATUS_REQUEST_SECONDS = float(os.environ.get("CLEARING_STATUS_REQUEST_SECONDS", 20))
 # A batch's transfers to one peer: at most this many posts in flight at once (all processes).
 CLEARING_MAX_IN_FLIGHT = int(os.environ.get("CLEARING_MAX_IN_FLIGHT", 16))
+# Verification of Payee (compliance/vop/): a peer's answer is awaited this long (the EPC
+# scheme gives the payee's bank 5 s), then the result is NOAP; a batch's payees are asked
+# this many at a time, within this many seconds in all; a peer may ask this often.
+VOP_HTTP_TIMEOUT_SECONDS = float(os.environ.get("VOP_HTTP_TIMEOUT", 5))
+VOP_BATCH_CONCURRENCY = int(os.environ.get("VOP_BATCH_CONCURRENCY", 8))
+VOP_BATCH_SECONDS = float(os.environ.get("VOP_BATCH_SECONDS", 120))
+VOP_PEER_REQUESTS_PER_MINUTE = int(os.environ.get("VOP_PEER_REQUESTS_PER_MINUTE", 600))

@@ -44,7 +44,9 @@ urlpatterns = [
     path("api/v1/accounts/<uuid:pk>/statement/", StatementView.as_view(), name="statement"),
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("batches.api.urls")),
+    path("api/v1/", include("compliance.vop.api_urls")),  # payee verifications, batch opt-out
     path("clearing/", include("clearing.urls")),  # other banks' signed ISO 20022 messages
+    path("vop/", include("compliance.vop.urls")),  # other banks' Verification of Payee requests
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path(

@@ -17,6 +17,7 @@ django.setup(set_prefix=False)
 API_PREFIX = "/api/v1/"
 # Other banks' signed messages (clearing/): no browser middleware either.
 CLEARING_PREFIX = "/clearing/v1/"
+VOP_PREFIX = "/vop/v1/"  # other banks' Verification of Payee requests, signed the same way
 # Probes and the scraper need none of the browser's middleware either.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -43,7 +44,7 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     handler = (
         api
-        if path.startswith((API_PREFIX, CLEARING_PREFIX)) or path in OPERATIONS_PATHS
+        if path.startswith((API_PREFIX, CLEARING_PREFIX, VOP_PREFIX)) or path in OPERATIONS_PATHS
         else browser
     )
     return handler(environ, start_response)

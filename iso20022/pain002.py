@@ -103,6 +103,8 @@ class TransactionStatus:
     ultimate_creditor: str = ""
     account_servicer_reference: str = ""  # the hub's payment id for the row, when paid
     creditor_address: dict | None = None  # iso20022.addresses dict, echoed as Cdtr/PstlAdr
+    # A StsRsnInf of its own with only AddtlInf (Verification of Payee's result, for one).
+    additional_info: str = ""
 
 
 def write_pain002(
@@ -228,6 +230,8 @@ class _Writer:
         parts.append(f"<TxSts>{escape(transaction.status)}</TxSts>")
         if transaction.status == "RJCT" and (transaction.reason_code or transaction.reason_text):
             parts.append(self.status_reason_text(transaction.reason_code, transaction.reason_text))
+        if transaction.additional_info.strip():
+            parts.append(self.status_reason_text("", transaction.additional_info))
         if reference := _text(transaction.account_servicer_reference, _ID):
             parts.append(f"<AcctSvcrRef>{escape(reference)}</AcctSvcrRef>")
         self.original_reference(parts, transaction)

@@ -93,6 +93,7 @@ def payment_authorize(
     batch_row: int | None = None,
     now: datetime | None = None,
     creditor_address: dict | None = None,
+    verification: dict | None = None,
 ) -> Payment:
     """Hold the amount on the debtor account (and capture it at once when `capture`).
 
@@ -123,6 +124,7 @@ def payment_authorize(
         batch_row=batch_row,
         authorization_code=_authorization_code(),
         creditor_address=creditor_address or None,
+        verification=verification,
     )
     # Lock both accounts now, in key order: the payment row's foreign keys are
     # checked at commit, and checks that took their locks in another order

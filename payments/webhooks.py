@@ -47,6 +47,7 @@ def payment_data(payment: Payment) -> dict[str, Any]:
         "reference": payment.reference,
         "failure_code": payment.failure_code or None,
         "batch": str(payment.batch_id) if payment.batch_id else None,
+        "verification": payment.verification,
     }
 
 

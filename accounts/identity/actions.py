@@ -66,6 +66,8 @@ class AuditAction(StrEnum):
     MERCHANT_CHANGE = "merchant.change"
     MERCHANT_CREATE = "merchant.create"
     MERCHANT_ROTATE_WEBHOOK_SECRET = "merchant.rotate_webhook_secret"
+    MERCHANT_VOP_BATCH_OPT_IN = "merchant.vop_batch_opt_in"
+    MERCHANT_VOP_BATCH_OPT_OUT = "merchant.vop_batch_opt_out"
     OPERATOR_CREATE = "operator.create"
     OTP_DEVICE_CREATE = "otp_device.create"
     OTP_DEVICE_DELETE = "otp_device.delete"

@@ -35,6 +35,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.view_sanctionsentry",
         "compliance.view_screeningalert",
         "compliance.change_screeningalert",
+        # Verification of Payee: the requests answered and made.
+        "compliance.view_payeeverification",
     ],
 }
 

@@ -132,12 +132,13 @@ def money_field(
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "webhook_url", "created_at")
+    list_display = ("name", "id", "webhook_url", "vop_batch_opt_out", "created_at")
     search_fields = ("name", "=id")
     search_help_text = "Any part of the merchant's name (any case), or its id."
-    readonly_fields = ("id", "created_at")
+    # The VoP opt-out changes only through its actions (audited as such).
+    readonly_fields = ("id", "vop_batch_opt_out", "created_at")
     exclude = ("webhook_secret",)
-    actions = ["rotate_webhook_secret"]
+    actions = ["rotate_webhook_secret", "vop_batch_opt_out", "vop_batch_opt_in"]
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -153,6 +154,24 @@ class MerchantAdmin(admin.ModelAdmin):
                 merchant_id=merchant.pk, actor=Actor.from_request(request)
             )
         self.message_user(request, f"Rotated the webhook secret of {queryset.count()} merchant(s).")
+
+    @admin.action(description="Opt out of Verification of Payee for batches")
+    def vop_batch_opt_out(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        self._vop_batch(request, queryset, opt_out=True)
+
+    @admin.action(description="Opt back in to Verification of Payee for batches")
+    def vop_batch_opt_in(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        self._vop_batch(request, queryset, opt_out=False)
+
+    def _vop_batch(self, request: HttpRequest, queryset: QuerySet[Merchant], opt_out: bool):
+        for merchant in queryset:
+            services.merchant_set_vop_batch_opt_out(
+                merchant_id=merchant.pk, opt_out=opt_out, actor=Actor.from_request(request)
+            )
+        verb = "opted out of" if opt_out else "opted back in to"
+        self.message_user(
+            request, f"{queryset.count()} merchant(s) {verb} Verification of Payee for batches."
+        )
 
 
 def _status_action(service, verb: str):

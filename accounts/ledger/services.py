@@ -52,6 +52,28 @@ def merchant_rotate_webhook_secret(*, merchant_id: UUID, actor: Actor) -> Mercha
     return merchant
 
 
+@transaction.atomic
+def merchant_set_vop_batch_opt_out(*, merchant_id: UUID, opt_out: bool, actor: Actor) -> Merchant:
+    """A business customer opts out of Verification of Payee for its batches (IPR Art. 5c),
+    or back in: the merchant's API or the back office; audited. Batches validated from then
+    on carry it (`Batch.vop_opted_out`)."""
+    merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
+    if merchant.vop_batch_opt_out == opt_out:
+        return merchant  # nothing changes, nothing to audit
+    merchant.vop_batch_opt_out = opt_out
+    merchant.save(update_fields=["vop_batch_opt_out"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.MERCHANT_VOP_BATCH_OPT_OUT
+        if opt_out
+        else AuditAction.MERCHANT_VOP_BATCH_OPT_IN,
+        target=merchant,
+        before={"vop_batch_opt_out": not opt_out},
+        after={"vop_batch_opt_out": opt_out},
+    )
+    return merchant
+
+
 MERCHANT_AUDITED = ("name", "webhook_url", "second_approval_above", "second_approval_row_above")
 
 

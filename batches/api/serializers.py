@@ -64,6 +64,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "duplicate_of",
+            "vop_opted_out",
             "created_at",
             "updated_at",
         ]
@@ -134,6 +135,7 @@ class BatchItemSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "payment",
+            "verification",
         ]
 
     def get_amount(self, obj: BatchItem) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -27,8 +28,16 @@ from batches.services.base import (
     start_or_schedule,
 )
 from batches.services.holds import release_holds, reserve_funds
+from batches.services.payee_verification import mismatches as vop_mismatches
 
 KIND = "batch"
+
+
+class MismatchesNotConfirmed(BatchError):
+    """An approval over rows whose payee's name does not match, without confirming them."""
+
+    code = "vop_mismatches_not_confirmed"
+    status = 409
 
 
 def _primary_initiator(persons: set[int]) -> int | None:
@@ -72,6 +81,7 @@ def _record(
     actor: Actor,
     reason: str = "",
     now: datetime | None = None,
+    **detail: Any,
 ) -> Batch:
     """Under the merchant's lock (the day's exposure is counted by one decision at a time)
     and the batch's: the decision, once per person, and the approval row."""
@@ -100,6 +110,7 @@ def _record(
         now=now,
         validated_sha256=batch.validated_sha256,
         reason=reason,
+        **detail,
     )
     Approval.objects.create(
         batch=batch,
@@ -121,11 +132,27 @@ def batch_approve(
     otp_token: str,
     today: date | None = None,
     now: datetime | None = None,
+    confirm_mismatches: bool = False,
 ) -> Batch:
-    """One approval through the gate; the last one needed holds the funds and starts it."""
+    """One approval through the gate; the last one needed holds the funds and starts it.
+
+    Rows whose payee's name is a close match or no match (Verification of Payee) are
+    approved only with `confirm_mismatches`: without it the approval is refused before the
+    gate (the code is not spent) and nothing changes; with it the decision and the audit
+    record the confirmation and the count of rows confirmed."""
     verdict = Approval.Decision.APPROVE
     # Before the code is spent: an open sanctions alert on a payee holds the approval.
     payee_screening.check_approvable(Batch.objects.get(pk=batch_id))
+    # Fixed at validation: the rows' results never change afterwards.
+    mismatched = vop_mismatches(Batch.objects.get(pk=batch_id))
+    if mismatched and not confirm_mismatches:
+        raise MismatchesNotConfirmed(
+            f"{mismatched} row{'s' if mismatched != 1 else ''} of this batch name"
+            f"{'' if mismatched != 1 else 's'} a payee whose name is not the account holder's "
+            "(Verification of Payee: close match or no match); confirm that you approve the "
+            "batch over them"
+        )
+    confirmed: dict[str, Any] = {"vop_mismatches_confirmed": mismatched} if mismatched else {}
     _, signed, persons = _decide(
         batch_id=batch_id,
         approver=approver,
@@ -144,6 +171,7 @@ def batch_approve(
                 persons=persons,
                 actor=actor,
                 now=now,
+                **confirmed,
             )
             approvals = batch.approvals.filter(decision=Approval.Decision.APPROVE).count()
             needed = selectors.approvals_required(batch)
@@ -155,6 +183,7 @@ def batch_approve(
                 needed=needed,
                 validated_sha256=batch.validated_sha256,
                 otp_time_step=signed.otp_time_step,
+                **confirmed,
             )
             if approvals < needed:
                 notifications.batch_awaits_approval(batch)  # the approvers still to decide

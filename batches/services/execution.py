@@ -23,7 +23,7 @@ from accounts.identity.actions import AuditAction
 from accounts.identity.audit import Actor
 from accounts.models import Hold
 from batches.models import Batch, BatchHold, BatchItem
-from batches.services import integrity, network
+from batches.services import integrity, network, payee_verification
 from batches.services.base import enqueue, lock, start_or_schedule
 from batches.services.holds import release_holds
 from common.db import bulk, pgsql
@@ -268,6 +268,7 @@ def _execute_chunk(batch_id: UUID, chunk_size: int) -> _ChunkDone | None:
                 if refusal is not None
             ],
         )
+        payee_verification.copy_to_payments(batch_id=batch.pk, payment_ids=payment_ids)
         # Counted from the outcomes of the rows this transaction changes, committed with
         # them: a crash rolls both back together, so the counts can never drift.
         pending = external.send(

@@ -29,7 +29,7 @@ from accounts.models import Account
 from batches import addressing, notifications, parsers, payee_screening
 from batches.fields import ISO_ROW_FIELDS, iso_values
 from batches.models import Batch, BatchItem
-from batches.services import integrity, network
+from batches.services import integrity, network, payee_verification
 from batches.services.base import lock
 from batches.services.duplicates import flag_rows
 from common.db import bulk
@@ -333,6 +333,7 @@ def batch_validate(*, batch_id: UUID) -> Batch:
     )
     if sanctions := payee_screening.screen_payees(batch):
         batch.flag_counts["sanctions"] = sanctions
+    batch.flag_counts.update(payee_verification.verify_rows(batch))
     batch.validated_sha256 = stored.approval_digest.hexdigest()
     batch.status = Batch.Status.AWAITING_APPROVAL
     batch.validated_at = timezone.now()

@@ -142,6 +142,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "creditor_address",
             "clearing",
             "recall",
+            "verification",
             "created_at",
             "updated_at",
         ]
@@ -200,6 +201,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "creditor_address": instance.creditor_address,
             "clearing": instance.clearing,
             "recall": instance.recall,
+            "verification": instance.verification,
             "created_at": timestamp(instance.created_at),
             "updated_at": timestamp(instance.updated_at),
         }
@@ -232,6 +234,15 @@ class AddressSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, allow_blank=True)
     address_lines = serializers.ListField(
         child=serializers.CharField(max_length=70), max_length=2, required=False
+    )
+
+
+class GivenVerificationSerializer(serializers.Serializer):
+    """The answer of a Verification of Payee the merchant asked for before paying."""
+
+    result = serializers.ChoiceField(choices=["MTCH", "CMTC", "NMTC", "NOAP"])
+    matched_name = serializers.CharField(
+        max_length=140, required=False, allow_null=True, allow_blank=True
     )
 
 
@@ -295,6 +306,8 @@ class PaymentCreateSerializer(serializers.Serializer):
     creditor_agent = serializers.RegexField(
         r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$", required=False, allow_blank=True
     )
+    # Verification of Payee done before (POST /payee-verifications/): not asked again.
+    verification = GivenVerificationSerializer(required=False)
 
     def validate_currency(self, value: str) -> str:
         if not iso4217.is_known(value):

@@ -17,7 +17,7 @@ from accounts.ledger.selectors import account_entries, accounts_of_merchant
 from accounts.ledger.services import merchant_rotate_webhook_secret
 from accounts.models import Account
 from iso20022 import addresses
-from payments import external, selectors, services
+from payments import external, selectors, services, verification
 from payments.api import serializers
 from payments.api.filters import PaymentFilter
 from payments.api.instant_limits import InstantLimitsMixin
@@ -104,6 +104,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             data=request.data, context={"merchant": merchant}
         )
         data.is_valid(raise_exception=True)
+        checked = verification.for_payment(data.validated_data, merchant=merchant)
         if data.validated_data["creditor_bank"] is not None:
             # A creditor at another bank: the clearing network's door (payments/external.py).
             payment = external.send(
@@ -117,6 +118,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 reference=data.validated_data["reference"],
                 end_to_end_id=data.validated_data["end_to_end_id"],
                 api_key=request.auth,
+                verification=checked,
             )
             response = self._render(payment, status.HTTP_201_CREATED)
             # Posted once the debit (and the Idempotency-Key's record) has committed.
@@ -135,6 +137,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             capture=data.validated_data["capture"],
             api_key=request.auth,
             creditor_address=addresses.clean(data.validated_data.get("creditor_address")),
+            verification=checked,
         )
         return self._render(payment, status.HTTP_201_CREATED)
 
