@@ -21,6 +21,7 @@ from lxml import etree
 
 from accounts.identity import roles
 from accounts.identity.audit import Actor
+from accounts.ledger import services as ledger_services
 from accounts.models import Account, User
 from batches import reports, services
 from batches.models import Batch
@@ -83,6 +84,11 @@ def run(*, debtor: str, rows: list[tuple[str, str]], msg_id: str, timeout: float
     """Upload, validate and approve the batch, then wait for its end (a worker executes it)."""
     account = Account.objects.select_related("merchant").get(number=debtor)
     assert account.merchant is not None
+    # A business customer's payout package: opted out of Verification of Payee for batches
+    # (IPR Art. 5c allows it; audited), so validation does not ask the peer about each payee.
+    ledger_services.merchant_set_vop_batch_opt_out(
+        merchant_id=account.merchant.pk, opt_out=True, actor=Actor.system("network batch")
+    )
     maker = _person("network-maker", roles.OPERATOR)
     checkers = [_person(f"network-checker{n}", roles.APPROVER) for n in (1, 2)]
     batch = services.batch_upload(
@@ -98,6 +104,7 @@ def run(*, debtor: str, rows: list[tuple[str, str]], msg_id: str, timeout: float
         batch = services.batch_approve(
             batch_id=batch.id,
             approver=checker,
+            confirm_mismatches=True,  # synthetic payee names: VoP mismatches, confirmed
             actor=Actor.for_user(checker),
             otp_token=_fresh_code(checker),
         )

@@ -136,6 +136,7 @@ for checker in checkers:
     batch_services.batch_approve(
         batch_id=batch_id,
         approver=checker,
+        confirm_mismatches=True,  # synthetic payee names: VoP mismatches, confirmed
         actor=Actor.for_user(checker),
         otp_token=fresh_code(checker),  # a decision is signed with a fresh code
     )

@@ -95,6 +95,7 @@ def test_worker_killed_mid_batch_pays_every_row_exactly_once():
         services.batch_approve(
             batch_id=batch.id,
             approver=checker,
+            confirm_mismatches=True,  # synthetic payee names: VoP mismatches, confirmed
             actor=Actor.for_user(checker),
             otp_token=fresh_code(checker),
         )

@@ -42,6 +42,16 @@ PAGES = (
 )
 
 
+# The demo customers' names (seed_demo): Verification of Payee finds each a match, so the
+# approvals of the tour need no confirmation of mismatches.
+HOLDERS = {
+    "DEMOEUR1001": "Anna Schmidt",
+    "DEMOEUR1002": "Bruno Rossi",
+    "DEMOEUR1003": "Chloé Martin",
+    "DEMOEUR1004": "Dmitri Ivanov",
+}
+
+
 def pain001(run: str) -> bytes:
     """A pain.001.001.09 paying two demo customers from DEMOEUR0001, named in its PmtInf."""
     today = datetime.now(tz=UTC).date().isoformat()
@@ -50,7 +60,7 @@ def pain001(run: str) -> bytes:
         return (
             f"<CdtTrfTxInf><PmtId><InstrId>I-{run}-{n}</InstrId><EndToEndId>E-{run}-{n}"
             f'</EndToEndId></PmtId><Amt><InstdAmt Ccy="EUR">{amount}</InstdAmt></Amt>'
-            f"<Cdtr><Nm>Payee {n}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>{payee}</Id></Othr></Id>"
+            f"<Cdtr><Nm>{HOLDERS[payee]}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>{payee}</Id></Othr></Id>"
             f"</CdtrAcct><RmtInf><Ustrd>Invoice {run}-{n}</Ustrd></RmtInf></CdtTrfTxInf>"
         )
 
@@ -73,7 +83,8 @@ def salaries(run: str, *amounts: str) -> bytes:
     payees = ["DEMOEUR1001", "DEMOEUR1002", "DEMOEUR1003"]
     lines = ["creditor_account,amount,currency,reference,creditor_name,end_to_end_id"]
     for i, amount in enumerate(amounts, start=1):
-        lines.append(f"{payees[i % 3]},{amount},EUR,Salary {run}-{i},Employee {i},S-{run}-{i}")
+        payee = payees[i % 3]
+        lines.append(f"{payee},{amount},EUR,Salary {run}-{i},{HOLDERS[payee]},S-{run}-{i}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -84,7 +95,8 @@ def ten_thousand_rows(run: str) -> bytes:
     for i in range(1, 10_001):
         payee = "NOSUCHACCT" if i % 2500 == 0 else payees[i % 4]
         amount = "9800.00" if i == 4321 else f"{280 + i % 47}.{i % 100:02d}"
-        lines.append(f"{payee},{amount},EUR,Payroll {run} #{i},Employee {i},P-{run}-{i}")
+        name = HOLDERS.get(payee, f"Employee {i}")
+        lines.append(f"{payee},{amount},EUR,Payroll {run} #{i},{name},P-{run}-{i}")
     return ("\n".join(lines) + "\n").encode()
 
 
