@@ -325,7 +325,9 @@ class BatchItem(models.Model):
         """The creditor's address on one line, for the approver: "Hauptstr. 1, 10115 Berlin, DE"."""
         return addresses.one_line(self.creditor_address)
 
-    FLAG_VOP_MISMATCH = 16  # Verification of Payee: close match or no match (CMTC, NMTC)
+    @property
+    def is_vop_mismatch(self) -> bool:
+        return bool(self.flags & self.FLAG_VOP_MISMATCH)
 
     @property
     def amount_shown(self) -> str:
