@@ -164,6 +164,72 @@ def flow() -> dict:
     return {"pending": pending, "sides": sides}
 
 
+def received_id(uetr: str) -> str:
+    """B's own id of the transfer A sent with this UETR."""
+    return next(
+        p["id"] for p in payments("b", direction="incoming") if p["clearing"]["uetr"] == uetr
+    )
+
+
+def returns_setup() -> dict:
+    """Three transfers A to B, completed; the merchant at A recalls the second and third
+    (camt.056 each). B's back office then returns the first and answers the recalls."""
+    b = HUBS["b"]
+    out: dict[str, Any] = {}
+    for name, amount in (
+        ("returned", "3.00"),
+        ("recall_accepted", "4.00"),
+        ("recall_refused", "5.00"),
+    ):
+        status, body = pay("a", "b", b["account"], amount)
+        paid = wait_final("a", body["id"])
+        assert (status, paid["status"]) == (201, "completed"), paid
+        out[name] = {"a": paid["id"], "b": received_id(paid["clearing"]["uetr"])}
+    for name, reason in (("recall_accepted", "DUPL"), ("recall_refused", "CUST")):
+        status, body = call(
+            "a", "POST", f"/api/v1/payments/{out[name]['a']}/recall/", {"reason": reason}
+        )
+        assert status == 200 and body["recall"]["status"] == "requested", body
+    deadline = time.monotonic() + 120  # B has the camt.056s (its back office answers them)
+    while time.monotonic() < deadline:
+        asked = [p for p in payments("b", direction="incoming") if p.get("recall")]
+        if len(asked) == 2:
+            break
+        time.sleep(0.5)
+    out["recalls_at_b"] = len(asked)
+    return out
+
+
+def returns_check() -> dict:
+    """What A's merchant sees once B's answers have arrived."""
+    ids = json.loads(os.environ["CLEARING_RETURN_IDS"])
+    deadline = time.monotonic() + 120
+    seen: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        seen = {name: call("a", "GET", f"/api/v1/payments/{ids[name]['a']}/")[1] for name in ids}
+        if (
+            seen["returned"]["status"] == "returned"
+            and (seen["recall_accepted"].get("recall") or {}).get("status") == "accepted"
+            and (seen["recall_refused"].get("recall") or {}).get("status") == "refused"
+        ):
+            break
+        time.sleep(0.5)
+    return {
+        name: {
+            "status": p["status"],
+            "recall": p.get("recall"),
+            "refunded": p.get("refunded_amount"),
+        }
+        for name, p in seen.items()
+    } | {
+        "balances": {
+            "a": balance("a", HUBS["a"]["account"]),
+            "b": balance("b", HUBS["b"]["account"]),
+        }
+    }
+
+
 if __name__ == "__main__":
-    result = {"basic": basic, "flow": flow}[sys.argv[1]]()
+    phases = {"basic": basic, "flow": flow, "returns_setup": returns_setup}
+    result = {**phases, "returns_check": returns_check}[sys.argv[1]]()
     print(json.dumps(result, default=str))

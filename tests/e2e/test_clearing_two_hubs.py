@@ -427,6 +427,10 @@ def test_a_payment_between_hubs_and_the_rejections(hubs):
             "csv",
         )
         assert "12.50" in statement["out"], statement
+        camt053 = hubs.manage(
+            hub, "statement_export", "--account", seeds[hub]["account"], "--date", today
+        )["out"]
+        assert "camt.053" in camt053 and ">12.50</Amt>" in camt053, camt053[-2000:]
     positions = {
         hub: hubs.manage(hub, "clearing_position", "--bic", BANKS[other]["bic"])["position"]
         for hub, other in (("a", "b"), ("b", "a"))
@@ -500,4 +504,30 @@ def test_c_a_batch_of_1000_rows_to_the_other_hubs_customers(hubs):
         for hub, other in (("a", "b"), ("b", "a"))
     }
     assert positions == {"a": "-970.00", "b": "970.00"}
+    _mirror_and_verify(hubs)
+
+
+def test_d_a_return_and_a_recall_in_both_outcomes(hubs):
+    """B's back office returns one received transfer (pacs.004) and answers two recalls
+    (camt.056): one accepted (a pacs.004 follows), one refused (camt.029 with its reason).
+    A's merchant sees each outcome; the positions mirror and both ledgers verify."""
+    hubs, seeds = hubs
+    ids = _finish(hubs.driver("returns_setup", seeds), timeout=300)
+    print("returns set up:", json.dumps(ids))
+    assert ids["recalls_at_b"] == 2, ids
+    hubs.manage("b", "clearing_return", "--payment", ids["returned"]["b"], "--reason", "MS02")
+    hubs.manage("b", "clearing_recall_answer", "--payment", ids["recall_accepted"]["b"], "--accept")
+    hubs.manage(
+        "b", "clearing_recall_answer", "--payment", ids["recall_refused"]["b"], "--refuse", "CUST"
+    )
+    names = {name: ids[name] for name in ("returned", "recall_accepted", "recall_refused")}
+    seen = _finish(
+        hubs.driver("returns_check", seeds, CLEARING_RETURN_IDS=json.dumps(names)), timeout=300
+    )
+    print("returns seen at A:", json.dumps(seen))
+    assert seen["returned"]["status"] == "returned", seen
+    assert seen["recall_accepted"]["status"] == "returned", seen
+    assert seen["recall_accepted"]["recall"]["status"] == "accepted", seen
+    assert seen["recall_refused"]["status"] == "completed", seen
+    assert seen["recall_refused"]["recall"]["status"] == "refused", seen
     _mirror_and_verify(hubs)
