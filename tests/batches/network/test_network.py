@@ -13,6 +13,7 @@ from accounts.ledger.selectors import ledger_verify
 from batches import services
 from batches.models import Batch, BatchItem
 from clearing import services as clearing_services
+from clearing.models import Message
 from outbox.models import OutboxJob
 from payments.models import Payment
 from tests.batches.network.helpers import (
@@ -118,7 +119,9 @@ def test_a_mixed_batch_pays_on_us_rows_and_sends_the_others_then_completes(desk,
         sent.creditor_account_id
         == clearing_services.clearing_account(peer=paris.peer, currency="EUR").pk
     )
-    assert sent.creditor_address == rows[2].creditor_address  # from the row (null until addr)
+    # The address read from the file is the row's, the payment's, and the pacs.008's.
+    assert rows[2].creditor_address == {"town": "Paris", "country": "FR"}
+    assert sent.creditor_address == rows[2].creditor_address
     assert rows[2].clearing["uetr"] == str(sent.uetr)
     assert statuses(pain002(batch))["E2E-2"] == ("PDNG", "")  # pending is not final
     desk.account.refresh_from_db()
@@ -140,6 +143,14 @@ def test_a_mixed_batch_pays_on_us_rows_and_sends_the_others_then_completes(desk,
     assert (desk.account.balance, desk.account.held) == (5_000_000 - 7_000, 0)
     assert clearing_services.position(peer=paris.peer, currency="EUR") == -2_000
     assert sum(paris.received.values()) == 2 and paris.refused == []
+    pacs008 = bytes(
+        Message.objects.get(
+            kind="pacs.008.001.08", direction="out", payment_id=rows[2].payment_id
+        ).body
+    )
+    assert (
+        b"<Cdtr><Nm>Payee 2</Nm><PstlAdr><TwnNm>Paris</TwnNm><Ctry>FR</Ctry></PstlAdr>" in pacs008
+    )
     assert ledger_verify()["ok"] is True
     assert statuses(pain002(batch)) == {
         "E2E-1": ("ACSC", ""),
