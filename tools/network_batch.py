@@ -22,9 +22,10 @@ from lxml import etree
 from accounts.identity import roles
 from accounts.identity.audit import Actor
 from accounts.ledger import services as ledger_services
-from accounts.models import Account, User
+from accounts.models import Account
 from batches import reports, services
 from batches.models import Batch
+from tools import people
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"}
 
@@ -56,30 +57,6 @@ def pain001(*, debtor: str, rows: list[tuple[str, str]], msg_id: str) -> bytes:
     ).encode()
 
 
-def _person(username: str, role: str) -> User:
-    from accounts.identity import grants
-
-    user, _ = User.objects.get_or_create(username=username)
-    grants.role_grant_bootstrap(user=user, role=role, actor=Actor.system("network batch"))
-    User.objects.filter(pk=user.pk).update(approval_barred_until=None)
-    user.refresh_from_db()
-    return user
-
-
-def _fresh_code(user: User) -> str:
-    from django_otp.oath import TOTP
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=user, name="authenticator", defaults={"confirmed": True}
-    )
-    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
-    # These approvers, like bench_batch's, skip the cool-off of a new authenticator.
-    User.objects.filter(pk=user.pk).update(approval_barred_until=None)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():0{device.digits}d}"
-
-
 def run(*, debtor: str, rows: list[tuple[str, str]], msg_id: str, timeout: float = 600) -> dict:
     """Upload, validate and approve the batch, then wait for its end (a worker executes it)."""
     account = Account.objects.select_related("merchant").get(number=debtor)
@@ -89,8 +66,10 @@ def run(*, debtor: str, rows: list[tuple[str, str]], msg_id: str, timeout: float
     ledger_services.merchant_set_vop_batch_opt_out(
         merchant_id=account.merchant.pk, opt_out=True, actor=Actor.system("network batch")
     )
-    maker = _person("network-maker", roles.OPERATOR)
-    checkers = [_person(f"network-checker{n}", roles.APPROVER) for n in (1, 2)]
+    maker = people.person("network-maker", roles.OPERATOR, by="network batch")
+    checkers = [
+        people.person(f"network-checker{n}", roles.APPROVER, by="network batch") for n in (1, 2)
+    ]
     batch = services.batch_upload(
         merchant=account.merchant,
         upload=ContentFile(pain001(debtor=debtor, rows=rows, msg_id=msg_id), name=f"{msg_id}.xml"),
@@ -106,7 +85,7 @@ def run(*, debtor: str, rows: list[tuple[str, str]], msg_id: str, timeout: float
             approver=checker,
             confirm_mismatches=True,  # synthetic payee names: VoP mismatches, confirmed
             actor=Actor.for_user(checker),
-            otp_token=_fresh_code(checker),
+            otp_token=people.fresh_code(checker),
         )
         if batch.status != Batch.Status.AWAITING_APPROVAL:
             break

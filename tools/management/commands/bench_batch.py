@@ -43,7 +43,7 @@ from batches import services
 from batches.models import Batch
 from payments.models import Payment
 from payments.services import api_key_create
-from tools import loadgen
+from tools import loadgen, people
 from tools.management.commands.bench_api import start_gunicorn, wait_until_up
 
 PAYEES = 1000
@@ -260,28 +260,11 @@ class Command(BaseCommand):
 
     def _fresh_code(self, user: User) -> str:
         """A code of the bench approver's authenticator, as its app would show it now."""
-        from django_otp.oath import TOTP
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
-        device, _ = TOTPDevice.objects.get_or_create(
-            user=user, name="authenticator", defaults={"confirmed": True}
-        )
-        TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)  # a new run, a new step
-        # The bench's own approvers, like the demo's, skip the cool-off of a new approver.
-        User.objects.filter(pk=user.pk).update(approval_barred_until=None)
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        return f"{totp.token():0{device.digits}d}"
+        return people.fresh_code(user)
 
     def _user(self, username: str, role: str) -> User:
-        """A member of staff holding `role` by a bootstrap grant, as a command on the server
-        makes it (the approver's cool-off lifted: a benchmark's people decide at once)."""
-        from accounts.identity import grants
-
-        user, _ = User.objects.get_or_create(username=username)
-        grants.role_grant_bootstrap(user=user, role=role, actor=Actor.system("bench_batch"))
-        User.objects.filter(pk=user.pk).update(approval_barred_until=None)
-        user.refresh_from_db()
-        return user
+        """A member of staff holding `role` by a bootstrap grant (tools/people.py)."""
+        return people.person(username, role, by="bench_batch")
 
     def _write_csv(self, rows: int, payees: list[Account], run_id: str) -> str:
         handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="")
