@@ -6,7 +6,8 @@ or not JSON, a request unsigned, signed by no active peer, signed wrongly or tam
 (digest), signed too long ago or in the future (clearing/signing.py, as the clearing inbox),
 without a UUID `X-Request-ID` or an `X-Request-Timestamp`, for another bank, or sent for
 another requesting agent than the signer; and a peer over its rate
-(`VOP_PEER_REQUESTS_PER_MINUTE`: a peer could otherwise mine the names behind IBANs).
+(`VOP_PEER_REQUESTS_PER_MINUTE` in a minute: a peer could otherwise mine the names behind
+IBANs; every signed request counts, the refused ones too).
 
 The answer never names the holder except with CMTC, which the scheme requires; every
 answer is recorded (`PayeeVerification`, direction in) for the back office. A signed request
@@ -32,6 +33,7 @@ from django.views.decorators.http import require_POST
 from clearing import keys, signing
 from clearing.models import Peer
 from clearing.services import hub_bic
+from common import counters
 from compliance.vop import matching, protocol
 from compliance.vop.models import PayeeVerification
 
@@ -95,12 +97,18 @@ def _check_timestamp(request: HttpRequest) -> None:
 
 
 def over_rate(peer: Peer, now=None) -> bool:
-    """Whether the peer has used up its requests of the last minute (counted in the
-    database, so every web process sees the same count)."""
+    """Whether the peer has used up its requests of this minute: a counter in Redis shared
+    by every web process (one round trip), or, when Redis does not answer, the requests
+    answered to it in the last minute counted in the database."""
     limit = settings.VOP_PEER_REQUESTS_PER_MINUTE
-    since = (now or timezone.now()) - timedelta(minutes=1)
+    now = now or timezone.now()
+    count = counters.hit(f"vop-peer:{peer.bic}", 60, now.timestamp())
+    if count is not None:
+        return count > limit
     recent = PayeeVerification.objects.filter(
-        peer=peer, direction=PayeeVerification.Direction.INBOUND, created_at__gte=since
+        peer=peer,
+        direction=PayeeVerification.Direction.INBOUND,
+        created_at__gte=now - timedelta(minutes=1),
     )
     return recent[:limit].count() >= limit
 

@@ -14,18 +14,15 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
-import redis
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from accounts.identity.audit import client_ip
 from accounts.models import Merchant
-from common import redis_client
+from common import counters
 from common.db import pgsql
 from payments.models import MerchantAPIKey
 
@@ -110,19 +107,13 @@ def _check_not_blocked(address: str, now: float) -> None:
 def _failed(address: str, now: float, message: str) -> exceptions.APIException:
     """Count a failed attempt; the error to raise: 401, or 429 once over the budget."""
     limit, seconds = _failure_budget()
-    window = int(now // seconds)
-    key = f"payhub:auth-failures:{address}:{window}"
-    try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, seconds + 1)
-        count, _ = pipe.execute()
-    except RedisError:
+    count = counters.hit(f"auth-failures:{address}", seconds, now)
+    if count is None:
         logger.warning("failed-authentication counters unavailable; not throttled")
         return exceptions.AuthenticationFailed(message)
     if count <= limit:
         return exceptions.AuthenticationFailed(message)
-    until = (window + 1) * seconds
+    until = counters.window_end(seconds, now)
     if len(_blocked) >= _BLOCKED_MAX:
         for stale in [a for a, end in _blocked.items() if end <= now]:
             del _blocked[stale]
@@ -169,12 +160,6 @@ class IsMerchant(permissions.BasePermission):
         return isinstance(request.user, MerchantPrincipal)
 
 
-@cache
-def _redis() -> redis.Redis:
-    """This process's client for the throttle's counters (short timeouts: a guard, not a need)."""
-    return redis_client.client(socket_timeout=0.5, socket_connect_timeout=0.5)
-
-
 class APIKeyRateThrottle(throttling.SimpleRateThrottle):
     """A budget of requests per key and window (`API_THROTTLE_RATE`, e.g. 100/second),
     counted in Redis so that every server process shares it.
@@ -193,19 +178,13 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
             return True
         ident = self.get_cache_key(request, view)
         now = self.timer()
-        window = int(now // self.duration)
-        key = f"payhub:{ident}:{window}"
-        try:
-            pipe = _redis().pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, self.duration + 1)
-            count, _ = pipe.execute()
-        except RedisError:
+        count = counters.hit(ident, self.duration, now)
+        if count is None:
             # Without Redis, let requests through rather than refuse payments.
             logger.warning("throttle counters unavailable; request allowed")
             return True
         if count > self.num_requests:
-            self.retry_after = max(1.0, (window + 1) * self.duration - now)
+            self.retry_after = max(1.0, counters.window_end(self.duration, now) - now)
             return False
         return True
 

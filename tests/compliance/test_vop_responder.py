@@ -5,11 +5,13 @@ by no peer, signed wrongly or tampered with is refused and leaves no record."""
 from __future__ import annotations
 
 import datetime
+import socket
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts.models import Account
+from common import counters
 from compliance.vop.models import PayeeVerification
 from tests.compliance.vop_helpers import VopPeer, iban
 from tests.factories import AccountFactory, MerchantFactory
@@ -148,3 +150,23 @@ def test_a_peer_over_its_rate_is_refused(peer, holders, settings):
     response = peer.ask(HELD, "Müller Maschinenbau GmbH")
     assert response.status_code == 429 and response.json()["code"] == "rate_limited"
     assert PayeeVerification.objects.count() == 2
+
+
+def test_without_redis_a_peers_rate_is_counted_in_the_database(peer, holders, settings):
+    """The counter lives in Redis; while Redis does not answer, the answers recorded in the
+    last minute are counted instead: the limit still holds."""
+    with socket.socket() as probe:  # a port free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    counters._redis.cache_clear()
+    try:
+        settings.VOP_PEER_REQUESTS_PER_MINUTE = 2
+        assert counters.hit("vop-peer:probe", 60, 0.0) is None
+        for _ in range(2):
+            _answer(peer.ask(HELD, "Müller Maschinenbau GmbH"))
+        response = peer.ask(HELD, "Müller Maschinenbau GmbH")
+        assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+        assert PayeeVerification.objects.count() == 2
+    finally:
+        counters._redis.cache_clear()

@@ -12,7 +12,7 @@ import socket
 import django_rq.settings
 import pytest
 
-from payments.api import auth
+from common import counters
 from payments.models import Payment, WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,9 +30,9 @@ def redis_stopped(settings, monkeypatch):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
     }
-    auth._redis.cache_clear()
+    counters._redis.cache_clear()
     yield url
-    auth._redis.cache_clear()
+    counters._redis.cache_clear()
 
 
 def test_payments_made_while_redis_is_down_answer_201_and_their_webhooks_wait(
