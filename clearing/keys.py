@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.db import IntegrityError, transaction
 
 from clearing.models import HubKey
+from common import request_memo
 from common.sealed import SealedError
 
 
@@ -25,7 +26,12 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def hub_key() -> HubKey:
-    """The active key row (its private half left sealed in the database), made on first use."""
+    """The active key row (its private half left sealed in the database), made on first use;
+    read once per request (common/request_memo.py)."""
+    return request_memo.memo("clearing.hub_key", _hub_key)
+
+
+def _hub_key() -> HubKey:
     row = HubKey.objects.filter(active=True).defer("private_key").first()
     if row is not None:
         return row

@@ -17,6 +17,7 @@ from accounts.ledger.posting import FUNDING_OVERDRAFT
 from accounts.models import Account
 from clearing import keys
 from clearing.models import ClearingAccount, Peer
+from common import request_memo
 
 BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 PREFIX = re.compile(r"[A-Z]{2}[A-Z0-9]{1,28}")
@@ -111,6 +112,7 @@ def peer_save(
     peer.iban_prefixes = prefixes
     peer.active = True
     peer.save()
+    request_memo.forget("clearing.active_peers")
     audit.record(
         actor=actor,
         action=AuditAction.CLEARING_PEER_ADD
@@ -133,25 +135,33 @@ def snapshot(peer: Peer) -> dict[str, object]:
     }
 
 
+def active_peers() -> list[Peer]:
+    """The active peers, read once per request (common/request_memo.py)."""
+    return request_memo.memo(
+        "clearing.active_peers", lambda: list(Peer.objects.filter(active=True))
+    )
+
+
 def peer_for_iban(iban: str) -> Peer | None:
     """The active peer serving the IBAN: the longest matching prefix wins."""
-    return _serving(normalise_iban(iban), list(Peer.objects.filter(active=True)))
+    return serving(normalise_iban(iban), active_peers())
 
 
 def peers_for_ibans(ibans: Iterable[str]) -> dict[str, Peer]:
     """`peer_for_iban` for many at once (a batch's rows), with one query: each text that is
     an IBAN some active peer serves, as given, to its peer."""
-    peers = list(Peer.objects.filter(active=True))
+    peers = active_peers()
     found = {}
     for text in ibans:
         iban = normalise_iban(text)
-        peer = _serving(iban, peers) if peers and is_iban(iban) else None
+        peer = serving(iban, peers) if peers and is_iban(iban) else None
         if peer is not None:
             found[text] = peer
     return found
 
 
-def _serving(iban: str, peers: list[Peer]) -> Peer | None:
+def serving(iban: str, peers: list[Peer]) -> Peer | None:
+    """Of `peers`, the one serving the (normalised) IBAN: the longest matching prefix."""
     best: tuple[int, Peer] | None = None
     for peer in peers:
         for prefix in peer.iban_prefixes:

@@ -29,7 +29,7 @@ from django.conf import settings
 from accounts.models import Account, Merchant
 from clearing import keys, signing
 from clearing.models import Peer
-from clearing.services import hub_bic, is_iban, normalise_iban, prefix_matches
+from clearing.services import active_peers, hub_bic, is_iban, normalise_iban, serving
 from compliance.vop import matching, protocol
 from compliance.vop.models import PayeeVerification
 from compliance.vop.protocol import Verification
@@ -99,16 +99,6 @@ def ask_peer(
     return Verification(answer.result, answer.matched_name, peer_bic), request_id
 
 
-def _peer_of(iban: str, peers: list[Peer]) -> Peer | None:
-    """The active peer serving the IBAN (clearing's rule: the longest prefix wins)."""
-    best: tuple[int, Peer] | None = None
-    for peer in peers:
-        for prefix in peer.iban_prefixes:
-            if prefix_matches(prefix, iban) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), peer)
-    return best[1] if best else None
-
-
 def _record(
     pairs: dict[Pair, tuple[Verification, uuid.UUID | None]],
     *,
@@ -162,14 +152,14 @@ def verify_many(
     held = _held({number for number, _ in wanted})
     results: dict[Pair, tuple[Verification, uuid.UUID | None]] = {}
     remote: list[tuple[Pair, Peer, str]] = []
-    peers = list(Peer.objects.filter(active=True))
+    peers = active_peers()
     for pair in sorted(wanted):
         number, name = pair
         if number in held:
             results[pair] = (matching.verify_account(held[number], name), None)
             continue
         iban = normalise_iban(number)
-        peer = _peer_of(iban, peers) if is_iban(iban) else None
+        peer = serving(iban, peers) if is_iban(iban) else None
         if peer is None:
             results[pair] = (Verification("NOAP", None, None, "no bank serves this IBAN"), None)
         else:
@@ -231,8 +221,7 @@ def verify(
         verification = matching.verify_account(account, name)
     else:
         iban = normalise_iban(number)
-        peers = list(Peer.objects.filter(active=True)) if is_iban(iban) else []
-        peer = _peer_of(iban, peers)
+        peer = serving(iban, active_peers()) if is_iban(iban) else None
         if peer is None:
             verification = Verification("NOAP", None, None, "no bank serves this IBAN")
         else:
