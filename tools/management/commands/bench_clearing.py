@@ -6,7 +6,9 @@ introduces the hubs to each other (clearing_identity, clearing_peer_add) and ser
 with its own gunicorn. Then the load generator of bench_api posts, at `--clients`, payments
 A -> B (each answered once B's pacs.002 is applied: the figure is the round trip between two
 banks) and, in the same run, on-us payments at A (bench_api's shape "spread"). Afterwards
-the positions must mirror and verify_ledger be ok on both hubs. Prints one JSON object.
+the positions must mirror and verify_ledger be ok on both hubs. Each kind's figures carry
+the CPU a payment cost (`cpu_ms_per_payment`: hub A's server, hub B's, PostgreSQL's, all),
+which does not depend on how many cores the two banks share. Prints one JSON object.
 
 Needs DATABASE_URL (a server: two databases are created on it).
 """
@@ -26,6 +28,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from tools import cpu
 from tools.management.commands.bench_api import free_port, wait_until_up
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -174,10 +177,20 @@ class Command(BaseCommand):
                     for index, (debtor, key) in enumerate(zip(debtors, seeded["keys"], strict=True))
                 ]
 
+            roots = {f"hub_{hub}": server.pid for hub, server in servers.items()}
+
+            def measured(payees: list[str]) -> dict:
+                """A load's figures with the CPU each payment cost, per hub and PostgreSQL."""
+                before = cpu.snapshot(roots)
+                result = self._load(api, jobs(payees), clients, seconds)
+                after = cpu.snapshot(roots)
+                result["cpu_ms_per_payment"] = cpu.per_unit_ms(before, after, result["payments"])
+                return result
+
             self._load(api, jobs(remote_payees), clients, min(2.0, seconds))  # warm up
-            interbank = self._load(api, jobs(remote_payees), clients, seconds)
+            interbank = measured(remote_payees)
             self.stderr.write(json.dumps({"interbank": interbank}))
-            on_us = self._load(api, jobs(local_payees), clients, seconds)
+            on_us = measured(local_payees)
             self.stderr.write(json.dumps({"on_us": on_us}))
         finally:
             for server in servers.values():
