@@ -8,7 +8,7 @@ class ClearingConfig(AppConfig):
 
     def ready(self) -> None:
         # payments knows nothing of clearing: the API asks its hook, which this fills.
-        from clearing import desk, outbound, recalls
+        from clearing import desk, outbound, recalls, returns
         from payments import external
 
         external.register(
@@ -19,4 +19,11 @@ class ClearingConfig(AppConfig):
                 recall=recalls.payment_recall,
             )
         )
-        external.register_desk(external.Desk(check=desk.check, carry_out=desk.carry_out))
+        external.register_desk(
+            external.Desk(
+                check=desk.check,
+                carry_out=desk.carry_out,
+                return_reasons=returns.RETURN_REASONS,
+                refusal_reasons=recalls.REFUSAL_REASONS,
+            )
+        )

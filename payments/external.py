@@ -69,6 +69,9 @@ class Desk:
     check: Callable[[str, Payment, str], None]
     # Does it in the caller's transaction: (action, actor) -> what was done, in words.
     carry_out: Callable[[Any, Any], str]
+    # The ISO reasons a return may give, and a recall's refusal (the desk's choices).
+    return_reasons: frozenset[str] = frozenset()
+    refusal_reasons: frozenset[str] = frozenset()
 
 
 _desk: Desk | None = None

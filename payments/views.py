@@ -23,7 +23,7 @@ from accounts.identity.decorators import operator_required
 from accounts.ledger import money
 from common.csvsafe import csv_lines
 from common.keyset import keyset_page
-from payments import actions, backoffice, selectors
+from payments import actions, backoffice, external, selectors
 from payments.forms import BackOfficeActionForm, DecisionForm, PaymentSearchForm
 from payments.models import BackOfficeAction, Payment
 
@@ -161,8 +161,31 @@ def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
             "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
             "timeline": selectors.payment_timeline(payment=payment),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
+            "answers": _answers_to_the_bank(payment),
         },
     )
+
+
+def _answers_to_the_bank(payment: Payment) -> dict[str, Any] | None:
+    """What the back office may answer the bank a completed transfer came from: a return
+    and, while its recall waits, an acceptance or a refusal (the server decides again when
+    asked, under the payment's lock); None for anything else."""
+    if (
+        payment.direction != Payment.Direction.INCOMING
+        or not payment.clearing
+        or payment.status != Payment.Status.COMPLETED
+    ):
+        return None
+    try:
+        desk = external.desk()
+    except RuntimeError:  # no clearing network installed
+        return None
+    return {
+        "bank": payment.clearing.get("peer_bic") or payment.debtor_agent,
+        "return_reasons": sorted(desk.return_reasons),
+        "refusal_reasons": sorted(desk.refusal_reasons),
+        "recall": (payment.recall or {}).get("status") == "requested",
+    }
 
 
 # --- Back-office actions from the payment's page ------------------------------------------

@@ -5,6 +5,7 @@ different person approves before any money moves, and it moves once."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from accounts.identity import gate, roles
 from accounts.identity.audit import Actor
@@ -214,3 +215,35 @@ def test_an_approved_return_the_account_cannot_pay_fails_and_moves_nothing(
     assert _balance(shop.account) == 1000
     assert not Message.objects.filter(kind="pacs.004.001.09").exists()
     assert AuditEvent.objects.filter(action="backoffice_action.fail").exists()
+
+
+def test_the_dashboard_page_answers_the_bank_not_a_refund(recalled, client, settings):  # noqa: F811
+    """A received transfer's page offers a return and the recall's two answers, with the
+    reasons the scheme allows; no refund. The refusal asked there is done through the gate."""
+    settings.BACKOFFICE_SECOND_APPROVAL_ABOVE = 1000
+    user = make_operator(roles.OPERATOR, username="desk")
+    otp_login(client, user)
+    page = client.get(reverse("payments:detail", args=[recalled.pk])).content.decode()
+    assert 'id="return-form"' in page and 'id="recall-accept-form"' in page
+    assert 'id="recall-refuse-form"' in page and 'id="refund-form"' not in page
+    assert "<option>AC04</option>" in page and "<option>LEGL</option>" in page
+
+    response = client.post(
+        reverse("payments:action", args=[recalled.pk]),
+        signed(user, kind="recall_refuse", reason="customer says no", reason_code="legl"),
+    )
+    assert response.status_code == 302
+    payment = Payment.objects.get(pk=recalled.pk)
+    assert (payment.status, payment.recall["status"]) == ("completed", "refused")
+    assert BackOfficeAction.objects.get().reason_code == "LEGL"
+    page = client.get(reverse("payments:detail", args=[recalled.pk])).content.decode()
+    assert 'id="return-form"' in page and 'id="recall-accept-form"' not in page
+
+
+def test_the_dashboard_page_offers_no_answer_for_a_payment_of_this_hub(shop, client):
+    user = make_operator(roles.OPERATOR, username="desk")
+    otp_login(client, user)
+    paid = shop.pay("10.00")
+    assert paid.status_code == 201 and paid.json()["status"] == "completed"
+    page = client.get(reverse("payments:detail", args=[paid.json()["id"]])).content.decode()
+    assert 'id="refund-form"' in page and 'id="return-form"' not in page
