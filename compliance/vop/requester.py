@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
 from accounts.models import Account, Merchant
-from clearing import keys, signing
+from clearing import keys, signing, transport
 from clearing.models import Peer
 from clearing.services import active_peers, hub_bic, is_iban, normalise_iban, serving
 from compliance.vop import matching, protocol
@@ -39,26 +37,13 @@ logger = logging.getLogger("compliance.vop")
 Pair = tuple[str, str]  # (account number or IBAN as given, name as given)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise urllib.error.HTTPError(req.full_url, code, "redirects are not followed", headers, fp)
-
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
-
-
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
-    """POST once: (status, at most MAX_BODY_BYTES of the answer). Raises OSError when the
-    peer is not reached or does not answer in time."""
-    # http(s) only: peer_save refuses any other scheme for a peer's URL.
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(protocol.MAX_BODY_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(protocol.MAX_BODY_BYTES + 1) if error.fp else b""
-    except urllib.error.URLError as error:
-        raise OSError(str(error.reason)) from error
+    """POST once: (status, at most MAX_BODY_BYTES + 1 bytes of the answer). Raises OSError
+    when the peer is not reached or does not answer in time."""
+    status, data, _ = transport.exchange(
+        url, body=body, headers=headers, timeout=timeout, limit=protocol.MAX_BODY_BYTES
+    )
+    return status, data
 
 
 def ask_peer(
