@@ -1,6 +1,6 @@
 """The home page's 30-day chart, drawn on the server as SVG geometry (no JavaScript, no CDN).
 
-`volume_chart` turns the daily points of `payments.selectors.daily_volume`
+`volume_chart` turns the daily points of `payments.figures.daily_volume`
 into bars (volume), polylines (failure rate) and axis labels; the template
 `includes/volume_chart.html` writes them out as inline SVG.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.ledger import money
-from payments.selectors import DayPoint
+from payments.figures import DayPoint
 
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 84, 56, 16, 44  # room for the axis labels

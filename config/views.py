@@ -27,7 +27,8 @@ from common.db.routing import replica_alias
 from config.charts import volume_chart
 from config.desk import actions_waiting_for
 from payments import actions as payment_actions
-from payments import selectors as payment_selectors
+from payments import figures as payment_figures
+from payments import story as payment_story
 
 CHART_DAYS = 30
 
@@ -35,18 +36,18 @@ CHART_DAYS = 30
 def home_figures(*, today: date, currency: str = "") -> dict[str, Any]:
     """The home page's aggregates over today's and the last 30 days' payments: the scans
     that grow with the volume (see `cached_home_figures`)."""
-    activity = payment_selectors.currencies_by_activity(today=today, days=CHART_DAYS)
+    activity = payment_figures.currencies_by_activity(today=today, days=CHART_DAYS)
     currency = currency.strip().upper()
     if not iso4217.is_known(currency):
         currency = activity[0][0] if activity else ""
     points = (
-        payment_selectors.daily_volume(currency=currency, today=today, days=CHART_DAYS)
+        payment_figures.daily_volume(currency=currency, today=today, days=CHART_DAYS)
         if currency
         else []
     )
     return {
         "today": today,
-        "summary": payment_selectors.payments_day_summary(day=today),
+        "summary": payment_figures.payments_day_summary(day=today),
         "chart": volume_chart(points, currency) if currency else None,
         "chart_points": points,
         "chart_currency": currency,
@@ -89,7 +90,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         **cached_home_figures(today=today, currency=request.GET.get("currency", "")),
         "balances": customer_balances_by_currency(),
-        "failures": payment_selectors.recent_failed_payments(limit=10),
+        "failures": payment_figures.recent_failed_payments(limit=10),
         "figures_cached_seconds": settings.HOME_FIGURES_SECONDS,
     }
     context["batches_waiting"] = batches_waiting(request.user)  # None for a non-approver
@@ -103,7 +104,7 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
     back-office actions above BACKOFFICE_SECOND_APPROVAL_ABOVE, each oldest first; then,
     for the record, the actions waiting for someone else."""
     user = request.user
-    pending = payment_selectors.pending_backoffice_actions()
+    pending = payment_story.pending_backoffice_actions()
     mine = {
         action.pk for action in actions_waiting_for(user).filter(pk__in=[a.pk for a in pending])
     }

@@ -33,7 +33,7 @@ from accounts.ledger.errors import LedgerError
 from accounts.models import Merchant
 from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
 from common.admin_filters import date_range_filter
-from payments import backoffice, selectors, services
+from payments import backoffice, selectors, services, story
 from payments.forms import BackOfficeActionForm
 from payments.models import (
     BackOfficeAction,
@@ -248,7 +248,7 @@ class PaymentAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         payment = Payment.objects.filter(pk=object_id).first()
         extra = {
             "may_act": self.has_act_permission(request),
-            "timeline": selectors.payment_timeline(payment=payment) if payment else [],
+            "timeline": story.payment_timeline(payment=payment) if payment else [],
             "failed_deliveries": list(
                 WebhookDelivery.objects.filter(
                     payment_id=object_id, status=WebhookDelivery.Status.FAILED

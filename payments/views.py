@@ -23,7 +23,7 @@ from accounts.identity.decorators import operator_required
 from accounts.ledger import money
 from common.csvsafe import csv_lines
 from common.keyset import keyset_page
-from payments import actions, backoffice, external, selectors
+from payments import actions, backoffice, external, selectors, story
 from payments.forms import BackOfficeActionForm, DecisionForm, PaymentSearchForm
 from payments.models import BackOfficeAction, Payment
 
@@ -157,9 +157,9 @@ def payment_detail(request: HttpRequest, payment_id: UUID) -> HttpResponse:
             ),
             "webhooks": selectors.payment_webhook_deliveries(payment=payment),
             "audit_events": audit_events_of(target=payment),
-            "actions": selectors.payment_backoffice_actions(payment=payment),
+            "actions": story.payment_backoffice_actions(payment=payment),
             "may_approve": actions.may_approve(request.user),  # type: ignore[arg-type]
-            "timeline": selectors.payment_timeline(payment=payment),
+            "timeline": story.payment_timeline(payment=payment),
             "limit": settings.BACKOFFICE_SECOND_APPROVAL_ABOVE,
             "answers": _answers_to_the_bank(payment),
         },

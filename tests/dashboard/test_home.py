@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.ledger import posting
 from accounts.ledger.selectors import CurrencyBalances, customer_balances_by_currency
 from config import views as home_views
-from payments import selectors
+from payments import figures
 from tests.dashboard.conftest import PINNED_TODAY, Shop, at
 from tests.factories import AccountFactory, fund
 
@@ -93,7 +93,7 @@ def test_the_home_page_shows_the_balances_formatted(operator_client, pinned_toda
 
 
 def test_todays_volume_counts_every_payment_created_today_per_currency(day_of_payments):
-    summary = selectors.payments_day_summary(day=TODAY)
+    summary = figures.payments_day_summary(day=TODAY)
 
     assert [(v.currency, v.count, v.amount) for v in summary.volumes] == [
         ("EUR", 9, 10_000 + 2_550 + 1 + 5_000 + 4_000 + 99_999 + 700 + 300 + 200),
@@ -102,7 +102,7 @@ def test_todays_volume_counts_every_payment_created_today_per_currency(day_of_pa
 
 
 def test_the_success_rate_is_succeeded_over_finished(day_of_payments):
-    summary = selectors.payments_day_summary(day=TODAY)
+    summary = figures.payments_day_summary(day=TODAY)
 
     # completed x4 (3 EUR + 1 JPY), refunded, partially refunded; failed x2 (EUR, JPY).
     assert (summary.succeeded, summary.failed, summary.finished) == (6, 2, 8)
@@ -112,7 +112,7 @@ def test_the_success_rate_is_succeeded_over_finished(day_of_payments):
 def test_a_day_without_finished_payments_has_no_success_rate(shop):
     shop.pay(100, status="authorized", created_at=at(TODAY))
 
-    summary = selectors.payments_day_summary(day=TODAY)
+    summary = figures.payments_day_summary(day=TODAY)
 
     assert summary.success_rate is None
     assert summary.volumes[0].count == 1
@@ -126,10 +126,10 @@ def test_days_are_days_of_the_time_zone(shop):
     shop.pay(4_200, created_at=late)
 
     with timezone.override(utc):
-        assert selectors.payments_day_summary(day=TODAY).volumes == []
+        assert figures.payments_day_summary(day=TODAY).volumes == []
     with timezone.override(berlin):
-        summary = selectors.payments_day_summary(day=TODAY)
-        points = selectors.daily_volume(currency="EUR", today=TODAY, days=2)
+        summary = figures.payments_day_summary(day=TODAY)
+        points = figures.daily_volume(currency="EUR", today=TODAY, days=2)
     assert [(v.currency, v.amount) for v in summary.volumes] == [("EUR", 4_200)]
     assert [(p.day, p.amount) for p in points] == [(YESTERDAY, 0), (TODAY, 4_200)]
 
@@ -155,7 +155,7 @@ def test_recent_failures_are_the_last_ten_failed_payments(shop):
     ]
     shop.pay(5, status="completed", created_at=at(TODAY) + timedelta(hours=1))
 
-    recent = selectors.recent_failed_payments(limit=10)
+    recent = figures.recent_failed_payments(limit=10)
 
     assert [p.pk for p in recent] == [p.pk for p in failed[:10]]
 
@@ -186,7 +186,7 @@ def test_the_daily_series_has_one_point_per_day_with_the_failure_rate(shop):
     shop.pay(999, status="completed", created_at=at(TODAY - timedelta(days=30)))  # too old
     shop.pay(800, currency="JPY", status="failed", created_at=at(TODAY))  # another currency
 
-    points = selectors.daily_volume(currency="EUR", today=TODAY, days=30)
+    points = figures.daily_volume(currency="EUR", today=TODAY, days=30)
 
     assert len(points) == 30
     assert points[0].day == TODAY - timedelta(days=29) and points[-1].day == TODAY
@@ -201,7 +201,7 @@ def test_the_busiest_currency_has_the_most_payments(shop):
         shop.pay(1, currency="JPY", created_at=at(TODAY))
     shop.pay(1_000_000, currency="EUR", created_at=at(TODAY))
 
-    assert selectors.currencies_by_activity(today=TODAY) == [("JPY", 3), ("EUR", 1)]
+    assert figures.currencies_by_activity(today=TODAY) == [("JPY", 3), ("EUR", 1)]
 
 
 def test_the_home_page_draws_thirty_bars_and_a_failure_rate_line(
