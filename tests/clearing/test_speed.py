@@ -15,6 +15,7 @@ from outbox import services as outbox
 from outbox.models import OutboxJob
 from payments.models import IdempotencyRecord, Payment
 from tests.clearing.test_outbound import FakePeer, _balances
+from tools.management.commands import bench_messages
 
 
 @pytest.fixture
@@ -85,49 +86,7 @@ def test_a_first_delivery_that_fails_leaves_the_payment_pending_and_answered(fak
 
 
 def _documents() -> list[bytes]:
-    import uuid
-
-    from django.utils import timezone
-
-    from clearing.iso import builders
-
-    transfer = builders.Transfer(
-        msg_id=builders.new_msg_id(),
-        created_at=timezone.now(),
-        uetr=uuid.uuid4(),
-        end_to_end_id="E2E-1",
-        instruction_id="INSTR-1",
-        amount=1250,
-        currency="EUR",
-        debtor_agent="PYHBDEFFXXX",
-        creditor_agent="PEERFRPPXXX",
-        debtor_name="Shop",
-        debtor_iban="DE89370400440532013000",
-        creditor_name="Jean Dupont",
-        creditor_iban="FR7630006000011234567890189",
-        creditor_address={
-            "street": "Rue de Rivoli",
-            "building_number": "10",
-            "postcode": "75001",
-            "town": "Paris",
-            "country": "FR",
-        },
-        remittance="invoice 42",
-    )
-    status = builders.Status(
-        msg_id=builders.new_msg_id(),
-        created_at=timezone.now(),
-        sender="PEERFRPPXXX",
-        receiver="PYHBDEFFXXX",
-        original_msg_id=transfer.msg_id,
-        original_kind=builders.PACS008,
-        uetr=transfer.uetr,
-        end_to_end_id=transfer.end_to_end_id,
-        instruction_id=transfer.instruction_id,
-        accepted=False,
-        reason_code="AC04",
-    )
-    return [builders.pacs008(transfer), builders.pacs002(status)]
+    return list(bench_messages.documents())
 
 
 def _mutants(body: bytes):
