@@ -18,9 +18,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from clearing import inbound, keys, signing
+from clearing import doors, inbound, signing
 from clearing.iso import validation
-from clearing.models import Peer, SeenSignature
+from clearing.models import SeenSignature
 
 logger = logging.getLogger("clearing.inbox")
 
@@ -43,40 +43,18 @@ def _refuse(
 @require_POST
 def messages(request: HttpRequest) -> HttpResponse:
     limit = settings.CLEARING_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return _refuse(request, 413, "request_too_large", f"the body is larger than {limit} bytes")
-    body = request.read(limit + 1)
-    if len(body) > limit:
+    body = doors.body_within(request, limit)
+    if body is None:
         return _refuse(request, 413, "request_too_large", f"the body is larger than {limit} bytes")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type not in XML_TYPES:
         return _refuse(request, 415, "unsupported_media_type", "the body must be application/xml")
-    headers = dict(request.headers)
-    key_id = signing.key_id_of(headers)
-    peer = Peer.objects.filter(bic=key_id, active=True).first() if key_id else None
-    public_keys = {}
-    if peer is not None:
-        try:
-            public_keys[peer.bic] = keys.parse_public_key(peer.public_key)
-        except ValueError:
-            pass
     try:
-        _key_id, digest = signing.verify(
-            method=request.method or "POST",
-            url=request.build_absolute_uri(),
-            headers=headers,
-            body=body,
-            public_keys=public_keys,
-            max_age_seconds=settings.CLEARING_SIGNATURE_MAX_AGE_SECONDS,
-        )
+        peer, digest = doors.signer(request, body)
     except signing.SignatureRefused as refusal:
         status = 400 if refusal.code == "digest_mismatch" else 401
-        return _refuse(request, status, refusal.code, refusal.detail, key_id or "")
-    assert peer is not None  # the key resolved, so the peer exists
+        claimed = signing.key_id_of(request.headers) or ""
+        return _refuse(request, status, refusal.code, refusal.detail, claimed)
     try:
         kind, root, _document = validation.validate(body)
     except validation.InvalidDocument as error:

@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from clearing import keys, signing
+from clearing import doors, signing
 from clearing.models import Peer
 from clearing.services import hub_bic
 from common import counters
@@ -50,29 +50,6 @@ def _refuse(
         extra={"peer": peer, "remote_addr": request.META.get("REMOTE_ADDR", "")},
     )
     return JsonResponse({"code": code, "detail": detail}, status=status)
-
-
-def _signer(request: HttpRequest, body: bytes) -> Peer:
-    """The active peer whose signature the request carries, else SignatureRefused."""
-    headers = dict(request.headers)
-    key_id = signing.key_id_of(headers)
-    peer = Peer.objects.filter(bic=key_id, active=True).first() if key_id else None
-    public_keys = {}
-    if peer is not None:
-        try:
-            public_keys[peer.bic] = keys.parse_public_key(peer.public_key)
-        except ValueError:
-            pass
-    signing.verify(
-        method=request.method or "POST",
-        url=request.build_absolute_uri(),
-        headers=headers,
-        body=body,
-        public_keys=public_keys,
-        max_age_seconds=settings.CLEARING_SIGNATURE_MAX_AGE_SECONDS,
-    )
-    assert peer is not None  # the key resolved, so the peer exists
-    return peer
 
 
 def _request_id(request: HttpRequest) -> uuid.UUID:
@@ -117,18 +94,14 @@ def over_rate(peer: Peer, now=None) -> bool:
 @require_POST
 def payee_verifications(request: HttpRequest) -> HttpResponse:
     limit = protocol.MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    body = b"" if declared > limit else request.read(limit + 1)
-    if declared > limit or len(body) > limit:
+    body = doors.body_within(request, limit)
+    if body is None:
         return _refuse(request, 413, "request_too_large", f"the body is larger than {limit} bytes")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return _refuse(request, 415, "unsupported_media_type", "the body must be application/json")
     try:
-        peer = _signer(request, body)
+        peer, _digest = doors.signer(request, body)
     except signing.SignatureRefused as refusal:
         status = 400 if refusal.code == "digest_mismatch" else 401
         return _refuse(request, status, refusal.code, refusal.detail)
