@@ -9,6 +9,7 @@ payment request; everything else stays on the ORM.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -54,6 +55,18 @@ def _health_check_due(db: BaseDatabaseWrapper) -> bool:
 
 
 def _execute(db: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
+    if db.queries_logged:  # DEBUG, or CaptureQueriesContext: logged as Django's cursor does
+        start = time.monotonic()
+        try:
+            return _run(db, sql, params)
+        finally:
+            db.queries_log.append(
+                {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+            )
+    return _run(db, sql, params)
+
+
+def _run(db: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
     db.ensure_connection()
     conn = db.connection
     with db.wrap_database_errors, psycopg.Cursor(conn) as cursor:
@@ -84,9 +97,37 @@ def _attnames(model: type[models.Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
+@cache
+def _converters(model: type[models.Model]) -> tuple[tuple[int, models.Field], ...]:
+    """(position, field) of each column whose value the ORM converts on reading (a JSON
+    document, a sealed secret): the compiler applies `from_db_value`, `from_db` does not."""
+    return tuple(
+        (index, field)
+        for index, field in enumerate(model._meta.concrete_fields)
+        if hasattr(field, "from_db_value")
+    )
+
+
 def from_row(model: type[M], row: Sequence[Any]) -> M:
     """A model instance from a row selected with `columns(model)`, as the ORM makes it."""
+    converters = _converters(model)
+    if converters:
+        values = list(row)
+        for index, field in converters:
+            values[index] = _converted(field, values[index])
+        row = values
     return model.from_db(DEFAULT_DB_ALIAS, _attnames(model), row)
+
+
+def _converted(field: models.Field, value: Any) -> Any:
+    """A column's value as the ORM gives it: `from_db_value` applied where the field has one
+    (not to jsonb, which comes decoded in binary where Django's own loader gives text)."""
+    convert = getattr(field, "from_db_value", None)
+    if value is None or convert is None:
+        return value
+    if isinstance(field, models.JSONField) and not isinstance(value, str):
+        return value
+    return convert(value, None, connection)
 
 
 @cache
@@ -111,12 +152,55 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...
 def insert(obj: M) -> M:
     """INSERT a new instance as `save()` would (defaults, `auto_now`), without the ORM's
     compiler; an auto-increment primary key is read back. Sends no signals."""
+    _insert(obj, "")
+    return mark_saved(obj)
+
+
+def insert_unless_conflict(obj: models.Model) -> bool:
+    """`insert`, except that a row breaking a unique constraint is not written (ON CONFLICT
+    DO NOTHING, as `bulk_create(ignore_conflicts=True)`): whether it was."""
+    if not _insert(obj, " ON CONFLICT DO NOTHING"):
+        return False
+    mark_saved(obj)
+    return True
+
+
+def _insert(obj: models.Model, on_conflict: str) -> bool:
     sql, fields = _insert_sql(type(obj))
+    head, returning, tail = sql.partition(" RETURNING ")
+    sql = (
+        f"{head}{on_conflict} RETURNING {tail}" if returning else f"{head}{on_conflict} RETURNING 1"
+    )
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     rows = execute(sql, values)
-    if rows:
+    if rows and returning:
         obj.pk = rows[0][0]
-    return mark_saved(obj)
+    return bool(rows)
+
+
+def _fields(obj: models.Model, names: Sequence[str]) -> list[models.Field]:
+    """The concrete fields of these names (a relation's reverse side is not one)."""
+    fields = [obj._meta.get_field(name) for name in names]
+    for field in fields:
+        if not isinstance(field, models.Field) or not field.concrete:
+            raise ValueError(f"{obj._meta.label}.{field.name} is not a column")
+    return cast(list[models.Field], fields)
+
+
+def update(obj: models.Model, fields: Sequence[str]) -> int:
+    """UPDATE the named fields of a saved instance by its key, as `save(update_fields=...)`
+    would (`auto_now` fields among them set to now); the number of rows changed."""
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    chosen = _fields(obj, fields)
+    key = meta.pk
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
+        + ", ".join(f"{quote(cast(str, field.column))} = %s" for field in chosen)
+        + f" WHERE {quote(cast(str, key.column))} = %s RETURNING 1"
+    )
+    values = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in chosen]
+    return len(execute(sql, [*values, obj.pk]))
 
 
 def mark_saved(obj: M) -> M:
@@ -124,3 +208,20 @@ def mark_saved(obj: M) -> M:
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
+
+
+def refresh(obj: models.Model, fields: Sequence[str]) -> None:
+    """Read the named fields of a saved instance again, as `refresh_from_db(fields=...)`."""
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    chosen = _fields(obj, fields)
+    key = meta.pk
+    rows = execute(
+        f"SELECT {', '.join(quote(cast(str, field.column)) for field in chosen)} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
+        f"FROM {quote(meta.db_table)} WHERE {quote(cast(str, key.column))} = %s",
+        [obj.pk],
+    )
+    if not rows:
+        raise obj.DoesNotExist(f"{meta.label} {obj.pk} is gone")  # type: ignore[attr-defined]
+    for field, value in zip(chosen, rows[0], strict=True):
+        setattr(obj, field.attname, _converted(field, value))
