@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from clearing import keys, signing
+from clearing import keys, services, signing
 from clearing.models import Peer
 
 
@@ -29,7 +29,8 @@ def signer(request: HttpRequest, body: bytes) -> tuple[Peer, str]:
     (for replay protection); else signing.SignatureRefused."""
     headers = dict(request.headers)
     key_id = signing.key_id_of(headers)
-    peer = Peer.objects.filter(bic=key_id, active=True).first() if key_id else None
+    # The active peers are read once per request (services.active_peers), not per door.
+    peer = next((p for p in services.active_peers() if p.bic == key_id), None) if key_id else None
     public_keys = {}
     if peer is not None:
         try:

@@ -13,18 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 from lxml import etree
 
 from accounts.ledger import money, posting
 from accounts.ledger.errors import LedgerError
 from accounts.models import Account
-from clearing import services
+from clearing import rows, services
 from clearing.iso import builders, readers, validation
 from clearing.iso.status_request import PACS028
 from clearing.models import Message, Peer
+from common.db import pgsql
 from payments import webhooks
 from payments.models import Payment
 
@@ -45,8 +45,7 @@ class Refusal(Exception):
 
 
 def _lock_key(text: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [text])
+    pgsql.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [text])
 
 
 def receive(
@@ -114,23 +113,14 @@ def receive_transfer(*, peer: Peer, root: etree._Element, body: bytes) -> bytes:
     with transaction.atomic():
         # One transfer at a time per UETR: a resend racing its original waits, then finds it.
         _lock_key(f"clearing.transfer:{peer.pk}:{transfer.uetr}")
-        # One query for both: this UETR seen before, or its MsgId used for another.
-        before = list(
-            Message.objects.filter(
-                Q(uetr=transfer.uetr) | Q(msg_id=transfer.msg_id),
-                direction=Message.Direction.INBOUND,
-                peer=peer,
-                kind=builders.PACS008,
-            )
-            .order_by("id")
-            .values_list("pk", "uetr", "msg_id")
+        # One query for all: this UETR seen before (and its answer), or its MsgId used.
+        before = rows.transfers_received(
+            peer_id=peer.pk, kind=builders.PACS008, uetr=transfer.uetr, msg_id=transfer.msg_id
         )
-        seen = next((pk for pk, uetr, _msg_id in before if uetr == transfer.uetr), None)
-        if seen is not None:
-            answer = Message.objects.filter(answers_id=seen).order_by("id").first()
-            if answer is not None:
-                return bytes(answer.body)
-        if any(msg_id == transfer.msg_id for _pk, _uetr, msg_id in before):
+        seen = next((row for row in before if row[1] == transfer.uetr), None)
+        if seen is not None and seen[3] is not None:
+            return seen[3]  # the answer sent the first time
+        if any(msg_id == transfer.msg_id for _pk, _uetr, msg_id, _answer in before):
             raise Refusal(409, "msg_id_reused", "this MsgId was used for another transfer")
         return _credit(peer=peer, transfer=transfer, body=body)
 
@@ -145,11 +135,7 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
     except LedgerError:
         amount = None
     iban = services.normalise_iban(transfer.creditor_iban)
-    account = (
-        Account.objects.select_related("merchant")
-        .filter(number=iban, kind=Account.Kind.CUSTOMER)
-        .first()
-    )
+    account = rows.customer_account([iban])
     payment: Payment | None = None
     accepted = (b"", "")
     if now > accepted_at + timeout:
@@ -193,7 +179,7 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
     )
     # Stored once its verdict is known, in the transaction that credits: its unique
     # constraint (one pacs.008 per UETR and peer) stands behind the lock on the UETR.
-    message = Message.objects.create(
+    message = Message(
         direction=Message.Direction.INBOUND,
         peer=peer,
         kind=builders.PACS008,
@@ -204,17 +190,20 @@ def _credit(*, peer: Peer, transfer: readers.IncomingTransfer, body: bytes) -> b
         body=body,
         payment=payment,
     )
-    Message.objects.create(
-        direction=Message.Direction.OUTBOUND,
-        peer=peer,
-        kind=builders.PACS002,
-        msg_id=answer_msg_id,
-        uetr=transfer.uetr,
-        status=message.status,
-        reason_code=reason,
-        body=answer,
-        answers=message,
-        payment=payment,
+    pgsql.insert(message)
+    pgsql.insert(
+        Message(
+            direction=Message.Direction.OUTBOUND,
+            peer=peer,
+            kind=builders.PACS002,
+            msg_id=answer_msg_id,
+            uetr=transfer.uetr,
+            status=message.status,
+            reason_code=reason,
+            body=answer,
+            answers=message,
+            payment=payment,
+        )
     )
     logger.info(
         "clearing transfer received",
@@ -272,7 +261,7 @@ def _record_payment(
     """The record of a received transfer: the merchant's view of it, and the back office's
     (an account without a merchant gets one too, with no merchant: it can be returned)."""
     merchant = account.merchant  # loaded with the account; None: no merchant
-    payment = Payment.objects.create(
+    payment = Payment(
         merchant=merchant,
         debtor_account=clearing,
         creditor_account=account,
@@ -299,6 +288,7 @@ def _record_payment(
             reason_code=None,
         ),
     )
+    pgsql.insert(payment)  # the row save() writes, without the ORM's compiler
     if merchant is None or not merchant.webhook_url:
         return payment  # nothing to deliver: spare the payload's queries
     webhooks.emit(

@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from clearing import doors, inbound, signing
+from clearing import doors, inbound, rows, signing
 from clearing.iso import validation
-from clearing.models import SeenSignature
 
 logger = logging.getLogger("clearing.inbox")
 
@@ -59,10 +57,7 @@ def messages(request: HttpRequest) -> HttpResponse:
         kind, root, _document = validation.validate(body)
     except validation.InvalidDocument as error:
         return _refuse(request, 400, "invalid_document", error.detail, peer.bic)
-    try:
-        with transaction.atomic():
-            SeenSignature.objects.create(digest=digest, peer=peer)
-    except IntegrityError:
+    if not rows.signature_first_seen(digest=digest, peer_id=peer.pk):
         return _refuse(
             request, 409, "replayed", "this signed request was received before", peer.bic
         )

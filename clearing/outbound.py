@@ -19,16 +19,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from lxml import etree
 
 from accounts.ledger import posting
 from accounts.models import Account, Merchant
-from clearing import services, settlement, status_requests, transport
+from clearing import rows, services, settlement, status_requests, transport
 from clearing.inbound import Refusal, clearing_info
 from clearing.iso import builders, readers, validation
 from clearing.models import Message, Peer
+from common.db import pgsql
 from outbox import services as outbox
 from outbox.models import OutboxJob
 from payments import instant_limits, webhooks
@@ -113,7 +113,9 @@ def outgoing_fields(
     }
 
 
-@transaction.atomic
+# Joins the caller's transaction without a savepoint (the API's, with the Idempotency-Key's
+# record): whatever it raises rolls back the whole, as the API's errors do anyway.
+@transaction.atomic(savepoint=False)
 def transfer_send(
     *,
     merchant: Merchant,
@@ -179,7 +181,7 @@ def transfer_send(
         payment.failure_code = refusal.code
         payment.failure_message = refusal.detail[:255]
         payment.clearing = None  # never left the hub
-        payment.save(force_insert=True)
+        pgsql.insert(payment)
         _emit(payment, "payment.failed")
         return payment, None
     payment.ledger_transaction = posting.transfer_locked(
@@ -192,17 +194,20 @@ def transfer_send(
         description=f"SCT Inst {uetr} to {peer.bic}",
     )
     payment.captured_amount = amount
-    payment.save(force_insert=True)
-    message = Message.objects.create(
-        direction=Message.Direction.OUTBOUND,
-        peer=peer,
-        kind=builders.PACS008,
-        msg_id=msg_id,
-        uetr=uetr,
-        status=Message.Status.PENDING,
-        body=body,
-        payment=payment,
+    pgsql.insert(payment)  # the rows save() and create() write, without the ORM's compiler
+    message = pgsql.insert(
+        Message(
+            direction=Message.Direction.OUTBOUND,
+            peer=peer,
+            kind=builders.PACS008,
+            msg_id=msg_id,
+            uetr=uetr,
+            status=Message.Status.PENDING,
+            body=body,
+            payment=payment,
+        )
     )
+    payment._clearing_message = message  # type: ignore[attr-defined]  # for api_deliver
     # Due a moment later: the caller tries at once (api_send); the sweep takes over if not.
     row = outbox.schedule(
         key=f"clearing.send:{message.pk}",
@@ -230,11 +235,15 @@ def api_deliver(payment: Payment) -> Payment:
     is not kept locked during the round trip. Whatever fails here the outbox does again."""
     if payment.status != Payment.Status.PENDING or payment.direction != Payment.Direction.OUTGOING:
         return payment
-    message = (
-        Message.objects.select_related("peer")
-        .filter(direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk)
-        .first()
-    )
+    message = getattr(payment, "_clearing_message", None)  # the one transfer_send wrote
+    if message is None:
+        message = (
+            Message.objects.select_related("peer")
+            .filter(
+                direction=Message.Direction.OUTBOUND, kind=builders.PACS008, payment_id=payment.pk
+            )
+            .first()
+        )
     row_id = getattr(payment, "_clearing_outbox_id", None)
     if row_id is None and message is not None:  # not a payment api_send just returned
         row_id = (
@@ -242,24 +251,32 @@ def api_deliver(payment: Payment) -> Payment:
             .values_list("pk", flat=True)
             .first()
         )
-    # One UPDATE claims the row instead of the outbox's run (read, start, heartbeat thread,
-    # done): it is due again only once this post has had its time, so the sweep does not
-    # send it beside us; status_apply marks it done with the answer.
+    # One statement claims the row instead of the outbox's run (read, start, heartbeat
+    # thread, done): it is due again only once this post has had its time, so the sweep
+    # does not send it beside us (status_apply marks it done with the answer); and it counts
+    # the message's attempt, which deliver() would otherwise count with a statement of its own.
     resend = settings.CLEARING_HTTP_TIMEOUT_SECONDS + settings.CLEARING_RESEND_SECONDS
     claimed = (
         row_id is not None
-        and OutboxJob.objects.filter(pk=row_id, done_at__isnull=True).update(
-            attempts=F("attempts") + 1, due_at=timezone.now() + timedelta(seconds=resend)
+        and message is not None
+        and bool(
+            pgsql.execute(
+                f"WITH claim AS (UPDATE {OutboxJob._meta.db_table} "  # noqa: S608 - identifiers from model metadata; values are parameters
+                "SET attempts = attempts + 1, due_at = %s "
+                "WHERE id = %s AND done_at IS NULL RETURNING id) "
+                f"UPDATE {Message._meta.db_table} SET attempts = attempts + 1 "
+                "WHERE id = %s AND EXISTS (SELECT 1 FROM claim) RETURNING id",
+                [timezone.now() + timedelta(seconds=resend), row_id, message.pk],
+            )
         )
-        == 1
     )
     if claimed and message is not None:
         try:
-            deliver(message)
+            deliver(message, counted=True)
         except Exception as error:  # noqa: BLE001 - recorded on the message; the sweep resends
             logger.warning("clearing: first delivery of %s failed: %s", payment.uetr, error)
     # What status_apply changes (the accounts, already loaded, stay as they are).
-    payment.refresh_from_db(fields=SETTLED_FIELDS)
+    pgsql.refresh(payment, SETTLED_FIELDS)
     return payment
 
 
@@ -269,12 +286,17 @@ def transfer_deliver(message_id: int) -> str:
     return deliver(Message.objects.select_related("peer").get(pk=message_id))
 
 
-def deliver(message: Message) -> str:
+def deliver(message: Message, *, counted: bool = False) -> str:
     """Post one stored pacs.008 and apply the answer (transfer_deliver, and the bounded
-    sender of a batch's transfers, clearing/batched.py). Raises when there is no answer."""
+    sender of a batch's transfers, clearing/batched.py). Raises when there is no answer.
+    `counted`: the caller has counted this attempt on the message already (api_deliver)."""
     if message.status != Message.Status.PENDING:
         return f"settled already ({message.status})"
-    Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
+    if not counted:
+        pgsql.execute(
+            f"UPDATE {Message._meta.db_table} SET attempts = attempts + 1 WHERE id = %s",  # noqa: S608 - identifiers from model metadata; values are parameters
+            [message.pk],
+        )
     try:
         # The pacs.008, or a pacs.028 about it once it has waited long (status_requests.py).
         answer = status_requests.post_transfer(message)
@@ -302,35 +324,23 @@ def status_apply(*, peer: Peer, root: etree._Element, body: bytes) -> bool:
     report = readers.pacs002(root)
     if report.uetr is None or report.transactions != 1:
         raise Refusal(400, "one_transaction", "a status report about one transfer is expected")
-    sent = (
-        Message.objects.select_for_update(of=("self",))
-        .filter(
-            direction=Message.Direction.OUTBOUND,
-            peer=peer,
-            kind=builders.PACS008,
-            uetr=report.uetr,
-        )
-        .first()
-    )
+    sent = rows.sent_transfer_locked(peer_id=peer.pk, kind=builders.PACS008, uetr=report.uetr)
     if sent is None or sent.payment_id is None:
         return False
     # Kept once: the same answer again (a resend's) meets the unique MsgId and is skipped.
-    Message.objects.bulk_create(
-        [
-            Message(
-                direction=Message.Direction.INBOUND,
-                peer=peer,
-                kind=builders.PACS002,
-                msg_id=report.msg_id,
-                uetr=report.uetr,
-                status=Message.Status.RECEIVED,
-                reason_code=report.reason_code,
-                body=body,
-                answers=sent,
-                payment_id=sent.payment_id,
-            )
-        ],
-        ignore_conflicts=True,
+    pgsql.insert_unless_conflict(
+        Message(
+            direction=Message.Direction.INBOUND,
+            peer=peer,
+            kind=builders.PACS002,
+            msg_id=report.msg_id,
+            uetr=report.uetr,
+            status=Message.Status.RECEIVED,
+            reason_code=report.reason_code,
+            body=body,
+            answers=sent,
+            payment_id=sent.payment_id,
+        )
     )
     if report.status not in ("ACSC", "RJCT"):
         return True  # pending at the peer (ACSP, PDNG): ask again later
@@ -353,11 +363,7 @@ def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
     """Apply a final verdict (ACSC, or RJCT with its reason) to a pending transfer whose
     Message the caller has locked: the payment completes, or its debit is reversed."""
     assert sent.payment_id is not None  # a transfer's Message names its payment
-    payment = (
-        Payment.objects.select_related("merchant")
-        .select_for_update(of=("self",))
-        .get(pk=sent.payment_id)
-    )
+    payment = rows.payment_locked(sent.payment_id)
     assert payment.clearing is not None
     payment.clearing = {**payment.clearing, "status": status}
     reason = "" if status == "ACSC" else reason_code or "NARR"
@@ -387,10 +393,12 @@ def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
         sent.status = Message.Status.REJECTED
         sent.reason_code = reason
         event = "payment.failed"
-    payment.save(update_fields=SETTLED_FIELDS)
-    sent.save(update_fields=["status", "reason_code", "updated_at"])
-    OutboxJob.objects.filter(key=f"clearing.send:{sent.pk}", done_at__isnull=True).update(
-        done_at=timezone.now()
+    pgsql.update(payment, SETTLED_FIELDS)
+    pgsql.update(sent, ["status", "reason_code", "updated_at"])
+    pgsql.execute(
+        f"UPDATE {OutboxJob._meta.db_table} SET done_at = %s "  # noqa: S608 - identifiers from model metadata; values are parameters
+        "WHERE key = %s AND done_at IS NULL",
+        [timezone.now(), f"clearing.send:{sent.pk}"],
     )
     if payment.batch_id is None:  # a batch's rows are told by its own webhook at its end
         _emit(payment, event)

@@ -15,7 +15,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger import money
 from accounts.ledger.posting import FUNDING_OVERDRAFT
 from accounts.models import Account
-from clearing import keys
+from clearing import keys, rows
 from clearing.models import ClearingAccount, Peer
 from common import request_memo
 
@@ -137,9 +137,7 @@ def snapshot(peer: Peer) -> dict[str, object]:
 
 def active_peers() -> list[Peer]:
     """The active peers, read once per request (common/request_memo.py)."""
-    return request_memo.memo(
-        "clearing.active_peers", lambda: list(Peer.objects.filter(active=True))
-    )
+    return request_memo.memo("clearing.active_peers", rows.active_peers)
 
 
 def peer_for_iban(iban: str) -> Peer | None:
@@ -174,10 +172,10 @@ def clearing_account(*, peer: Peer, currency: str) -> Account:
     """The peer's clearing account in the currency, opened on first use (a system account:
     it goes below zero by what the peer's transfers credited here)."""
     money.check_currency(currency)
+    opened = rows.clearing_account(peer.pk, currency)
+    if opened is not None:
+        return opened
     found = ClearingAccount.objects.select_related("account").filter(peer=peer, currency=currency)
-    row = found.first()
-    if row is not None:
-        return row.account
     try:
         with transaction.atomic():
             account = Account.objects.create(

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from common.db import pgsql
 from outbox import metrics
 from outbox.models import OutboxJob
 
@@ -79,7 +80,7 @@ def schedule(
         "request_id": str(structlog.contextvars.get_contextvars().get("request_id", ""))[:64],
     }
     if new_key:
-        row = OutboxJob.objects.create(**fields)
+        row = pgsql.insert(OutboxJob(**fields))  # one prepared INSERT, no compiler
     else:
         pending = OutboxJob.objects.filter(key=key, done_at__isnull=True).first()
         if pending is not None:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from common.db import pgsql
 from payments.api.errors import APIError
 from payments.models import IdempotencyRecord
 
@@ -76,12 +77,15 @@ def idempotent(view_method):
         print_ = fingerprint(request)
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    merchant=merchant,
-                    key=key,
-                    fingerprint=print_,
-                    response_status=0,
-                    response_body={},
+                # Prepared statements (common/db/pgsql.py): on every keyed payment request.
+                record = pgsql.insert(
+                    IdempotencyRecord(
+                        merchant=merchant,
+                        key=key,
+                        fingerprint=print_,
+                        response_status=0,
+                        response_body={},
+                    )
                 )
                 response = view_method(self, request, *args, **kwargs)
                 _keep(record, response)
@@ -112,7 +116,7 @@ def idempotent(view_method):
 def _keep(record: IdempotencyRecord, response) -> None:
     record.response_status = response.status_code
     record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
-    record.save(update_fields=["response_status", "response_body"])
+    pgsql.update(record, ["response_status", "response_body"])
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

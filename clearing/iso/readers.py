@@ -9,28 +9,26 @@ from datetime import datetime
 from lxml import etree
 
 
-def _text(root: etree._Element, path: str) -> str:
-    """The text at `path` (slash-separated local names below the root), or ""."""
+def _path(root: etree._Element, path: str) -> str:
+    """`path` (slash-separated local names below the root) in the root's namespace, as
+    ElementPath takes it (which keeps the compiled path: no XPath compiled per read)."""
     namespace = etree.QName(root).namespace or ""
-    steps = "/".join(f"n:{step}" for step in path.split("/"))
-    found = root.xpath(f"./{steps}", namespaces={"n": namespace})
-    if not found:
-        return ""
-    node = found[0]
-    return node if isinstance(node, str) else (node.text or "").strip()
+    return "/".join(f"{{{namespace}}}{step}" for step in path.split("/"))
+
+
+def _text(root: etree._Element, path: str) -> str:
+    """The text at `path`, stripped, or ""."""
+    node = root.find(_path(root, path))
+    return "" if node is None else (node.text or "").strip()
 
 
 def _attr(root: etree._Element, path: str, name: str) -> str:
-    namespace = etree.QName(root).namespace or ""
-    steps = "/".join(f"n:{step}" for step in path.split("/"))
-    found = root.xpath(f"./{steps}/@{name}", namespaces={"n": namespace})
-    return str(found[0]) if found else ""
+    node = root.find(_path(root, path))
+    return "" if node is None else str(node.get(name, ""))
 
 
 def _count(root: etree._Element, path: str) -> int:
-    namespace = etree.QName(root).namespace or ""
-    steps = "/".join(f"n:{step}" for step in path.split("/"))
-    return len(root.xpath(f"./{steps}", namespaces={"n": namespace}))
+    return len(root.findall(_path(root, path)))
 
 
 @dataclass(frozen=True)

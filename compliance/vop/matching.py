@@ -5,6 +5,7 @@ the responder for peers and by the requester for this hub's own accounts."""
 from __future__ import annotations
 
 from accounts.models import Account
+from clearing import rows
 from clearing.services import normalise_iban
 from compliance import names
 from compliance.vop.protocol import Verification
@@ -21,11 +22,7 @@ def held_account(number: str) -> Account | None:
     """A customer account of this hub with this number (an IBAN written with or without
     spaces, or a local number); system accounts are never answered for."""
     candidates = {number.strip(), normalise_iban(number)} - {""}
-    return (
-        Account.objects.select_related("merchant")
-        .filter(number__in=candidates, kind=Account.Kind.CUSTOMER)
-        .first()
-    )
+    return rows.customer_account(candidates) if candidates else None
 
 
 def verify_account(account: Account | None, name: str | None) -> Verification:

@@ -28,6 +28,7 @@ from accounts.models import Account, Merchant
 from clearing import keys, signing, transport
 from clearing.models import Peer
 from clearing.services import active_peers, hub_bic, is_iban, normalise_iban, serving
+from common.db import pgsql
 from compliance.vop import matching, protocol
 from compliance.vop.models import PayeeVerification
 from compliance.vop.protocol import Verification
@@ -91,24 +92,25 @@ def _record(
     merchant: Merchant | None,
     purpose: str,
 ) -> None:
-    PayeeVerification.objects.bulk_create(
-        [
-            PayeeVerification(
-                direction=PayeeVerification.Direction.OUTBOUND,
-                peer=peers.get(verification.peer_bic or ""),
-                request_id=request_id,
-                iban=number[:34],
-                name=name[: protocol.NAME_LENGTH],
-                result=verification.result,
-                matched_name=(verification.matched_name or "")[: protocol.NAME_LENGTH],
-                error=verification.error[:300],
-                merchant=merchant,
-                purpose=purpose,
-            )
-            for (number, name), (verification, request_id) in pairs.items()
-        ],
-        batch_size=1000,
-    )
+    records = [
+        PayeeVerification(
+            direction=PayeeVerification.Direction.OUTBOUND,
+            peer=peers.get(verification.peer_bic or ""),
+            request_id=request_id,
+            iban=number[:34],
+            name=name[: protocol.NAME_LENGTH],
+            result=verification.result,
+            matched_name=(verification.matched_name or "")[: protocol.NAME_LENGTH],
+            error=verification.error[:300],
+            merchant=merchant,
+            purpose=purpose,
+        )
+        for (number, name), (verification, request_id) in pairs.items()
+    ]
+    if len(records) == 1:  # an instant payment's one payee: a prepared INSERT
+        pgsql.insert(records[0])
+    else:
+        PayeeVerification.objects.bulk_create(records, batch_size=1000)
 
 
 def _held(numbers: set[str]) -> dict[str, Account]:

@@ -34,6 +34,7 @@ from clearing import doors, signing
 from clearing.models import Peer
 from clearing.services import hub_bic
 from common import counters
+from common.db import pgsql
 from compliance.vop import matching, protocol
 from compliance.vop.models import PayeeVerification
 
@@ -132,14 +133,16 @@ def payee_verifications(request: HttpRequest) -> HttpResponse:
             peer.bic,
         )
     verification = matching.verify_account(matching.held_account(asked.iban), asked.name)
-    PayeeVerification.objects.create(
-        direction=PayeeVerification.Direction.INBOUND,
-        peer=peer,
-        request_id=request_id,
-        iban=asked.iban[:34],
-        name=(asked.name or "")[: protocol.NAME_LENGTH],
-        result=verification.result,
-        matched_name=(verification.matched_name or "")[: protocol.NAME_LENGTH],
+    pgsql.insert(
+        PayeeVerification(
+            direction=PayeeVerification.Direction.INBOUND,
+            peer=peer,
+            request_id=request_id,
+            iban=asked.iban[:34],
+            name=(asked.name or "")[: protocol.NAME_LENGTH],
+            result=verification.result,
+            matched_name=(verification.matched_name or "")[: protocol.NAME_LENGTH],
+        )
     )
     response = JsonResponse(protocol.answer_body(verification))
     response["X-Request-ID"] = str(request_id)

@@ -190,9 +190,11 @@ def test_a_transfer_received_costs_few_queries(peer, shop):
     with CaptureQueriesContext(connection) as queries:
         response = peer.post(builders.pacs008(peer.transfer(shop.account.number)))
     assert response.status_code == 200
-    # Peer; savepoint, signature, release; savepoint, lock on the UETR, seen before or MsgId
-    # reused (one query), account with its merchant, clearing account; payment, pacs.008,
-    # pacs.002; release (the ledger's own statements are not Django's: not counted). 16 before.
+    # Counted with the prepared statements (common/db/pgsql.py, clearing/rows.py) and the
+    # ledger's own: the active peers; the signature (one INSERT ... ON CONFLICT, no
+    # savepoint of its own); savepoint, lock on the UETR, seen before or MsgId reused with
+    # the first answer (one query), account with its merchant, clearing account; the two
+    # accounts locked, the posting (one statement); payment, pacs.008, pacs.002; release.
     assert len(queries.captured_queries) <= 13, [q["sql"][:80] for q in queries]
 
 
@@ -203,10 +205,12 @@ def test_a_transfer_sent_costs_few_queries(fake, peer, shop):
     with CaptureQueriesContext(connection) as queries:
         response = _pay(shop, peer, **{"Idempotency-Key": "counted"})
     assert response.json()["status"] == "completed"
-    # 36 before: the outbox row is known from the send and made with one INSERT (its key is
-    # new), the first delivery claims it with one UPDATE instead of the outbox's run, the
-    # answer is stored with one INSERT ... ON CONFLICT DO NOTHING, and only what the answer
-    # changed is read back (the payment's accounts stay loaded).
-    # Plus 4 since: the payee is verified before the transfer leaves (Verification of Payee:
-    # the serving peer, the hub's key to sign the request, the record of the answer).
-    assert len(queries.captured_queries) <= 31, "\n".join(q["sql"][:150] for q in queries)
+    # Counted with the prepared statements and the ledger's own (the request's savepoints
+    # stand for BEGIN and COMMIT): the API key; savepoint, idempotency record; debtor
+    # account; Verification of Payee (the peers, the payee's account if held here, the key
+    # row, the answer's record); savepoint, clearing account, both accounts locked, the
+    # posting, payment, pacs.008, outbox row, release; the pending answer kept, release;
+    # the first delivery's claim (outbox row and the message's attempt, one statement);
+    # savepoint, pacs.008 locked, pacs.002 kept once, payment locked, payment, pacs.008,
+    # outbox row done, release; what the answer changed read back; the answer kept.
+    assert len(queries.captured_queries) <= 29, "\n".join(q["sql"][:150] for q in queries)
