@@ -13,6 +13,8 @@ import shutil as _shutil
 import sys as _sys
 import tempfile as _tempfile
 
+from gunicorn import glogging as _glogging
+
 # This checkout's `config`, wherever gunicorn is started from.
 _sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
 from config.logs import logging_config_from_env as _logging_config  # noqa: E402
@@ -42,7 +44,17 @@ limit_request_field_size = 8190
 forwarded_allow_ips = _os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 proxy_allow_ips = forwarded_allow_ips
 # The middleware logs each request with its context (config/logs.py): no access log twice.
+# gunicorn writes one anyway when given a logging dict (below), to its "gunicorn.access"
+# logger, after building its fields for every request: this logger class writes none.
 accesslog = None
+
+
+class _RequestsLoggedByTheApp(_glogging.Logger):
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
+
+
+logger_class = _RequestsLoggedByTheApp
 errorlog = "-"
 loglevel = _os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's own lines (start, worker timeouts) in the same format as the app's (LOG_FORMAT).

@@ -73,9 +73,10 @@ def logging_config_from_env(level: str = "") -> dict[str, Any]:
     """`logging_config` as the environment asks: LOG_LEVEL, LOG_FORMAT (json, the default,
     or console) and LOG_JOBS_LEVEL (RQ's own loggers; unset: LOG_LEVEL)."""
     return logging_config(
-        level or os.environ.get("LOG_LEVEL", "INFO"),
+        # Upper case: "info" is as good a level as "INFO" (logging itself takes only the latter).
+        (level or os.environ.get("LOG_LEVEL", "INFO")).strip().upper(),
         json=os.environ.get("LOG_FORMAT", "json").strip().lower() != "console",
-        jobs_level=os.environ.get("LOG_JOBS_LEVEL", "").strip(),
+        jobs_level=os.environ.get("LOG_JOBS_LEVEL", "").strip().upper(),
     )
 
 

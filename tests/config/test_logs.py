@@ -82,3 +82,73 @@ def test_demo_credentials_without_a_demo_says_how_to_make_one():
     with pytest.raises(CommandError, match="make run"):
         call_command("demo_credentials", stdout=StringIO())
     structlog.contextvars.clear_contextvars()
+
+
+def test_gunicorn_logs_each_request_once_and_takes_a_level_in_lower_case(tmp_path):
+    """The middleware's line per request, and no second one from gunicorn's access logger
+    (which a logging dict turns on); LOG_LEVEL=info works as INFO does."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from django.conf import settings
+
+    from tools.management.commands.bench_api import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+        # Nothing listens there: /healthz answers 503 at once, logged all the same.
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:9/none",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+        "DATA_DIR": str(tmp_path),
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.py",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # listening (its /healthz answers 503 here: no database)
+                assert server.poll() is None and time.monotonic() < deadline
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?once", timeout=30)  # noqa: S310
+            except urllib.error.HTTPError as error:
+                assert error.code == 503
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    access = [
+        line["logger"]
+        for line in lines
+        if "/healthz" in json.dumps(line)
+        and line["logger"] in ("payhub.request", "gunicorn.access")
+    ]
+    assert access == ["payhub.request"], lines
