@@ -395,11 +395,7 @@ def settle(*, sent: Message, peer: Peer, status: str, reason_code: str) -> None:
         event = "payment.failed"
     pgsql.update(payment, SETTLED_FIELDS)
     pgsql.update(sent, ["status", "reason_code", "updated_at"])
-    pgsql.execute(
-        f"UPDATE {OutboxJob._meta.db_table} SET done_at = %s "  # noqa: S608 - identifiers from model metadata; values are parameters
-        "WHERE key = %s AND done_at IS NULL",
-        [timezone.now(), f"clearing.send:{sent.pk}"],
-    )
+    outbox.done(f"clearing.send:{sent.pk}")  # answered: nothing left to resend
     if payment.batch_id is None:  # a batch's rows are told by its own webhook at its end
         _emit(payment, event)
 

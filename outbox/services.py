@@ -258,6 +258,19 @@ def heartbeat(outbox_id: int, *, every: float | None = None) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+def done(key: str, *, now: datetime | None = None) -> int:
+    """Mark the pending row of `key` done without running it, in the caller's transaction:
+    the work it stood for was done another way (a transfer's answer applied as its first
+    delivery came back). The number of rows marked (0 or 1)."""
+    return len(
+        pgsql.execute(
+            f"UPDATE {OutboxJob._meta.db_table} SET done_at = %s "  # noqa: S608 - identifiers from model metadata; values are parameters
+            "WHERE key = %s AND done_at IS NULL RETURNING id",
+            [now or timezone.now(), key],
+        )
+    )
+
+
 def purge_done(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - KEEP_DONE
     deleted, _ = OutboxJob.objects.filter(done_at__lt=cutoff).delete()

@@ -131,22 +131,27 @@ def _converted(field: models.Field, value: Any) -> Any:
 
 
 @cache
-def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
+def _insert_sql(
+    model: type[models.Model], on_conflict: str = ""
+) -> tuple[str, tuple[models.Field, ...], bool]:
+    """The INSERT of every column but an auto-increment key, with `on_conflict` ("" or
+    " ON CONFLICT DO NOTHING"), returning a row when one is written (the key, if it is an
+    auto-increment: the third item says so), and the fields in the values' order."""
     quote = connection.ops.quote_name
     fields = tuple(
         field
         for field in model._meta.concrete_fields
         if not (field.primary_key and isinstance(field, models.AutoField))
     )
+    pk = model._meta.pk
+    reads_key = isinstance(pk, models.AutoField)
+    returning = quote(cast(str, pk.column)) if reads_key and pk is not None else "1"
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
         f"({', '.join(quote(cast(str, field.column)) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict} RETURNING {returning}"
     )
-    pk = model._meta.pk
-    if isinstance(pk, models.AutoField):
-        sql += f" RETURNING {quote(cast(str, pk.column))}"
-    return sql, fields
+    return sql, fields, reads_key
 
 
 def insert(obj: M) -> M:
@@ -166,40 +171,43 @@ def insert_unless_conflict(obj: models.Model) -> bool:
 
 
 def _insert(obj: models.Model, on_conflict: str) -> bool:
-    sql, fields = _insert_sql(type(obj))
-    head, returning, tail = sql.partition(" RETURNING ")
-    sql = (
-        f"{head}{on_conflict} RETURNING {tail}" if returning else f"{head}{on_conflict} RETURNING 1"
-    )
+    sql, fields, reads_key = _insert_sql(type(obj), on_conflict)
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     rows = execute(sql, values)
-    if rows and returning:
+    if rows and reads_key:
         obj.pk = rows[0][0]
     return bool(rows)
 
 
-def _fields(obj: models.Model, names: Sequence[str]) -> list[models.Field]:
-    """The concrete fields of these names (a relation's reverse side is not one)."""
-    fields = [obj._meta.get_field(name) for name in names]
+@cache
+def _by_key(
+    model: type[models.Model], names: tuple[str, ...]
+) -> tuple[list[models.Field], list[str], str, str]:
+    """For a statement on one row by its key: the concrete fields of these names (a
+    relation's reverse side is not one), their quoted columns, the quoted table and key."""
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
     for field in fields:
         if not isinstance(field, models.Field) or not field.concrete:
-            raise ValueError(f"{obj._meta.label}.{field.name} is not a column")
-    return cast(list[models.Field], fields)
+            raise ValueError(f"{meta.label}.{field.name} is not a column")
+    chosen = cast(list[models.Field], fields)
+    quote = connection.ops.quote_name
+    key = meta.pk
+    return (
+        chosen,
+        [quote(cast(str, field.column)) for field in chosen],
+        quote(meta.db_table),
+        quote(cast(str, key.column)),
+    )
 
 
 def update(obj: models.Model, fields: Sequence[str]) -> int:
     """UPDATE the named fields of a saved instance by its key, as `save(update_fields=...)`
     would (`auto_now` fields among them set to now); the number of rows changed."""
-    meta = obj._meta
-    quote = connection.ops.quote_name
-    chosen = _fields(obj, fields)
-    key = meta.pk
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
-        + ", ".join(f"{quote(cast(str, field.column))} = %s" for field in chosen)
-        + f" WHERE {quote(cast(str, key.column))} = %s RETURNING 1"
-    )
+    chosen, quoted, table, key = _by_key(type(obj), tuple(fields))
     values = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in chosen]
+    assignments = ", ".join(f"{column} = %s" for column in quoted)
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s RETURNING 1"  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
     return len(execute(sql, [*values, obj.pk]))
 
 
@@ -212,16 +220,10 @@ def mark_saved(obj: M) -> M:
 
 def refresh(obj: models.Model, fields: Sequence[str]) -> None:
     """Read the named fields of a saved instance again, as `refresh_from_db(fields=...)`."""
-    meta = obj._meta
-    quote = connection.ops.quote_name
-    chosen = _fields(obj, fields)
-    key = meta.pk
-    rows = execute(
-        f"SELECT {', '.join(quote(cast(str, field.column)) for field in chosen)} "  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
-        f"FROM {quote(meta.db_table)} WHERE {quote(cast(str, key.column))} = %s",
-        [obj.pk],
-    )
+    chosen, quoted, table, key = _by_key(type(obj), tuple(fields))
+    sql = f"SELECT {', '.join(quoted)} FROM {table} WHERE {key} = %s"  # noqa: S608 - identifiers from model metadata, quoted; values are parameters
+    rows = execute(sql, [obj.pk])
     if not rows:
-        raise obj.DoesNotExist(f"{meta.label} {obj.pk} is gone")  # type: ignore[attr-defined]
+        raise obj.DoesNotExist(f"{obj._meta.label} {obj.pk} is gone")  # type: ignore[attr-defined]
     for field, value in zip(chosen, rows[0], strict=True):
         setattr(obj, field.attname, _converted(field, value))

@@ -150,3 +150,17 @@ def test_the_heartbeat_goes_on_beating_after_a_beat_that_failed(monkeypatch):
 
     assert failures == [1]
     assert beaten.is_set()
+
+
+def test_done_marks_the_pending_row_of_a_key_and_nothing_else():
+    # given a pending row, and a done row of another key
+    pending = schedule(key="thing:answered")
+    other = schedule(key="thing:other")
+    OutboxJob.objects.filter(pk=other.pk).update(done_at=timezone.now())
+    # when the pending row's work is done another way
+    marked = outbox.done("thing:answered")
+    # then it is done and never runs; asking again marks nothing
+    assert marked == 1
+    assert OutboxJob.objects.get(pk=pending.pk).done_at is not None
+    assert outbox.done("thing:answered") == 0 and outbox.done("thing:other") == 0
+    assert outbox.due(now=timezone.now() + timedelta(days=1)) == []
