@@ -84,6 +84,17 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             merchant=cast("MerchantPrincipal", self.request.user).merchant
         )
 
+    def _checked(self, request):
+        """The payment request validated and its payee verified, before (outside) the
+        payment's transaction: the check of another bank's IBAN is a request to that bank,
+        and is recorded whatever becomes of the payment."""
+        merchant = request.user.merchant
+        data = serializers.PaymentCreateSerializer(
+            data=request.data, context={"merchant": merchant}
+        )
+        data.is_valid(raise_exception=True)
+        return data, verification.for_payment(data.validated_data, merchant=merchant)
+
     def _render(self, payment, code=status.HTTP_200_OK) -> Response:
         return Response(serializers.PaymentSerializer(payment).data, status=code)
 
@@ -97,14 +108,10 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "account) is still recorded: 201 with status `failed` and a `failure_code`."
         ),
     )
-    @idempotent
-    def create(self, request):
+    @idempotent(before=_checked)
+    def create(self, request, prepared):
         merchant = request.user.merchant
-        data = serializers.PaymentCreateSerializer(
-            data=request.data, context={"merchant": merchant}
-        )
-        data.is_valid(raise_exception=True)
-        checked = verification.for_payment(data.validated_data, merchant=merchant)
+        data, checked = prepared
         if data.validated_data["creditor_bank"] is not None:
             # A creditor at another bank: the clearing network's door (payments/external.py).
             payment = external.send(

@@ -206,15 +206,16 @@ def test_a_transfer_sent_costs_few_queries(fake, peer, shop):
         response = _pay(shop, peer, **{"Idempotency-Key": "counted"})
     assert response.json()["status"] == "completed"
     # Counted with the prepared statements and the ledger's own (the request's savepoints
-    # stand for BEGIN and COMMIT): the API key; savepoint, idempotency record; debtor
-    # account; Verification of Payee (the peers, the payee's account if held here, the key
-    # row, the answer's record); clearing account, both accounts locked, the posting,
+    # stand for BEGIN and COMMIT): the API key; the Idempotency-Key not seen before; debtor
+    # account; Verification of Payee, before the payment's transaction (the peers, the
+    # payee's account if held here, the key row, the answer's record); savepoint,
+    # idempotency record; clearing account, both accounts locked, the posting,
     # payment, pacs.008, outbox row (in the API's transaction, no savepoint of their own);
     # the pending answer kept, release;
     # the first delivery's claim (outbox row and the message's attempt, one statement);
     # savepoint, pacs.008 locked, pacs.002 kept once, payment locked, payment, pacs.008,
     # outbox row done, release; what the answer changed read back; the answer kept.
-    assert len(queries.captured_queries) <= 27, "\n".join(q["sql"][:150] for q in queries)
+    assert len(queries.captured_queries) <= 28, "\n".join(q["sql"][:150] for q in queries)
 
 
 def test_an_on_us_payment_costs_few_queries(shop, other_account):
@@ -239,7 +240,8 @@ def test_an_on_us_payment_costs_few_queries(shop, other_account):
     with CaptureQueriesContext(connection) as queries:
         response = pay("counted")
     assert response.status_code == 201 and response.json()["status"] == "completed"
-    # The API key; savepoint, idempotency record; the debtor account; the payee's account and
-    # the check's record (Verification of Payee, here); savepoint, both accounts locked, the
-    # posting, the payment, release; the answer kept; release.
-    assert len(queries.captured_queries) <= 13, "\n".join(q["sql"][:150] for q in queries)
+    # The API key; the Idempotency-Key not seen before; the debtor account; the payee's
+    # account and the check's record (Verification of Payee, here); savepoint, idempotency
+    # record; savepoint, both accounts locked, the posting, the payment, release; the answer
+    # kept; release.
+    assert len(queries.captured_queries) <= 14, "\n".join(q["sql"][:150] for q in queries)

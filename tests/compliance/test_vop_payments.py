@@ -143,3 +143,83 @@ def test_the_endpoint_refuses_a_request_without_a_name(vop, peer, shop):
     )
     assert response.status_code == 400 and "name" in response.json()["errors"]
     assert vop.posts == []
+
+
+def _keyed(shop, peer, key: str):
+    body = {
+        "debtor_account": shop.account.number,
+        "creditor_account": peer.customer_iban(),
+        "amount": "12.50",
+        "currency": "EUR",
+        "reference": "invoice 42",
+        "creditor_name": "Jean Dupont",
+        "creditor_address": {"town": "Paris", "country": "FR"},
+    }
+    return shop.client.post(
+        "/api/v1/payments/", body, format="json", headers={"Idempotency-Key": key}
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_peer_is_asked_before_the_payments_transaction(wire, vop, peer, shop, monkeypatch):
+    """A request to another bank never keeps the payment's transaction open (its connection,
+    its Idempotency-Key's row) while that bank answers or times out."""
+    from django.db import connection
+
+    from compliance.vop import requester
+
+    in_transaction = []
+
+    def post(*args, **kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return vop.post(*args, **kwargs)
+
+    monkeypatch.setattr(requester, "http_post", post)
+    response = _keyed(shop, peer, "pay-1")
+    assert response.status_code == 201, response.content
+    assert response.json()["verification"] == {"result": "MTCH", "matched_name": None}
+    assert in_transaction == [False]
+
+
+def test_a_repeated_key_is_answered_without_asking_the_peer_again(wire, vop, peer, shop):
+    first = _keyed(shop, peer, "pay-2")
+    again = _keyed(shop, peer, "pay-2")
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(vop.posts) == 1 and len(wire.received) == 1
+    assert PayeeVerification.objects.filter(direction="out").count() == 1
+    # The same key with another request is refused before anything is asked.
+    other = shop.client.post(
+        "/api/v1/payments/",
+        {**vop.posts[0]["body"], "amount": "1.00"},
+        format="json",
+        headers={"Idempotency-Key": "pay-2"},
+    )
+    assert other.status_code == 409 and len(vop.posts) == 1
+
+
+def test_two_first_requests_with_one_key_pay_once_and_keep_both_checks(
+    wire, vop, peer, shop, monkeypatch
+):
+    """Two requests with one key at once may both ask the payee's bank before either begins
+    its transaction: one pays, the other answers what the first did, and both checks that
+    were asked stay recorded (the peer has a record of each)."""
+    from compliance.vop import requester
+
+    meanwhile = []
+
+    def post(*args, **kwargs):
+        if not meanwhile:  # the first check: the other request runs all through meanwhile
+            meanwhile.append(None)
+            meanwhile.append(_keyed(shop, peer, "pay-3"))
+        return vop.post(*args, **kwargs)
+
+    monkeypatch.setattr(requester, "http_post", post)
+    response = _keyed(shop, peer, "pay-3")
+    other = meanwhile[1]
+    assert other.status_code == response.status_code == 201, response.content
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert response.json() == other.json()
+    assert Payment.objects.count() == 1 and len(wire.received) == 1
+    assert PayeeVerification.objects.filter(direction="out", purpose="payment").count() == 2
