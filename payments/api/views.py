@@ -85,14 +85,17 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
 
     def _checked(self, request):
-        """The payment request validated and its payee verified, before (outside) the
-        payment's transaction: the check of another bank's IBAN is a request to that bank,
-        and is recorded whatever becomes of the payment."""
+        """The payment request validated and, for a creditor at another bank, its payee
+        verified, before (outside) the payment's transaction: that check is a request to the
+        other bank, and is recorded whatever becomes of the payment. One of this hub's own
+        accounts is checked inside the transaction, with the payment (no one else is asked)."""
         merchant = request.user.merchant
         data = serializers.PaymentCreateSerializer(
             data=request.data, context={"merchant": merchant}
         )
         data.is_valid(raise_exception=True)
+        if data.validated_data["creditor_bank"] is None:
+            return data, None
         return data, verification.for_payment(data.validated_data, merchant=merchant)
 
     def _render(self, payment, code=status.HTTP_200_OK) -> Response:
@@ -133,6 +136,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 external.deliver(payment), status.HTTP_201_CREATED
             )
             return response
+        checked = verification.for_payment(data.validated_data, merchant=merchant)
         payment = services.payment_authorize(
             merchant=merchant,
             debtor=data.validated_data["debtor"],

@@ -240,8 +240,8 @@ def test_an_on_us_payment_costs_few_queries(shop, other_account):
     with CaptureQueriesContext(connection) as queries:
         response = pay("counted")
     assert response.status_code == 201 and response.json()["status"] == "completed"
-    # The API key; the Idempotency-Key not seen before; the debtor account; the payee's
-    # account and the check's record (Verification of Payee, here); savepoint, idempotency
-    # record; savepoint, both accounts locked, the posting, the payment, release; the answer
-    # kept; release.
+    # The API key; the Idempotency-Key not seen before; the debtor account; savepoint,
+    # idempotency record; the payee's account and the check's record (Verification of Payee,
+    # here: no other bank asked, so inside the transaction); savepoint, both accounts
+    # locked, the posting, the payment, release; the answer kept; release.
     assert len(queries.captured_queries) <= 14, "\n".join(q["sql"][:150] for q in queries)
