@@ -33,7 +33,7 @@ from accounts.ledger.errors import LedgerError
 from accounts.models import Merchant
 from common.admin import IndexedSearchMixin, ReadOnlyAdmin, ReadOnlyInline
 from common.admin_filters import date_range_filter
-from payments import backoffice, selectors, services, story
+from payments import api_keys, backoffice, selectors, services, story
 from payments.forms import BackOfficeActionForm
 from payments.models import (
     BackOfficeAction,
@@ -343,7 +343,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        api_key, key = services.api_key_create(
+        api_key, key = api_keys.api_key_create(
             merchant=obj.merchant,
             name=obj.name,
             expiry_date=obj.expiry_date,
@@ -379,7 +379,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         api_key = get_object_or_404(MerchantAPIKey, pk=key_id)
         if request.method == "POST":
             try:
-                services.api_key_approve(
+                api_keys.api_key_approve(
                     prefix=api_key.prefix,
                     actor=Actor.from_request(request),
                     otp_token=request.POST.get("otp_token", ""),
@@ -398,7 +398,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected keys")
     def revoke_keys(self, request: HttpRequest, queryset) -> None:
         for api_key in queryset:
-            services.api_key_revoke(prefix=api_key.prefix, actor=Actor.from_request(request))
+            api_keys.api_key_revoke(prefix=api_key.prefix, actor=Actor.from_request(request))
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 

@@ -7,23 +7,14 @@ money moves only through `accounts.ledger`; webhooks are emitted on commit.
 from __future__ import annotations
 
 import secrets
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 from uuid import UUID
 
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
-from accounts.identity import audit, gate, roles
-from accounts.identity.actions import AuditAction
-from accounts.identity.audit import Actor
 from accounts.ledger import money, posting
 from accounts.ledger.errors import (
     AccountClosed,
@@ -37,7 +28,7 @@ from accounts.ledger.errors import (
     SameAccount,
 )
 from accounts.models import Account, LedgerTransaction, Merchant
-from common.db import bulk, pgsql
+from common.db import pgsql
 from payments import instant_limits, metrics, webhooks
 from payments.instant_limits import InstantLimitExceeded
 from payments.models import MerchantAPIKey, Payment, Refund, WebhookDelivery
@@ -185,145 +176,6 @@ def payment_authorize(
     structlog.contextvars.bind_contextvars(payment_id=str(payment.id))
     metrics.PAYMENTS.labels(payment.status, "api" if batch_id is None else "batch").inc()
     return payment
-
-
-@dataclass(frozen=True)
-class BatchPaymentOrder:
-    batch_row: int
-    debtor_id: UUID
-    creditor_id: UUID
-    amount: int
-    currency: str
-    reference: str = ""
-    end_to_end_id: str = ""
-    payment_id: UUID | None = None  # the payment's id, when the caller needs it beforehand
-    debtor_address: dict | None = None  # iso20022.addresses dicts, kept on the payment
-    creditor_address: dict | None = None
-
-
-PAYMENT_COLUMNS = [
-    "id",
-    "merchant_id",
-    "debtor_account_id",
-    "creditor_account_id",
-    "amount",
-    "currency",
-    "captured_amount",
-    "refunded_amount",
-    "status",
-    "reference",
-    "end_to_end_id",
-    "authorization_code",
-    "failure_code",
-    "failure_message",
-    "ledger_transaction_id",
-    "batch_id",
-    "batch_row",
-    "created_at",
-    "updated_at",
-    "debtor_address",
-    "creditor_address",
-]
-
-
-def _jsonb(value: dict | None) -> Jsonb | None:
-    return None if value is None else Jsonb(value)
-
-
-@transaction.atomic
-def payments_create_for_batch(
-    *,
-    merchant: Merchant,
-    batch_id: UUID,
-    orders: list[BatchPaymentOrder],
-    holds: dict[UUID, int] | None = None,
-    on_locked: Callable[[], object] | None = None,
-) -> list[tuple[UUID, LedgerError | None]]:
-    """Pay many rows of a batch at once through `ledger.transfer_many`.
-
-    Each row becomes a completed payment or a failed one carrying the refusal;
-    (batch_id, batch_row) is unique, so a row can never be paid twice. Returns
-    (payment id, refusal or None) per order. No per-payment webhook: the batch
-    sends `batch.completed` when it ends. `holds` (debtor account -> hold id) pays
-    from the funds reserved at approval.
-
-    The payments are written first, as completed, with ledger transaction ids reserved
-    beforehand; only then are the accounts locked (`on_locked` is called) and the
-    transfers posted, and the few refused rows' payments turned failed: the accounts'
-    locks are not held while the payments are written. All in the caller's transaction.
-    """
-    payment_ids = [order.payment_id or uuid.uuid4() for order in orders]
-    transaction_ids = posting.reserve_transaction_ids(len(orders))
-    now = timezone.now()
-    bulk.insert(
-        Payment,
-        PAYMENT_COLUMNS,
-        [
-            (
-                payment_id,
-                merchant.pk,
-                order.debtor_id,
-                order.creditor_id,
-                order.amount,
-                order.currency,
-                order.amount,
-                0,
-                Payment.Status.COMPLETED,
-                order.reference[:140],
-                order.end_to_end_id[:35],
-                "",  # no authorization step for a batch row: it is paid or refused at once
-                "",
-                "",
-                transaction_id,
-                batch_id,
-                order.batch_row,
-                now,
-                now,
-                _jsonb(order.debtor_address),
-                _jsonb(order.creditor_address),
-            )
-            for payment_id, transaction_id, order in zip(
-                payment_ids, transaction_ids, orders, strict=True
-            )
-        ],
-    )
-    outcomes = posting.transfer_many(
-        [
-            posting.TransferOrder(
-                debtor_id=order.debtor_id,
-                creditor_id=order.creditor_id,
-                amount=order.amount,
-                currency=order.currency,
-                reference=order.reference,
-                description=f"batch {batch_id} row {order.batch_row}",
-            )
-            for order in orders
-        ],
-        holds=holds,
-        transaction_ids=transaction_ids,
-        on_locked=on_locked,
-        # Instant limits (AM14), the day counted without this chunk's payments written above.
-        check=instant_limits.DayBudget(
-            exclude=Q(
-                batch_id=batch_id, batch_row__gte=min((o.batch_row for o in orders), default=0)
-            )
-        ).check,
-    )
-    results: list[tuple[UUID, LedgerError | None]] = []
-    refused_rows = []
-    for payment_id, outcome in zip(payment_ids, outcomes, strict=True):
-        refused = outcome if isinstance(outcome, LedgerError) else None
-        results.append((payment_id, refused))
-        if refused is not None:
-            refused_rows.append(
-                (payment_id, 0, Payment.Status.FAILED, refused.code, refused.detail[:255], None)
-            )
-    bulk.update(
-        Payment,
-        ["captured_amount", "status", "failure_code", "failure_message", "ledger_transaction"],
-        refused_rows,
-    )
-    return results
 
 
 @transaction.atomic
@@ -477,89 +329,6 @@ def expire_stale_authorizations(*, now: datetime | None = None, limit: int = 100
     for payment_id in stale:
         payment_expire(payment_id=payment_id, now=now)
     return len(stale)
-
-
-@transaction.atomic
-def api_key_create(
-    *, merchant: Merchant, name: str, actor: Actor, expiry_date: datetime | None = None
-) -> tuple[MerchantAPIKey, str]:
-    """A new key for the merchant; the key itself is returned this once and stored hashed."""
-    # The key is its creator's: a batch uploaded with it is that person's to initiate, and
-    # never theirs to approve (the gate compares persons through every channel).
-    creator = gate.person_of(actor.user)
-    api_key, key = MerchantAPIKey.objects.create_key(
-        merchant=merchant,
-        name=name[:50] or "API key",
-        expiry_date=expiry_date,
-        created_by=creator,
-        # Made by a command on the server: in use at once. Made by a person: it waits for a
-        # second person's signed approval (`api_key_approve`), as any door to money does.
-        approved_at=timezone.now() if creator is None else None,
-    )
-    audit.record(
-        actor=actor,
-        action=AuditAction.API_KEY_CREATE,
-        target=api_key,
-        merchant=str(merchant.pk),
-        created_by=str(creator) if creator else actor.label,
-    )
-    # create_key is typed for AbstractAPIKey; MerchantAPIKey's manager makes a MerchantAPIKey.
-    return cast(MerchantAPIKey, api_key), key
-
-
-API_KEY_APPROVER = roles.ADMIN
-
-
-def api_key_approve(*, prefix: str, actor: Actor, otp_token: str) -> MerchantAPIKey:
-    """A second person (the admin role, not the key's creator) approves a key, signed."""
-    if actor.user is None:
-        raise gate.NotAllowed("a key is approved by a member of staff")
-    pending = MerchantAPIKey.objects.get(prefix=prefix)
-    initiators = {pending.created_by_id} if pending.created_by_id else set()
-    signed = gate.pass_gate(
-        user=actor.user,
-        role=API_KEY_APPROVER,
-        initiators=initiators,
-        otp_token=otp_token,
-        actor=actor,
-        subject=pending,
-        kind="api_key.approve",
-    )
-    with transaction.atomic(durable=True):
-        api_key = MerchantAPIKey.objects.select_for_update().get(pk=pending.pk)
-        if api_key.approved_at is not None or api_key.revoked:
-            raise InvalidState("this key is approved or revoked already")
-        gate.record(
-            signed=signed,
-            user=actor.user,
-            role=API_KEY_APPROVER,
-            kind="api_key",
-            verdict="approve",
-            subject=api_key,
-            initiator=api_key.created_by_id,
-            initiators=initiators,
-            actor=actor,
-        )
-        api_key.approved_by = signed.person
-        api_key.approved_at = timezone.now()
-        api_key.save(update_fields=["approved_by", "approved_at"])
-        audit.record(
-            actor=actor,
-            action=AuditAction.API_KEY_APPROVE,
-            target=api_key,
-            otp_time_step=signed.otp_time_step,
-        )
-    return api_key
-
-
-@transaction.atomic
-def api_key_revoke(*, prefix: str, actor: Actor) -> MerchantAPIKey:
-    api_key = MerchantAPIKey.objects.select_for_update().get(prefix=prefix)
-    if not api_key.revoked:
-        api_key.revoked = True
-        api_key.save(update_fields=["revoked"])
-        audit.record(actor=actor, action=AuditAction.API_KEY_REVOKE, target=api_key)
-    return api_key
 
 
 @transaction.atomic

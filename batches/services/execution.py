@@ -30,8 +30,8 @@ from common.db import bulk, pgsql
 from outbox import services as outbox
 from outbox.models import OutboxJob
 from payments import metrics, webhooks
+from payments.batch_orders import BatchPaymentOrder, payments_create_for_batch
 from payments.models import Payment
-from payments.services import BatchPaymentOrder, payments_create_for_batch
 
 # --- execution ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from accounts.identity.audit import Actor
 from accounts.models import Decision, Person, User
 from batches import services
 from batches.models import Batch, BatchItem
-from payments import actions
+from payments import actions, api_keys
 from payments import services as payments
 from payments.models import BackOfficeAction, Payment
 from tests.factories import AccountFactory, MerchantFactory, UserFactory, fund
@@ -199,7 +199,7 @@ def test_4_a_group_renamed_approver_makes_no_one_an_approver(shop, payee):
 
 def test_5_maker_and_checker_through_the_api_are_the_same_person(shop, payee):
     checker = make_operator(roles.OPERATOR, roles.APPROVER, username="checker")
-    _, key = payments.api_key_create(
+    _, key = api_keys.api_key_create(
         merchant=shop.merchant, name="mine", actor=Actor.for_user(checker)
     )
     api_key = shop.merchant.api_keys.get(prefix=key.split(".")[0])
@@ -344,7 +344,7 @@ def test_an_api_key_made_by_a_person_works_only_once_another_admin_approves_it(s
     from rest_framework.test import APIClient
 
     insider = make_operator(roles.ADMIN, username="insider", is_staff=True, is_superuser=True)
-    api_key, key = payments.api_key_create(
+    api_key, key = api_keys.api_key_create(
         merchant=shop.merchant, name="mine", actor=Actor.for_user(insider)
     )
     client = APIClient()
@@ -352,12 +352,12 @@ def test_an_api_key_made_by_a_person_works_only_once_another_admin_approves_it(s
     assert client.get("/api/v1/accounts/").status_code == 401  # not approved: no door yet
 
     with pytest.raises(gate.NotAllowed, match="you initiated this"):
-        payments.api_key_approve(
+        api_keys.api_key_approve(
             prefix=api_key.prefix, actor=Actor.for_user(insider), otp_token=fresh_code(insider)
         )
     assert client.get("/api/v1/accounts/").status_code == 401
     other = make_operator(roles.ADMIN, username="other-admin")
-    payments.api_key_approve(
+    api_keys.api_key_approve(
         prefix=api_key.prefix, actor=Actor.for_user(other), otp_token=fresh_code(other)
     )
     assert client.get("/api/v1/accounts/").status_code == 200

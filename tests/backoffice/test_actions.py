@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from accounts.identity import roles
 from accounts.identity.audit import Actor
 from accounts.models import AuditEvent, LedgerTransaction
-from payments import actions, services
+from payments import actions, batch_orders, services
 from payments.models import BackOfficeAction, Payment, WebhookDelivery
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
 from tests.helpers import fresh_code, make_operator
@@ -214,11 +214,11 @@ def test_a_failed_webhook_delivery_is_retried(world, clerk, django_capture_on_co
 
 def test_a_mistaken_batch_payment_is_reversed(world, clerk, approver):
     batch_id = uuid.uuid4()
-    ((payment_id, refused),) = services.payments_create_for_batch(
+    ((payment_id, refused),) = batch_orders.payments_create_for_batch(
         merchant=world.merchant,
         batch_id=batch_id,
         orders=[
-            services.BatchPaymentOrder(
+            batch_orders.BatchPaymentOrder(
                 batch_row=1,
                 debtor_id=world.debtor.pk,
                 creditor_id=world.creditor.pk,

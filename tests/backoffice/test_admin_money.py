@@ -13,7 +13,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger import limits
 from accounts.models import AuditEvent, LedgerEntry, LedgerTransaction, User
 from outbox import services as outbox
-from payments import actions, services
+from payments import actions, api_keys
 from tests.backoffice.conftest import AUTHORIZED, FUNDED, PAID, REFUNDED
 from tests.factories import UserFactory
 from tests.helpers import fresh_code, grant, otp_login
@@ -65,7 +65,7 @@ def _assert_no_minor_units(html: str, where: str) -> None:
 def test_every_admin_change_page_shows_major_units_and_save_only_where_editable(
     superuser_client, world
 ):
-    services.api_key_create(merchant=world.merchant, name="till", actor=Actor.system("tests"))
+    api_keys.api_key_create(merchant=world.merchant, name="till", actor=Actor.system("tests"))
     backoffice = grant(User.objects.get(username="backoffice"), roles.ADMIN)
     actions.backoffice_action_request(
         kind="void",

@@ -26,7 +26,7 @@ from batches import reports, services
 from batches.parsers import parse
 from clearing import services as clearing
 from iso20022 import schemas
-from payments import services as payment_services
+from payments import api_keys
 from payments.models import Payment
 from statements import exports
 from tests.batches.test_pain002 import check_valid
@@ -438,9 +438,7 @@ def test_the_approver_sees_each_creditors_address_on_one_line(paid):
 
 def test_payments_carry_the_addresses_and_the_api_returns_them(desk, paid):
     batch, _ = paid
-    _, key = payment_services.api_key_create(
-        merchant=desk.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=desk.merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from accounts.identity.audit import Actor
 from batches import services
 from batches.models import Batch
-from payments import services as payment_services
+from payments import api_keys
 from tests.helpers import fresh_code
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api(desk):
-    _, key = payment_services.api_key_create(
-        merchant=desk.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=desk.merchant, name="t", actor=Actor.system("t"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client

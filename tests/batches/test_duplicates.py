@@ -67,7 +67,7 @@ def test_the_file_of_a_cancelled_or_rejected_batch_may_be_uploaded_again(desk):
 
 
 def test_the_api_names_the_earlier_batch(desk, client):
-    from payments.services import api_key_create
+    from payments.api_keys import api_key_create
 
     original = validated(desk, ORIGINAL)
     _, key = api_key_create(merchant=desk.merchant, name="erp", actor=Actor.system())

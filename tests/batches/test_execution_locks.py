@@ -21,6 +21,7 @@ from accounts.models import Account, LedgerEntry
 from batches import services
 from batches.models import Batch, BatchItem
 from batches.services import execution
+from payments import batch_orders
 from payments import services as payment_services
 from payments.models import Payment
 from tests.factories import AccountFactory
@@ -141,7 +142,7 @@ def test_a_real_time_payment_that_comes_while_a_chunk_holds_the_locks_waits_for_
             # The debtor's lock is the chunk's until it commits.
             assert threads[0].is_alive() and not results
 
-    real = payment_services.payments_create_for_batch
+    real = batch_orders.payments_create_for_batch
 
     def with_hook(**kwargs):
         return real(**{**kwargs, "on_locked": start_paying})
@@ -235,7 +236,7 @@ def test_a_chunk_knows_when_a_real_time_payment_waited_for_its_locks(desk):
             threads.append(pay_in_thread(desk, outsider, results))
             threads[0].join(timeout=1)  # waiting for the debtor's lock by now
 
-    real_create = payment_services.payments_create_for_batch
+    real_create = batch_orders.payments_create_for_batch
     real_chunk = execution._execute_chunk
 
     def recording(batch_id, size):

@@ -194,7 +194,7 @@ def test_the_api_items_and_the_batch_page_carry_the_file_fields(swiss, client):
     from rest_framework.test import APIClient
 
     from accounts.identity.audit import Actor
-    from payments import services as payment_services
+    from payments import api_keys
     from tests.helpers import otp_login
 
     batch = swiss.upload(
@@ -202,9 +202,7 @@ def test_the_api_items_and_the_batch_page_carry_the_file_fields(swiss, client):
     )
     batch = services.batch_validate(batch_id=batch.id)
     assert batch.valid_count == 3, batch.error_message
-    _, key = payment_services.api_key_create(
-        merchant=swiss.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=swiss.merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
 

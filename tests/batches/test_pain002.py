@@ -396,14 +396,12 @@ def test_a_csv_batch_says_it_is_one(desk, version):
 def test_the_api_offers_both_versions_and_refuses_others(desk):
     from rest_framework.test import APIClient
 
-    from payments import services as payment_services
+    from payments import api_keys
 
     batch = services.batch_validate(
         batch_id=desk.upload(desk.csv(("PAYEE0000", "1.00", "EUR", "r", "E"))).id
     )
-    _, key = payment_services.api_key_create(
-        merchant=desk.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=desk.merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
 

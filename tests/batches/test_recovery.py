@@ -16,7 +16,7 @@ from accounts.identity.audit import Actor
 from batches import jobs as batch_jobs
 from batches import services
 from batches.models import Batch
-from payments import services as payment_services
+from payments import api_keys
 from tests.helpers import fresh_code, perform_queued
 
 pytestmark = pytest.mark.django_db
@@ -41,9 +41,7 @@ def test_an_upload_while_redis_is_down_answers_201_and_validates_once_it_is_back
     desk, monkeypatch, django_capture_on_commit_callbacks
 ):
     # given: Redis refuses every connection
-    _, key = payment_services.api_key_create(
-        merchant=desk.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=desk.merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     real_get_queue = django_rq.get_queue

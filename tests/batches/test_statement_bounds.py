@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.identity.audit import Actor
-from payments import services as payment_services
+from payments import api_keys
 from tests.factories import AccountFactory, MerchantFactory, fund
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def busy(settings):
     account = AccountFactory(merchant=merchant, currency="EUR")
     for cents in range(1, 9):
         fund(account, cents * 100)
-    _, key = payment_services.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
+    _, key = api_keys.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     today = timezone.localdate().isoformat()

@@ -27,6 +27,7 @@ from accounts.ledger import money
 from accounts.ledger.selectors import period
 from batches import services
 from iso20022 import schemas
+from payments import api_keys
 from payments import services as payment_services
 from statements import exports
 from tests.factories import AccountFactory, fund
@@ -218,9 +219,7 @@ def test_a_day_before_shows_nothing_and_the_same_balance_at_both_ends(day):
 
 
 def test_the_api_serves_the_three_formats_of_own_accounts_only(day, desk):
-    _, key = payment_services.api_key_create(
-        merchant=desk.merchant, name="t", actor=Actor.system("t")
-    )
+    _, key = api_keys.api_key_create(merchant=desk.merchant, name="t", actor=Actor.system("t"))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     today = timezone.localdate().isoformat()

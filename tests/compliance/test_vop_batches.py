@@ -132,7 +132,7 @@ def test_rows_paying_another_bank_are_verified_by_it_each_payee_once(
 
 
 def _key_of(desk: Desk) -> str:
-    from payments.services import api_key_create
+    from payments.api_keys import api_key_create
 
     _row, key = api_key_create(merchant=desk.merchant, name="reader", actor=Actor.system("tests"))
     return f"Bearer {key}"

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from accounts.identity.audit import Actor
-from payments import services
+from payments import api_keys, services
 from payments.models import WebhookDelivery
 from tests.factories import AccountFactory, MerchantFactory, fund
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def story(db):
     """A captured payment of 12.50 EUR, refunded 2.50, by a merchant with a webhook endpoint."""
     merchant = MerchantFactory(name="Bakery", webhook_url="https://bakery.example/hooks")
-    api_key, key = services.api_key_create(merchant=merchant, name="till", actor=Actor.system())
+    api_key, key = api_keys.api_key_create(merchant=merchant, name="till", actor=Actor.system())
     debtor = AccountFactory(merchant=merchant, currency="EUR", number="BAKERY-EUR")
     fund(debtor, 100_000)
     creditor = AccountFactory(merchant=None, currency="EUR", number="FLOUR-MILL")

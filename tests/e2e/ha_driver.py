@@ -31,7 +31,7 @@ from batches.models import Batch, BatchItem  # noqa: E402
 from common import redis_client  # noqa: E402
 from common.db import cluster  # noqa: E402
 from common.db.routing import replica_alias  # noqa: E402
-from payments import services  # noqa: E402
+from payments import api_keys  # noqa: E402
 from payments.models import IdempotencyRecord, Payment  # noqa: E402
 from tests.factories import AccountFactory, MerchantFactory, fund  # noqa: E402
 from tests.helpers import fresh_code, make_operator  # noqa: E402
@@ -84,7 +84,7 @@ def call(method: str, url: str, key: str, body: bytes, content_type: str, **head
 
 # --- the hub's set-up ----------------------------------------------------------------
 merchant = MerchantFactory(name="HA")
-_, api_key = services.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
+_, api_key = api_keys.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
 debtor = AccountFactory(merchant=merchant, currency="EUR", number="HADEBTOR")
 payer = AccountFactory(merchant=merchant, currency="EUR", number="HAPAYER")
 fund(debtor, ROWS * 1000 + 10_000_000)

@@ -33,7 +33,7 @@ from accounts.ledger.selectors import ledger_verify  # noqa: E402
 from batches import services as batch_services  # noqa: E402
 from batches.models import Batch, BatchItem  # noqa: E402
 from outbox.models import OutboxJob  # noqa: E402
-from payments import services  # noqa: E402
+from payments import api_keys  # noqa: E402
 from payments.models import Payment  # noqa: E402
 from tests.factories import AccountFactory, MerchantFactory, fund  # noqa: E402
 from tests.helpers import fresh_code, make_operator  # noqa: E402
@@ -71,7 +71,7 @@ def wait(what: str, condition, step: float = 0.2):
 
 result: dict = {"ok": False}
 merchant = MerchantFactory(name="Many hosts")
-_, key = services.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
+_, key = api_keys.api_key_create(merchant=merchant, name="t", actor=Actor.system("t"))
 debtor = AccountFactory(merchant=merchant, currency="EUR", number="MANYDEBTOR")
 fund(debtor, ROWS * 1000 + 10_000_000)
 payees = [

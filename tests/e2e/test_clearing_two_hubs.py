@@ -291,7 +291,7 @@ class TwoHubs:
             "import json\n"
             "from accounts.identity.audit import Actor\n"
             "from accounts.ledger import services\n"
-            "from payments.services import api_key_create\n"
+            "from payments.api_keys import api_key_create\n"
             "actor = Actor.system('clearing e2e')\n"
             f"merchant = services.merchant_create(name='Merchant {hub.upper()}', actor=actor)\n"
             f"services.account_open(currency='EUR', merchant_id=merchant.pk, number='{account}', actor=actor)\n"

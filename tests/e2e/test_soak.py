@@ -24,7 +24,7 @@ from django.conf import settings
 
 from accounts.identity.audit import Actor
 from accounts.ledger.selectors import ledger_verify
-from payments import services
+from payments import api_keys
 from payments.models import Payment
 from tests.e2e.launcher import free_port
 from tests.factories import AccountFactory, MerchantFactory, fund
@@ -89,7 +89,7 @@ def test_200_clients_for_30_seconds_no_500_every_201_a_payment_ledger_ok():
     merchants = []
     for n in range(MERCHANTS):
         merchant = MerchantFactory(name=f"Soak {n}")
-        _, key = services.api_key_create(merchant=merchant, name="soak", actor=Actor.system("t"))
+        _, key = api_keys.api_key_create(merchant=merchant, name="soak", actor=Actor.system("t"))
         account = AccountFactory(merchant=merchant, currency="EUR", number=f"SOAKDEBTOR{n:03d}")
         fund(account, 10**12)
         merchants.append((key, account.number))

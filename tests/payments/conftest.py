@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.identity.audit import Actor
-from payments import services
+from payments import api_keys
 from tests.factories import AccountFactory, MerchantFactory, fund
 
 
@@ -15,7 +15,7 @@ class Merchant:
 
     def __init__(self, name: str):
         self.merchant = MerchantFactory(name=name)
-        self.api_key, self.key = services.api_key_create(
+        self.api_key, self.key = api_keys.api_key_create(
             merchant=self.merchant, name="tests", actor=Actor.system("tests")
         )
         self.client = APIClient()

@@ -218,7 +218,7 @@ def test_list_filters_and_cursor_pagination(shop):
 
 def test_no_key_bad_key_and_revoked_key_are_401(shop):
     from accounts.identity.audit import Actor
-    from payments.services import api_key_revoke
+    from payments.api_keys import api_key_revoke
 
     anonymous = APIClient()
     response = anonymous.get("/api/v1/payments/")

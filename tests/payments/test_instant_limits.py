@@ -13,7 +13,7 @@ from accounts.identity.audit import Actor
 from accounts.ledger import limits
 from accounts.ledger.selectors import ledger_verify
 from accounts.models import Account, AuditEvent, InstantLimitChange
-from payments import instant_limits, services
+from payments import api_keys, instant_limits
 from payments.models import MerchantAPIKey, Payment
 from tests.helpers import fresh_code, make_operator
 
@@ -98,7 +98,7 @@ def test_a_confirmed_raise_lets_a_larger_payment_through(shop):
 def test_the_keys_creator_cannot_confirm_the_raise_the_key_asked_for(shop):
     # given: a key made by a person (approved by another), who asks for a higher limit
     person = make_operator(roles.APPROVER, username="keymaker")
-    api_key, key = services.api_key_create(
+    api_key, key = api_keys.api_key_create(
         merchant=shop.merchant, name="mine", actor=Actor.for_user(person)
     )
     MerchantAPIKey.objects.filter(pk=api_key.pk).update(approved_at=timezone.now())

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from accounts.identity.audit import Actor
 from accounts.management.jsoncommand import JsonCommand
 from accounts.models import Merchant
-from payments import services
+from payments import api_keys
 
 
 class Command(JsonCommand):
@@ -20,7 +20,7 @@ class Command(JsonCommand):
             merchant_obj = Merchant.objects.get(pk=uuid.UUID(merchant))
         except (ValueError, Merchant.DoesNotExist):
             raise CommandError(f"no merchant has id {merchant!r}") from None
-        api_key, key = services.api_key_create(
+        api_key, key = api_keys.api_key_create(
             merchant=merchant_obj, name=name, actor=Actor.system("manage.py create_api_key")
         )
         return {"key": key, "prefix": api_key.prefix}

@@ -29,7 +29,7 @@ from accounts.ledger import money, posting
 from accounts.ledger.selectors import ledger_verify
 from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant
-from payments import services
+from payments import api_keys
 
 BASE_DIR = Path(settings.BASE_DIR)
 SHAPES = ("spread", "hot-creditor", "hot-debtor")
@@ -175,7 +175,7 @@ class Command(BaseCommand):
             else:
                 merchant = merchant_named(f"Bench merchant {index:03d}")
                 debtor = funded(account(f"BENCHDEBTOR{index:04d}", merchant))
-            _, key = services.api_key_create(merchant=merchant, name="bench", actor=actor)
+            _, key = api_keys.api_key_create(merchant=merchant, name="bench", actor=actor)
             jobs.append(
                 {
                     "key": key,

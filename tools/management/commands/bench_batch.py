@@ -41,8 +41,8 @@ from accounts.ledger.services import account_open, merchant_create
 from accounts.models import Account, LedgerTransaction, Merchant, User
 from batches import services
 from batches.models import Batch
+from payments.api_keys import api_key_create
 from payments.models import Payment
-from payments.services import api_key_create
 from tools import loadgen, people
 from tools.management.commands.bench_api import start_gunicorn, wait_until_up
 

@@ -51,7 +51,7 @@ SEED = """
 import json
 from accounts.identity.audit import Actor
 from accounts.ledger import services
-from payments.services import api_key_create
+from payments.api_keys import api_key_create
 actor = Actor.system("bench_clearing")
 merchant = services.merchant_create(name="Bench {hub}", actor=actor)
 keys = []
