@@ -108,7 +108,7 @@ def idempotent(view_method=None, *, before=None):
                 response = view_method(self, request, *args, **kwargs)
                 _keep(record, response)
         except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
+            existing = _recorded(merchant.pk, key)
             if existing is None:
                 raise
         else:

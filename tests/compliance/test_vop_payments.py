@@ -12,6 +12,7 @@ from compliance.vop.models import PayeeVerification
 from payments.models import Payment, WebhookDelivery
 from tests.clearing.conftest import peer, shop  # noqa: F401 - fixtures
 from tests.clearing.test_outbound import FakePeer, _pay
+from tests.clearing.test_speed import _pay as _pay_with  # with headers
 from tests.compliance.vop_helpers import InProcessPeerHub
 from tests.factories import AccountFactory
 
@@ -145,21 +146,6 @@ def test_the_endpoint_refuses_a_request_without_a_name(vop, peer, shop):
     assert vop.posts == []
 
 
-def _keyed(shop, peer, key: str):
-    body = {
-        "debtor_account": shop.account.number,
-        "creditor_account": peer.customer_iban(),
-        "amount": "12.50",
-        "currency": "EUR",
-        "reference": "invoice 42",
-        "creditor_name": "Jean Dupont",
-        "creditor_address": {"town": "Paris", "country": "FR"},
-    }
-    return shop.client.post(
-        "/api/v1/payments/", body, format="json", headers={"Idempotency-Key": key}
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_peer_is_asked_before_the_payments_transaction(wire, vop, peer, shop, monkeypatch):
     """A request to another bank never keeps the payment's transaction open (its connection,
@@ -175,15 +161,15 @@ def test_the_peer_is_asked_before_the_payments_transaction(wire, vop, peer, shop
         return vop.post(*args, **kwargs)
 
     monkeypatch.setattr(requester, "http_post", post)
-    response = _keyed(shop, peer, "pay-1")
+    response = _pay_with(shop, peer, **{"Idempotency-Key": "pay-1"})
     assert response.status_code == 201, response.content
     assert response.json()["verification"] == {"result": "MTCH", "matched_name": None}
     assert in_transaction == [False]
 
 
 def test_a_repeated_key_is_answered_without_asking_the_peer_again(wire, vop, peer, shop):
-    first = _keyed(shop, peer, "pay-2")
-    again = _keyed(shop, peer, "pay-2")
+    first = _pay_with(shop, peer, **{"Idempotency-Key": "pay-2"})
+    again = _pay_with(shop, peer, **{"Idempotency-Key": "pay-2"})
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
@@ -212,11 +198,11 @@ def test_two_first_requests_with_one_key_pay_once_and_keep_both_checks(
     def post(*args, **kwargs):
         if not meanwhile:  # the first check: the other request runs all through meanwhile
             meanwhile.append(None)
-            meanwhile.append(_keyed(shop, peer, "pay-3"))
+            meanwhile.append(_pay_with(shop, peer, **{"Idempotency-Key": "pay-3"}))
         return vop.post(*args, **kwargs)
 
     monkeypatch.setattr(requester, "http_post", post)
-    response = _keyed(shop, peer, "pay-3")
+    response = _pay_with(shop, peer, **{"Idempotency-Key": "pay-3"})
     other = meanwhile[1]
     assert other.status_code == response.status_code == 201, response.content
     assert response.headers["Idempotent-Replayed"] == "true"
